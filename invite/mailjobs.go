@@ -1,0 +1,99 @@
+package invite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Mail is everything an invitation mail says.
+type Mail struct {
+	Invitation   *Invitation
+	Organization *Organization
+	Token        string
+}
+
+// ClaimJobs leases due outbox jobs to worker for lease.
+func (s *Service) ClaimJobs(ctx context.Context, worker string, limit int, lease time.Duration) ([]*Job, error) {
+	var jobs []*Job
+	now := s.Now()
+	err := s.store.Write(ctx, func(tx Tx) error {
+		var err error
+		jobs, err = tx.ClaimJobs(ctx, worker, now, now.Add(lease), limit)
+		return err
+	})
+	return jobs, err
+}
+
+// MailFor loads what a send_invitation job's mail needs. ErrNotFound means the
+// job has nothing left to send.
+func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
+	var p MailPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return nil, err
+	}
+	m := &Mail{Token: p.Token}
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		if m.Invitation, err = tx.GetInvitationByToken(ctx, HashToken(p.Token), false); err != nil {
+			return err
+		}
+		m.Organization, err = tx.GetOrg(ctx, m.Invitation.OrgID)
+		return err
+	})
+	return m, err
+}
+
+// JobDone removes a job after its work was done.
+func (s *Service) JobDone(ctx context.Context, j *Job) error {
+	return s.store.Write(ctx, func(tx Tx) error { return tx.DeleteJob(ctx, j.ID, j.LockedBy) })
+}
+
+// JobRetry frees a job to run again at runAt after a failed attempt.
+func (s *Service) JobRetry(ctx context.Context, j *Job, runAt time.Time, reason string) error {
+	return s.store.Write(ctx, func(tx Tx) error {
+		return tx.RescheduleJob(ctx, j.ID, j.LockedBy, runAt.UTC().Truncate(time.Microsecond), reason)
+	})
+}
+
+// JobFailed gives up on a mail job for good: the invitation moves to error
+// with reason, unless it has already moved on.
+func (s *Service) JobFailed(ctx context.Context, j *Job, reason string) error {
+	return s.store.Write(ctx, func(tx Tx) error {
+		if err := tx.DeleteJob(ctx, j.ID, j.LockedBy); err != nil {
+			return err
+		}
+		inv, err := tx.GetInvitationByID(ctx, j.InvitationID, true)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		inv.Observe(now)
+		to, err := Next(inv.State, ActionFail)
+		if err != nil {
+			return nil // accepted, cancelled or expired meanwhile: nothing to mark
+		}
+		inv.State, inv.Error, inv.UpdatedAt, inv.FinishedAt = to, reason, now, &now
+		return tx.UpdateInvitation(ctx, inv)
+	})
+}
+
+// OutboxStats reports the outbox's depth and the age of its oldest job.
+func (s *Service) OutboxStats(ctx context.Context) (int, time.Duration, error) {
+	var n int
+	var oldest *time.Time
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		n, oldest, err = tx.OutboxStats(ctx)
+		return err
+	})
+	var age time.Duration
+	if oldest != nil {
+		age = s.Now().Sub(*oldest)
+	}
+	return n, age, err
+}

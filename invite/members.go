@@ -1,0 +1,137 @@
+package invite
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MemberParams are the member list's parameters.
+type MemberParams struct {
+	Email  string
+	Role   string
+	Limit  int
+	Cursor string
+	Offset int
+}
+
+// ListMembers pages through org's members in the order they joined.
+func (s *Service) ListMembers(ctx context.Context, org OrgID, p MemberParams) (*Page[*Member], error) {
+	f := MemberFilter{Org: org, Role: p.Role, Offset: p.Offset}
+	var err error
+	if p.Email != "" {
+		if f.Email, err = NormalizeEmail(p.Email); err != nil {
+			return nil, err
+		}
+	}
+	if f.Limit, err = CheckLimit(p.Limit); err != nil {
+		return nil, err
+	}
+	if p.Cursor != "" {
+		c, err := decodeCursor(p.Cursor)
+		id, perr := uuid.Parse(c.ID)
+		if err != nil || perr != nil || c.Sort != "members" {
+			return nil, Invalid("cursor is not valid for this list")
+		}
+		f.After = &MemberPosition{Time: time.UnixMicro(c.Micros).UTC(), ID: id}
+	}
+	limit := f.Limit
+	f.Limit++
+	var items []*Member
+	err = s.store.Read(ctx, func(tx Tx) error {
+		if _, err := s.getOrg(ctx, tx, org); err != nil {
+			return err
+		}
+		var err error
+		items, err = tx.ListMembers(ctx, f)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	page := &Page[*Member]{Items: items}
+	if len(items) > limit {
+		last := items[limit-1]
+		page.Items = items[:limit]
+		b, _ := json.Marshal(cursor{Sort: "members", Micros: last.CreatedAt.UnixMicro(), ID: last.ID.String()})
+		page.NextCursor = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return page, nil
+}
+
+func (s *Service) getMember(ctx context.Context, tx Tx, org OrgID, id uuid.UUID) (*Member, error) {
+	m, err := tx.GetMember(ctx, org, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, NotFound("member %s not found", id)
+	}
+	return m, err
+}
+
+// GetMember returns one member of org.
+func (s *Service) GetMember(ctx context.Context, org OrgID, id uuid.UUID) (*Member, error) {
+	var m *Member
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		m, err = s.getMember(ctx, tx, org, id)
+		return err
+	})
+	return m, err
+}
+
+// MemberPatch changes some of a member's fields; nil fields stay.
+type MemberPatch struct {
+	Name        *string
+	Role        *string
+	Permissions *[]string
+}
+
+// UpdateMember changes a member's name, role or permissions.
+func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p MemberPatch) (*Member, error) {
+	var m *Member
+	err := s.store.Write(ctx, func(tx Tx) error {
+		o, err := s.getOrg(ctx, tx, org)
+		if err != nil {
+			return err
+		}
+		if m, err = s.getMember(ctx, tx, org, id); err != nil {
+			return err
+		}
+		if p.Name != nil {
+			name := strings.TrimSpace(*p.Name)
+			if err := CheckText("name", name, MaxNameLen); err != nil {
+				return err
+			}
+			m.Name = name
+		}
+		role, perms := m.Role, m.Permissions
+		if p.Role != nil {
+			if role = strings.TrimSpace(*p.Role); role == "" {
+				return Invalid("role must not be empty")
+			}
+		}
+		if p.Permissions != nil {
+			perms = *p.Permissions
+		}
+		if m.Role, m.Permissions, err = o.checkGrant(role, perms); err != nil {
+			return err
+		}
+		m.UpdatedAt = s.Now()
+		return tx.UpdateMember(ctx, m)
+	})
+	return m, err
+}
+
+// DeleteMember removes a member from org.
+func (s *Service) DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error {
+	return s.store.Write(ctx, func(tx Tx) error {
+		if _, err := s.getMember(ctx, tx, org, id); err != nil {
+			return err
+		}
+		return tx.DeleteMember(ctx, org, id)
+	})
+}

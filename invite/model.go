@@ -1,0 +1,202 @@
+package invite
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Settings are an organization's invitation rules.
+type Settings struct {
+	// InvitationTTL is the default lifetime of an invitation, in seconds.
+	InvitationTTL int64    `json:"invitation_ttl"`
+	Roles         []string `json:"roles"`
+	DefaultRole   string   `json:"default_role"`
+	Permissions   []string `json:"permissions"`
+	// Locale is the default language of the org's mail.
+	Locale string `json:"locale,omitempty"`
+	// MaxPending caps pending invitations in the org; 0 means no cap.
+	MaxPending int `json:"max_pending,omitempty"`
+}
+
+// DefaultSettings are given to a new organization.
+func DefaultSettings() Settings {
+	return Settings{
+		InvitationTTL: int64(DefaultTTL / time.Second),
+		Roles:         []string{"owner", "admin", "member", "restricted"},
+		DefaultRole:   "member",
+		Permissions:   []string{"admin", "billing", "plans", "members", "project:create", "projects:list"},
+	}
+}
+
+// Limits on invitation lifetimes.
+const (
+	DefaultTTL = 7 * 24 * time.Hour
+	MinTTL     = time.Hour
+	MaxTTL     = 30 * 24 * time.Hour
+)
+
+// Organization is a tenant.
+type Organization struct {
+	ID        OrgID
+	Name      string
+	Settings  Settings
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// HasRole tells whether role is one of the org's roles.
+func (o *Organization) HasRole(role string) bool { return slices.Contains(o.Settings.Roles, role) }
+
+// Member is a person in an organization.
+type Member struct {
+	ID          uuid.UUID
+	OrgID       OrgID
+	Email       string
+	Name        string
+	Role        string
+	Permissions []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// APIKey authenticates a caller. OrgID nil means an admin key.
+type APIKey struct {
+	ID         string
+	OrgID      *OrgID
+	Name       string
+	SecretHash []byte
+	CreatedAt  time.Time
+}
+
+// State is an invitation's state.
+type State string
+
+// The invitation states.
+const (
+	StatePending   State = "pending"
+	StateAccepted  State = "accepted"
+	StateDeclined  State = "declined"
+	StateCancelled State = "cancelled"
+	StateExpired   State = "expired"
+	StateError     State = "error"
+)
+
+// States lists every state, in the order documentation shows them.
+var States = []State{StatePending, StateAccepted, StateDeclined, StateCancelled, StateExpired, StateError}
+
+// Valid tells a known state.
+func (s State) Valid() bool { return slices.Contains(States, s) }
+
+// Action is something that moves an invitation between states.
+type Action string
+
+// The actions.
+const (
+	ActionAccept  Action = "accept"
+	ActionDecline Action = "decline"
+	ActionCancel  Action = "cancel"
+	ActionExpire  Action = "expire"
+	ActionFail    Action = "fail"
+	ActionResend  Action = "resend"
+)
+
+// transitions is the whole state machine: from a state, what each action leads to.
+// Resend of a pending invitation re-sends it with a new token and stays pending.
+var transitions = map[State]map[Action]State{
+	StatePending: {
+		ActionAccept:  StateAccepted,
+		ActionDecline: StateDeclined,
+		ActionCancel:  StateCancelled,
+		ActionExpire:  StateExpired,
+		ActionFail:    StateError,
+		ActionResend:  StatePending,
+	},
+	StateExpired: {ActionResend: StatePending},
+	StateError:   {ActionResend: StatePending},
+}
+
+// Next returns the state that action leads to from s, or a conflict error
+// naming the current state.
+func Next(s State, a Action) (State, error) {
+	if to, ok := transitions[s][a]; ok {
+		return to, nil
+	}
+	return "", Conflict("cannot %s an invitation that is %s", a, s)
+}
+
+// Inviter is who sent an invitation, as the caller names them.
+type Inviter struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Invitation is an offer to join an organization.
+type Invitation struct {
+	ID          uuid.UUID
+	Number      int64 // assigned by the store; unique, for surfaces with integer ids
+	OrgID       OrgID
+	Email       string
+	Role        string
+	Permissions []string
+	Inviter     Inviter
+	State       State
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
+	FinishedAt  *time.Time
+	Error       string // why, when State is error
+	Metadata    json.RawMessage
+	Locale      string
+	SendCount   int
+	LastSentAt  *time.Time
+	TokenHash   []byte
+}
+
+// Observe reports the state as of now: a pending invitation past its expiry
+// reads as expired at once, whatever the stored row says.
+func (inv *Invitation) Observe(now time.Time) {
+	if inv.State == StatePending && !now.Before(inv.ExpiresAt) {
+		inv.State = StateExpired
+		t := inv.ExpiresAt
+		inv.FinishedAt = &t
+	}
+}
+
+// Finished tells a state with no way forward but resend.
+func (s State) Finished() bool { return s != StatePending }
+
+// Job is a piece of background work written in the same transaction as the
+// change that caused it (the outbox).
+type Job struct {
+	ID           int64
+	Kind         string
+	InvitationID uuid.UUID
+	Payload      json.RawMessage
+	Attempts     int
+	RunAt        time.Time
+	LockedBy     string
+	LockedUntil  *time.Time
+	LastError    string
+	CreatedAt    time.Time
+}
+
+// JobSendInvitation delivers an invitation's mail; its payload is MailPayload.
+const JobSendInvitation = "send_invitation"
+
+// MailPayload carries what the mail needs that is not stored elsewhere: the
+// token, which exists only in the mail. The job is deleted once sent.
+type MailPayload struct {
+	Token string `json:"token"`
+}
+
+// IdempotencyRecord remembers the answer to a create with an Idempotency-Key.
+type IdempotencyRecord struct {
+	Scope        string
+	Key          string
+	RequestHash  []byte
+	InvitationID uuid.UUID
+	CreatedAt    time.Time
+}

@@ -1,0 +1,674 @@
+package invite
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Service holds every rule of invitd; the surfaces only translate to and from it.
+type Service struct {
+	store        Store
+	now          func() time.Time
+	adminKeyHash []byte
+	wake         func()
+}
+
+// Config configures a Service.
+type Config struct {
+	// AdminKey, when set, is accepted as an admin bearer key.
+	AdminKey string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Wake is called after a commit that queued background work, so a local
+	// worker can start at once rather than at its next poll.
+	Wake func()
+}
+
+// MinAdminKeyLen is the shortest configured admin key accepted.
+const MinAdminKeyLen = 32
+
+// NewService returns a Service over store.
+func NewService(store Store, cfg Config) (*Service, error) {
+	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.wake == nil {
+		s.wake = func() {}
+	}
+	if cfg.AdminKey != "" {
+		if len(cfg.AdminKey) < MinAdminKeyLen {
+			return nil, Invalid("the admin key must be at least %d characters", MinAdminKeyLen)
+		}
+		s.adminKeyHash = hashSecret(cfg.AdminKey)
+	}
+	return s, nil
+}
+
+// Now is the service's clock, in UTC at microsecond precision, which both
+// backends store exactly.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Store returns the store, for readiness checks.
+func (s *Service) Store() Store { return s.store }
+
+func (s *Service) getOrg(ctx context.Context, tx Tx, id OrgID) (*Organization, error) {
+	o, err := tx.GetOrg(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, NotFound("organization %s not found", id)
+	}
+	return o, err
+}
+
+// ---- organizations
+
+// SettingsPatch changes some settings; nil fields stay.
+type SettingsPatch struct {
+	InvitationTTL *int64    `json:"invitation_ttl,omitempty"`
+	Roles         *[]string `json:"roles,omitempty"`
+	DefaultRole   *string   `json:"default_role,omitempty"`
+	Permissions   *[]string `json:"permissions,omitempty"`
+	Locale        *string   `json:"locale,omitempty"`
+	MaxPending    *int      `json:"max_pending,omitempty"`
+}
+
+func (p *SettingsPatch) apply(st Settings) Settings {
+	if p == nil {
+		return st
+	}
+	if p.InvitationTTL != nil {
+		st.InvitationTTL = *p.InvitationTTL
+	}
+	if p.Roles != nil {
+		st.Roles = *p.Roles
+		if p.DefaultRole == nil && !st.hasRole(st.DefaultRole) && len(st.Roles) > 0 {
+			st.DefaultRole = st.Roles[0]
+		}
+	}
+	if p.DefaultRole != nil {
+		st.DefaultRole = *p.DefaultRole
+	}
+	if p.Permissions != nil {
+		st.Permissions = *p.Permissions
+	}
+	if p.Locale != nil {
+		st.Locale = *p.Locale
+	}
+	if p.MaxPending != nil {
+		st.MaxPending = *p.MaxPending
+	}
+	return st
+}
+
+func (st Settings) hasRole(r string) bool { return (&Organization{Settings: st}).HasRole(r) }
+
+func checkOrgName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", Invalid("name is required")
+	}
+	return name, CheckText("name", name, MaxNameLen)
+}
+
+// CreateOrg makes an organization with the default settings changed by patch.
+func (s *Service) CreateOrg(ctx context.Context, name string, patch *SettingsPatch) (*Organization, error) {
+	name, err := checkOrgName(name)
+	if err != nil {
+		return nil, err
+	}
+	st := patch.apply(DefaultSettings())
+	if err := st.Check(); err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	o := &Organization{ID: NewOrgID(), Name: name, Settings: st, CreatedAt: now, UpdatedAt: now}
+	return o, s.store.Write(ctx, func(tx Tx) error { return tx.CreateOrg(ctx, o) })
+}
+
+// GetOrg returns an organization.
+func (s *Service) GetOrg(ctx context.Context, id OrgID) (*Organization, error) {
+	var o *Organization
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		o, err = s.getOrg(ctx, tx, id)
+		return err
+	})
+	return o, err
+}
+
+// ListOrgs pages through organizations in id order.
+func (s *Service) ListOrgs(ctx context.Context, after *OrgID, limit int) ([]*Organization, error) {
+	var out []*Organization
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.ListOrgs(ctx, after, limit)
+		return err
+	})
+	return out, err
+}
+
+// UpdateOrg renames an organization and/or changes its settings.
+func (s *Service) UpdateOrg(ctx context.Context, id OrgID, name *string, patch *SettingsPatch) (*Organization, error) {
+	var o *Organization
+	err := s.store.Write(ctx, func(tx Tx) error {
+		var err error
+		if o, err = s.getOrg(ctx, tx, id); err != nil {
+			return err
+		}
+		if name != nil {
+			if o.Name, err = checkOrgName(*name); err != nil {
+				return err
+			}
+		}
+		st := patch.apply(o.Settings)
+		if err := st.Check(); err != nil {
+			return err
+		}
+		o.Settings = st
+		o.UpdatedAt = s.Now()
+		return tx.UpdateOrg(ctx, o)
+	})
+	return o, err
+}
+
+// DeleteOrg removes an organization with its keys, members and invitations.
+func (s *Service) DeleteOrg(ctx context.Context, id OrgID) error {
+	return s.store.Write(ctx, func(tx Tx) error {
+		if _, err := s.getOrg(ctx, tx, id); err != nil {
+			return err
+		}
+		return tx.DeleteOrg(ctx, id)
+	})
+}
+
+// ---- invitations
+
+// CreateInvitation is what a caller asks for.
+type CreateInvitation struct {
+	Email       string          `json:"email"`
+	Role        string          `json:"role"`
+	Permissions []string        `json:"permissions"`
+	ExpiresIn   int64           `json:"expires_in"` // seconds; 0 means the org's TTL
+	Inviter     Inviter         `json:"inviter"`
+	Metadata    json.RawMessage `json:"metadata"`
+	Locale      string          `json:"locale"`
+	// NoEmail skips the mail; the caller gets the token to deliver the link itself.
+	NoEmail bool `json:"no_email"`
+	// Force cancels a pending invitation for the same email first.
+	Force bool `json:"force"`
+
+	// IdempotencyKey, with IdempotencyScope naming the caller, makes a retried
+	// create return the first answer.
+	IdempotencyKey   string `json:"-"`
+	IdempotencyScope string `json:"-"`
+}
+
+// Created is the answer to a create.
+type Created struct {
+	Invitation *Invitation
+	// Token is set only when the caller asked for no mail and this is not a replay.
+	Token string
+	// Replayed: an earlier create with the same idempotency key made Invitation.
+	Replayed bool
+}
+
+func (c *CreateInvitation) normalize() error {
+	var err error
+	if c.Email, err = NormalizeEmail(c.Email); err != nil {
+		return err
+	}
+	c.Role = strings.TrimSpace(c.Role)
+	if c.ExpiresIn != 0 && (c.ExpiresIn < int64(MinTTL.Seconds()) || c.ExpiresIn > int64(MaxTTL.Seconds())) {
+		return Invalid("expires_in must be between %d and %d seconds", int64(MinTTL.Seconds()), int64(MaxTTL.Seconds()))
+	}
+	if err := CheckText("inviter.id", c.Inviter.ID, MaxNameLen); err != nil {
+		return err
+	}
+	if err := CheckText("inviter.name", c.Inviter.Name, MaxNameLen); err != nil {
+		return err
+	}
+	if err := CheckLocale(c.Locale); err != nil {
+		return err
+	}
+	if c.Metadata, err = CheckMetadata(c.Metadata); err != nil {
+		return err
+	}
+	if len(c.IdempotencyKey) > 255 {
+		return Invalid("Idempotency-Key is longer than 255 characters")
+	}
+	return nil
+}
+
+func newToken() (token string, hash []byte) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token)
+}
+
+// HashToken is how an accept token is stored.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// CreateInvitation invites c.Email into org.
+func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvitation) (*Created, error) {
+	if err := c.normalize(); err != nil {
+		return nil, err
+	}
+	reqHash, _ := json.Marshal(c)
+	sum := sha256.Sum256(reqHash)
+	var res *Created
+	err := s.store.Write(ctx, func(tx Tx) error {
+		var err error
+		res, err = s.createInvitation(ctx, tx, org, c, sum[:])
+		return err
+	})
+	if err != nil && c.IdempotencyKey != "" &&
+		(errors.Is(err, ErrDuplicateIdempotencyKey) || errors.Is(err, ErrDuplicatePending) || ErrorKind(err) == KindConflict) {
+		// A concurrent request with the same key may have won; answer as it did.
+		rerr := s.store.Read(ctx, func(tx Tx) error {
+			var rerr error
+			res, rerr = s.replay(ctx, tx, org, c, sum[:])
+			return rerr
+		})
+		if rerr == nil && res != nil {
+			return res, nil
+		}
+		if ErrorKind(rerr) == KindInvalid {
+			return nil, rerr
+		}
+	}
+	if errors.Is(err, ErrDuplicatePending) {
+		return nil, Conflict("a pending invitation for %s already exists", c.Email)
+	}
+	if errors.Is(err, ErrDuplicateIdempotencyKey) {
+		return nil, Conflict("a request with this Idempotency-Key is in progress")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !c.NoEmail && !res.Replayed {
+		s.wake()
+	}
+	return res, nil
+}
+
+// replay returns the answer stored for c's idempotency key, nil if none.
+func (s *Service) replay(ctx context.Context, tx Tx, org OrgID, c CreateInvitation, hash []byte) (*Created, error) {
+	rec, err := tx.GetIdempotency(ctx, c.IdempotencyScope+"|"+org.String(), c.IdempotencyKey)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if string(rec.RequestHash) != string(hash) {
+		return nil, Invalid("Idempotency-Key %q was already used with a different request", c.IdempotencyKey)
+	}
+	inv, err := tx.GetInvitation(ctx, org, rec.InvitationID, false)
+	if err != nil {
+		return nil, err
+	}
+	inv.Observe(s.Now())
+	return &Created{Invitation: inv, Replayed: true}, nil
+}
+
+func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c CreateInvitation, reqHash []byte) (*Created, error) {
+	o, err := s.getOrg(ctx, tx, org)
+	if err != nil {
+		return nil, err
+	}
+	if c.IdempotencyKey != "" {
+		if res, err := s.replay(ctx, tx, org, c, reqHash); res != nil || err != nil {
+			return res, err
+		}
+	}
+	role, perms, err := o.checkGrant(c.Role, c.Permissions)
+	if err != nil {
+		return nil, err
+	}
+	if c.Locale == "" {
+		c.Locale = o.Settings.Locale
+	}
+	if _, err := tx.GetMemberByEmail(ctx, org, c.Email); err == nil {
+		return nil, Conflict("%s is already a member of this organization", c.Email)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	now := s.Now()
+	if err := s.clearPending(ctx, tx, org, c.Email, c.Force, now); err != nil {
+		return nil, err
+	}
+	if max := o.Settings.MaxPending; max > 0 {
+		n, err := tx.CountInvitations(ctx, InvitationFilter{Org: org, States: []State{StatePending}, Now: now})
+		if err != nil {
+			return nil, err
+		}
+		if n >= max {
+			return nil, Conflict("the organization has reached its limit of %d pending invitations", max)
+		}
+	}
+	ttl := time.Duration(o.Settings.InvitationTTL) * time.Second
+	if c.ExpiresIn != 0 {
+		ttl = time.Duration(c.ExpiresIn) * time.Second
+	}
+	token, hash := newToken()
+	inv := &Invitation{
+		ID: newUUIDv7(), OrgID: org, Email: c.Email, Role: role, Permissions: perms,
+		Inviter: c.Inviter, State: StatePending, CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale, TokenHash: hash,
+	}
+	if !c.NoEmail {
+		inv.SendCount = 1
+		inv.LastSentAt = &now
+	}
+	if err := tx.CreateInvitation(ctx, inv); err != nil {
+		return nil, err
+	}
+	res := &Created{Invitation: inv}
+	if c.NoEmail {
+		res.Token = token
+	} else if err := s.enqueueMail(ctx, tx, inv, token, now); err != nil {
+		return nil, err
+	}
+	if c.IdempotencyKey != "" {
+		err := tx.PutIdempotency(ctx, &IdempotencyRecord{
+			Scope: c.IdempotencyScope + "|" + org.String(), Key: c.IdempotencyKey,
+			RequestHash: reqHash, InvitationID: inv.ID, CreatedAt: now,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// clearPending makes room for a new pending invitation to email: a stored
+// pending one past its expiry is marked expired; a live one is cancelled when
+// force is set and is a conflict otherwise.
+func (s *Service) clearPending(ctx context.Context, tx Tx, org OrgID, email string, force bool, now time.Time) error {
+	old, err := tx.GetPendingInvitation(ctx, org, email, true)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	old.Observe(now)
+	switch {
+	case old.State == StateExpired:
+		old.FinishedAt = &old.ExpiresAt
+	case force:
+		old.State = StateCancelled
+		old.FinishedAt = &now
+		if err := tx.DeleteJobsFor(ctx, old.ID); err != nil {
+			return err
+		}
+	default:
+		return Conflict("a pending invitation for %s already exists (id %s)", email, old.ID)
+	}
+	old.UpdatedAt = now
+	return tx.UpdateInvitation(ctx, old)
+}
+
+func (s *Service) enqueueMail(ctx context.Context, tx Tx, inv *Invitation, token string, now time.Time) error {
+	payload, _ := json.Marshal(MailPayload{Token: token})
+	return tx.EnqueueJob(ctx, &Job{Kind: JobSendInvitation, InvitationID: inv.ID, Payload: payload, RunAt: now, CreatedAt: now})
+}
+
+func (s *Service) getInvitation(ctx context.Context, tx Tx, org OrgID, ref InvitationRef, forUpdate bool) (*Invitation, error) {
+	var inv *Invitation
+	var err error
+	if ref.Number != 0 {
+		inv, err = tx.GetInvitationByNumber(ctx, org, ref.Number, forUpdate)
+	} else {
+		inv, err = tx.GetInvitation(ctx, org, ref.ID, forUpdate)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, NotFound("invitation %s not found", ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.Observe(s.Now())
+	return inv, nil
+}
+
+// GetInvitation returns one of org's invitations.
+func (s *Service) GetInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
+	var inv *Invitation
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		inv, err = s.getInvitation(ctx, tx, org, ref, false)
+		return err
+	})
+	return inv, err
+}
+
+// FindInvitations lists invitations by a filter as the store takes it, for
+// surfaces with their own paging. Now is set by the service.
+func (s *Service) FindInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error) {
+	f.Now = s.Now()
+	var out []*Invitation
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.ListInvitations(ctx, f)
+		return err
+	})
+	for _, inv := range out {
+		inv.Observe(f.Now)
+	}
+	return out, err
+}
+
+// CountInvitations counts what FindInvitations would list with no paging.
+func (s *Service) CountInvitations(ctx context.Context, f InvitationFilter) (int, error) {
+	f.Now = s.Now()
+	var n int
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.CountInvitations(ctx, f)
+		return err
+	})
+	return n, err
+}
+
+// change runs one state move on an invitation found by find, inside a write
+// transaction; then, if non-nil, runs after for the rest of the change.
+func (s *Service) change(ctx context.Context, find func(Tx) (*Invitation, error), a Action, after func(Tx, *Invitation, time.Time) error) (*Invitation, error) {
+	var inv *Invitation
+	err := s.store.Write(ctx, func(tx Tx) error {
+		var err error
+		if inv, err = find(tx); err != nil {
+			return err
+		}
+		to, err := Next(inv.State, a)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		if after != nil {
+			if err := after(tx, inv, now); err != nil {
+				return err
+			}
+		}
+		inv.State = to
+		inv.UpdatedAt = now
+		if to.Finished() {
+			inv.FinishedAt = &now
+			if err := tx.DeleteJobsFor(ctx, inv.ID); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateInvitation(ctx, inv)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+func (s *Service) byRef(ctx context.Context, org OrgID, ref InvitationRef) func(Tx) (*Invitation, error) {
+	return func(tx Tx) (*Invitation, error) { return s.getInvitation(ctx, tx, org, ref, true) }
+}
+
+func (s *Service) byToken(ctx context.Context, token string) func(Tx) (*Invitation, error) {
+	return func(tx Tx) (*Invitation, error) { return s.getByToken(ctx, tx, token, true) }
+}
+
+// CancelInvitation cancels a pending invitation.
+func (s *Service) CancelInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
+	return s.change(ctx, s.byRef(ctx, org, ref), ActionCancel, nil)
+}
+
+// DeclineInvitation declines a pending invitation on the invitee's behalf.
+func (s *Service) DeclineInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
+	return s.change(ctx, s.byRef(ctx, org, ref), ActionDecline, nil)
+}
+
+// Accept names who accepts an invitation.
+type Accept struct {
+	// Email must be the invitation's; empty when the token proves it.
+	Email string
+	Name  string
+}
+
+// AcceptInvitation accepts a pending invitation and makes the member, in one transaction.
+func (s *Service) AcceptInvitation(ctx context.Context, org OrgID, ref InvitationRef, a Accept) (*Invitation, *Member, error) {
+	email, err := NormalizeEmail(a.Email)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.Email = email
+	return s.accept(ctx, s.byRef(ctx, org, ref), a)
+}
+
+func (s *Service) accept(ctx context.Context, find func(Tx) (*Invitation, error), a Accept) (*Invitation, *Member, error) {
+	a.Name = strings.TrimSpace(a.Name)
+	if err := CheckText("name", a.Name, MaxNameLen); err != nil {
+		return nil, nil, err
+	}
+	var m *Member
+	inv, err := s.change(ctx, find, ActionAccept, func(tx Tx, inv *Invitation, now time.Time) error {
+		if a.Email != "" && a.Email != inv.Email {
+			return Invalid("email %s does not match the invitation's address", a.Email)
+		}
+		m = &Member{ID: newUUIDv4(), OrgID: inv.OrgID, Email: inv.Email, Name: a.Name, Role: inv.Role,
+			Permissions: inv.Permissions, CreatedAt: now, UpdatedAt: now}
+		err := tx.CreateMember(ctx, m)
+		if errors.Is(err, ErrDuplicateMember) {
+			return Conflict("%s is already a member of this organization", inv.Email)
+		}
+		return err
+	})
+	return inv, m, err
+}
+
+// ResendInterval is the least time between two mails of one invitation.
+const ResendInterval = time.Minute
+
+// ResendInvitation sends a pending, expired or failed invitation again with a
+// new token (the old link stops working) and a new expiry of the same length.
+func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
+	inv, err := s.change(ctx, s.byRef(ctx, org, ref), ActionResend, func(tx Tx, inv *Invitation, now time.Time) error {
+		if inv.LastSentAt != nil {
+			if wait := inv.LastSentAt.Add(ResendInterval).Sub(now); wait > 0 {
+				return &Error{Kind: KindTooManyRequests, RetryAfter: wait,
+					Message: "this invitation was sent less than a minute ago; try again later"}
+			}
+		}
+		if inv.State != StatePending {
+			// The row itself may still be stored as pending (expired by time only);
+			// then it holds the pending slot and there is nothing to clear.
+			if _, err := tx.GetMemberByEmail(ctx, org, inv.Email); err == nil {
+				return Conflict("%s is already a member of this organization", inv.Email)
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if old, err := tx.GetPendingInvitation(ctx, org, inv.Email, true); err == nil && old.ID != inv.ID {
+				if err := s.clearPending(ctx, tx, org, inv.Email, false, now); err != nil {
+					return err
+				}
+			} else if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		start := inv.CreatedAt
+		if inv.LastSentAt != nil {
+			start = *inv.LastSentAt
+		}
+		token, hash := newToken()
+		inv.ExpiresAt = now.Add(inv.ExpiresAt.Sub(start))
+		inv.TokenHash = hash
+		inv.Error = ""
+		inv.FinishedAt = nil
+		inv.SendCount++
+		inv.LastSentAt = &now
+		if err := tx.DeleteJobsFor(ctx, inv.ID); err != nil {
+			return err
+		}
+		return s.enqueueMail(ctx, tx, inv, token, now)
+	})
+	if errors.Is(err, ErrDuplicatePending) {
+		return nil, Conflict("another pending invitation for this email exists")
+	}
+	if err == nil {
+		s.wake()
+	}
+	return inv, err
+}
+
+// ---- the invitee, with the token as credential
+
+func (s *Service) getByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
+	inv, err := tx.GetInvitationByToken(ctx, HashToken(token), forUpdate)
+	if errors.Is(err, ErrNotFound) {
+		return nil, NotFound("this invitation link is not valid")
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.Observe(s.Now())
+	return inv, nil
+}
+
+// TokenView is what the invitee may see.
+type TokenView struct {
+	Invitation   *Invitation
+	Organization *Organization
+}
+
+// GetByToken returns the invitation a link leads to, with its organization.
+func (s *Service) GetByToken(ctx context.Context, token string) (*TokenView, error) {
+	var v TokenView
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		if v.Invitation, err = s.getByToken(ctx, tx, token, false); err != nil {
+			return err
+		}
+		v.Organization, err = s.getOrg(ctx, tx, v.Invitation.OrgID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// AcceptByToken accepts the invitation a link leads to.
+func (s *Service) AcceptByToken(ctx context.Context, token, name string) (*Invitation, *Member, error) {
+	return s.accept(ctx, s.byToken(ctx, token), Accept{Name: name})
+}
+
+// DeclineByToken declines the invitation a link leads to.
+func (s *Service) DeclineByToken(ctx context.Context, token string) (*Invitation, error) {
+	return s.change(ctx, s.byToken(ctx, token), ActionDecline, nil)
+}

@@ -1,0 +1,127 @@
+package invite
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store keeps the model. Every change runs in a Write transaction, which a
+// backend serializes enough that a read followed by a write in it holds: the
+// SQLite backend has one writer, the PostgreSQL backend locks the rows read
+// with forUpdate. Constraint violations come back as the Err* values of this
+// package; a missing row as ErrNotFound.
+type Store interface {
+	Read(ctx context.Context, fn func(Tx) error) error
+	Write(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction. In a Read transaction writes fail.
+type Tx interface {
+	CreateOrg(ctx context.Context, o *Organization) error
+	GetOrg(ctx context.Context, id OrgID) (*Organization, error)
+	// ListOrgs returns orgs ordered by id, after the given id when set.
+	ListOrgs(ctx context.Context, after *OrgID, limit int) ([]*Organization, error)
+	UpdateOrg(ctx context.Context, o *Organization) error
+	// DeleteOrg removes the org and everything in it.
+	DeleteOrg(ctx context.Context, id OrgID) error
+
+	CreateKey(ctx context.Context, k *APIKey) error
+	GetKey(ctx context.Context, id string) (*APIKey, error)
+	// ListKeys lists an org's keys, or the admin keys when org is nil.
+	ListKeys(ctx context.Context, org *OrgID) ([]*APIKey, error)
+	DeleteKey(ctx context.Context, id string) error
+	CountKeys(ctx context.Context) (int, error)
+
+	CreateMember(ctx context.Context, m *Member) error
+	GetMember(ctx context.Context, org OrgID, id uuid.UUID) (*Member, error)
+	GetMemberByEmail(ctx context.Context, org OrgID, email string) (*Member, error)
+	ListMembers(ctx context.Context, f MemberFilter) ([]*Member, error)
+	UpdateMember(ctx context.Context, m *Member) error
+	DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error
+
+	// CreateInvitation inserts inv and sets inv.Number.
+	CreateInvitation(ctx context.Context, inv *Invitation) error
+	GetInvitation(ctx context.Context, org OrgID, id uuid.UUID, forUpdate bool) (*Invitation, error)
+	// GetInvitationByID finds an invitation in any org, for background work.
+	GetInvitationByID(ctx context.Context, id uuid.UUID, forUpdate bool) (*Invitation, error)
+	GetInvitationByNumber(ctx context.Context, org OrgID, number int64, forUpdate bool) (*Invitation, error)
+	GetInvitationByToken(ctx context.Context, tokenHash []byte, forUpdate bool) (*Invitation, error)
+	// GetPendingInvitation returns the stored pending invitation for
+	// (org, email), expired or not.
+	GetPendingInvitation(ctx context.Context, org OrgID, email string, forUpdate bool) (*Invitation, error)
+	UpdateInvitation(ctx context.Context, inv *Invitation) error
+	ListInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error)
+	CountInvitations(ctx context.Context, f InvitationFilter) (int, error)
+
+	GetIdempotency(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
+	PutIdempotency(ctx context.Context, r *IdempotencyRecord) error
+
+	// EnqueueJob adds a job to the outbox and sets j.ID.
+	EnqueueJob(ctx context.Context, j *Job) error
+	// ClaimJobs leases up to limit jobs whose RunAt has come and whose lease
+	// (if any) has run out, to worker until leaseUntil; no two workers get the
+	// same job while a lease holds.
+	ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*Job, error)
+	// RescheduleJob records a failed attempt of a job worker holds and frees it until runAt.
+	RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error
+	// DeleteJob removes a job worker holds; ErrNotFound if the lease was lost.
+	DeleteJob(ctx context.Context, id int64, worker string) error
+	// DeleteJobsFor removes every job of an invitation (its token is void).
+	DeleteJobsFor(ctx context.Context, invitation uuid.UUID) error
+	// OutboxStats reports how many jobs wait and the creation time of the oldest.
+	OutboxStats(ctx context.Context) (depth int, oldest *time.Time, err error)
+}
+
+// SortField is a column invitations are listed by.
+type SortField string
+
+// The sort fields.
+const (
+	SortCreatedAt SortField = "created_at"
+	SortUpdatedAt SortField = "updated_at"
+)
+
+// Position is a keyset position: the sort column's value and the number as a tie-break.
+type Position struct {
+	Time   time.Time
+	Number int64
+}
+
+// InvitationFilter selects and orders invitations. States match as observed at Now
+// (a stored pending row past its expiry matches expired, not pending).
+type InvitationFilter struct {
+	Org    OrgID
+	States []State // any of; empty means all
+	Email  string
+	Role   string
+	Now    time.Time
+
+	Sort SortField
+	Desc bool
+	// After: rows strictly after this position in the order. Before: rows
+	// strictly before it, still returned in the order. At most one is set.
+	After  *Position
+	Before *Position
+	Offset int
+	Limit  int
+}
+
+// MemberFilter selects members, ordered by (created_at, id).
+type MemberFilter struct {
+	Org    OrgID
+	Email  string
+	Role   string
+	After  *MemberPosition
+	Offset int
+	Limit  int
+}
+
+// MemberPosition is a keyset position over members.
+type MemberPosition struct {
+	Time time.Time
+	ID   uuid.UUID
+}

@@ -1,0 +1,159 @@
+// Package sqlite is the embedded Store: one file, pure Go.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/invitd/invitd/invite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is SQLite behind one writer connection and a pool of read-only ones.
+// Every write transaction begins IMMEDIATE on the single writer, so a read
+// followed by a write inside it can never be overtaken.
+type Store struct {
+	writer *sql.DB
+	reader *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and migrates it.
+// synchronous is NORMAL (the default: a commit survives a process crash; the
+// last commits may be lost on power failure) or FULL (each commit is fsynced).
+func Open(ctx context.Context, path, synchronous string) (*Store, error) {
+	switch s := strings.ToUpper(synchronous); s {
+	case "":
+		synchronous = "NORMAL"
+	case "NORMAL", "FULL":
+		synchronous = s
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous must be NORMAL or FULL, not %q", synchronous)
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")"
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
+	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxIdleTime(0)
+	writer.SetConnMaxLifetime(0)
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	reader, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	n := max(4, runtime.NumCPU())
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	return &Store{writer: writer, reader: reader}, nil
+}
+
+// ParseURL splits a sqlite:PATH[?synchronous=FULL] database URL.
+func ParseURL(u string) (path, synchronous string, err error) {
+	rest, ok := strings.CutPrefix(u, "sqlite:")
+	if !ok {
+		return "", "", fmt.Errorf("sqlite: %q is not a sqlite: URL", u)
+	}
+	rest = strings.TrimPrefix(rest, "//")
+	path, query, _ := strings.Cut(rest, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", fmt.Errorf("sqlite: bad options in %q: %w", u, err)
+	}
+	if path == "" {
+		return "", "", fmt.Errorf("sqlite: %q names no file", u)
+	}
+	return path, q.Get("synchronous"), nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Read runs fn in a read-only snapshot.
+func (s *Store) Read(ctx context.Context, fn func(invite.Tx) error) error {
+	return run(ctx, s.reader, fn)
+}
+
+// Write runs fn in an IMMEDIATE transaction on the single writer.
+func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
+	return run(ctx, s.writer, fn)
+}
+
+func run(ctx context.Context, db *sql.DB, fn func(invite.Tx) error) error {
+	sqltx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&tx{tx: sqltx}); err != nil {
+		sqltx.Rollback()
+		return err
+	}
+	return mapErr(sqltx.Commit())
+}
+
+// Ping checks that the file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	return s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&n)
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	rerr := s.reader.Close()
+	if err := s.writer.Close(); err != nil {
+		return err
+	}
+	return rerr
+}
+
+// mapErr turns constraint violations into the core's store errors.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if !asSQLiteError(err, &se) {
+		return err
+	}
+	if se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		msg := se.Error()
+		switch {
+		case strings.Contains(msg, "invitations.org_id, invitations.email"):
+			return invite.ErrDuplicatePending
+		case strings.Contains(msg, "members.org_id, members.email"):
+			return invite.ErrDuplicateMember
+		case strings.Contains(msg, "idempotency_keys."):
+			return invite.ErrDuplicateIdempotencyKey
+		}
+	}
+	return err
+}

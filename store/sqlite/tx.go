@@ -1,0 +1,477 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+
+	"github.com/invitd/invitd/invite"
+)
+
+type tx struct{ tx *sql.Tx }
+
+func asSQLiteError(err error, target **sqlite.Error) bool { return errors.As(err, target) }
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	r, err := t.tx.ExecContext(ctx, q, args...)
+	return r, mapErr(err)
+}
+
+// execOne runs a statement that must touch exactly one row.
+func (t *tx) execOne(ctx context.Context, q string, args ...any) error {
+	r, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return invite.ErrNotFound
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+func microsPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromMicrosPtr(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return invite.ErrNotFound
+	}
+	return err
+}
+
+// ---- organizations
+
+const orgCols = "id, name, settings, created_at, updated_at"
+
+func scanOrg(row interface{ Scan(...any) error }) (*invite.Organization, error) {
+	var o invite.Organization
+	var settings string
+	var created, updated int64
+	if err := row.Scan(&o.ID, &o.Name, &settings, &created, &updated); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(settings), &o.Settings); err != nil {
+		return nil, err
+	}
+	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &o, nil
+}
+
+func (t *tx) CreateOrg(ctx context.Context, o *invite.Organization) error {
+	_, err := t.exec(ctx, "INSERT INTO organizations ("+orgCols+") VALUES (?, ?, ?, ?, ?)",
+		o.ID, o.Name, jsonText(o.Settings), micros(o.CreatedAt), micros(o.UpdatedAt))
+	return err
+}
+
+func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization, error) {
+	return scanOrg(t.tx.QueryRowContext(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
+}
+
+func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
+	q, args := "SELECT "+orgCols+" FROM organizations", []any{}
+	if after != nil {
+		q += " WHERE id > ?"
+		args = append(args, *after)
+	}
+	q += " ORDER BY id LIMIT ?"
+	return queryAll(ctx, t, scanOrg, q, append(args, limit)...)
+}
+
+func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
+	return t.execOne(ctx, "UPDATE organizations SET name = ?, settings = ?, updated_at = ? WHERE id = ?",
+		o.Name, jsonText(o.Settings), micros(o.UpdatedAt), o.ID)
+}
+
+func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
+	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id IN (SELECT id FROM invitations WHERE org_id = ?)", id); err != nil {
+		return err
+	}
+	return t.execOne(ctx, "DELETE FROM organizations WHERE id = ?", id)
+}
+
+func queryAll[T any](ctx context.Context, t *tx, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ---- API keys
+
+const keyCols = "id, org_id, name, secret_hash, created_at"
+
+func scanKey(row interface{ Scan(...any) error }) (*invite.APIKey, error) {
+	var k invite.APIKey
+	var org sql.NullString
+	var created int64
+	if err := row.Scan(&k.ID, &org, &k.Name, &k.SecretHash, &created); err != nil {
+		return nil, notFound(err)
+	}
+	if org.Valid {
+		var id invite.OrgID
+		if err := id.Scan(org.String); err != nil {
+			return nil, err
+		}
+		k.OrgID = &id
+	}
+	k.CreatedAt = fromMicros(created)
+	return &k, nil
+}
+
+func orgArg(org *invite.OrgID) any {
+	if org == nil {
+		return nil
+	}
+	return *org
+}
+
+func (t *tx) CreateKey(ctx context.Context, k *invite.APIKey) error {
+	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?)",
+		k.ID, orgArg(k.OrgID), k.Name, k.SecretHash, micros(k.CreatedAt))
+	return err
+}
+
+func (t *tx) GetKey(ctx context.Context, id string) (*invite.APIKey, error) {
+	return scanKey(t.tx.QueryRowContext(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = ?", id))
+}
+
+func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
+	if org == nil {
+		return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id IS NULL ORDER BY created_at, id")
+	}
+	return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id = ? ORDER BY created_at, id", *org)
+}
+
+func (t *tx) DeleteKey(ctx context.Context, id string) error {
+	return t.execOne(ctx, "DELETE FROM api_keys WHERE id = ?", id)
+}
+
+func (t *tx) CountKeys(ctx context.Context) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, "SELECT count(*) FROM api_keys").Scan(&n)
+	return n, err
+}
+
+// ---- members
+
+const memberCols = "id, org_id, email, name, role, permissions, created_at, updated_at"
+
+func scanMember(row interface{ Scan(...any) error }) (*invite.Member, error) {
+	var m invite.Member
+	var perms string
+	var created, updated int64
+	if err := row.Scan(&m.ID, &m.OrgID, &m.Email, &m.Name, &m.Role, &perms, &created, &updated); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(perms), &m.Permissions); err != nil {
+		return nil, err
+	}
+	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &m, nil
+}
+
+func (t *tx) CreateMember(ctx context.Context, m *invite.Member) error {
+	_, err := t.exec(ctx, "INSERT INTO members ("+memberCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		m.ID.String(), m.OrgID, m.Email, m.Name, m.Role, jsonText(nonNil(m.Permissions)), micros(m.CreatedAt), micros(m.UpdatedAt))
+	return err
+}
+
+func (t *tx) GetMember(ctx context.Context, org invite.OrgID, id uuid.UUID) (*invite.Member, error) {
+	return scanMember(t.tx.QueryRowContext(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND id = ?", org, id.String()))
+}
+
+func (t *tx) GetMemberByEmail(ctx context.Context, org invite.OrgID, email string) (*invite.Member, error) {
+	return scanMember(t.tx.QueryRowContext(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND email = ?", org, email))
+}
+
+func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
+	var w where
+	w.add("org_id = ?", f.Org)
+	if f.Email != "" {
+		w.add("email = ?", f.Email)
+	}
+	if f.Role != "" {
+		w.add("role = ?", f.Role)
+	}
+	if f.After != nil {
+		w.add("(created_at, id) > (?, ?)", micros(f.After.Time), f.After.ID.String())
+	}
+	q := "SELECT " + memberCols + " FROM members WHERE " + w.sql() + " ORDER BY created_at, id LIMIT ? OFFSET ?"
+	return queryAll(ctx, t, scanMember, q, append(w.args, f.Limit, f.Offset)...)
+}
+
+func (t *tx) UpdateMember(ctx context.Context, m *invite.Member) error {
+	return t.execOne(ctx, "UPDATE members SET name = ?, role = ?, permissions = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+		m.Name, m.Role, jsonText(nonNil(m.Permissions)), micros(m.UpdatedAt), m.OrgID, m.ID.String())
+}
+
+func (t *tx) DeleteMember(ctx context.Context, org invite.OrgID, id uuid.UUID) error {
+	return t.execOne(ctx, "DELETE FROM members WHERE org_id = ? AND id = ?", org, id.String())
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// where collects AND-ed conditions.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
+
+// ---- invitations
+
+const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash"
+
+func scanInv(row interface{ Scan(...any) error }) (*invite.Invitation, error) {
+	var inv invite.Invitation
+	var perms, metadata, state string
+	var created, updated, expires int64
+	var finished, lastSent sql.NullInt64
+	err := row.Scan(&inv.Number, &inv.ID, &inv.OrgID, &inv.Email, &inv.Role, &perms, &inv.Inviter.ID, &inv.Inviter.Name,
+		&state, &created, &updated, &expires, &finished, &inv.Error, &metadata, &inv.Locale, &inv.SendCount, &lastSent, &inv.TokenHash)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(perms), &inv.Permissions); err != nil {
+		return nil, err
+	}
+	inv.State = invite.State(state)
+	inv.Metadata = json.RawMessage(metadata)
+	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = fromMicros(created), fromMicros(updated), fromMicros(expires)
+	inv.FinishedAt, inv.LastSentAt = fromMicrosPtr(finished), fromMicrosPtr(lastSent)
+	return &inv, nil
+}
+
+func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
+	metadata := string(inv.Metadata)
+	if metadata == "" {
+		metadata = "{}"
+	}
+	row := t.tx.QueryRowContext(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING number`,
+		inv.ID.String(), inv.OrgID, inv.Email, inv.Role, jsonText(nonNil(inv.Permissions)), inv.Inviter.ID, inv.Inviter.Name, string(inv.State),
+		micros(inv.CreatedAt), micros(inv.UpdatedAt), micros(inv.ExpiresAt), microsPtr(inv.FinishedAt), inv.Error, metadata,
+		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), inv.TokenHash)
+	return mapErr(row.Scan(&inv.Number))
+}
+
+func (t *tx) getInv(ctx context.Context, cond string, args ...any) (*invite.Invitation, error) {
+	return scanInv(t.tx.QueryRowContext(ctx, "SELECT "+invCols+" FROM invitations WHERE "+cond, args...))
+}
+
+func (t *tx) GetInvitation(ctx context.Context, org invite.OrgID, id uuid.UUID, _ bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, "org_id = ? AND id = ?", org, id.String())
+}
+
+func (t *tx) GetInvitationByID(ctx context.Context, id uuid.UUID, _ bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, "id = ?", id.String())
+}
+
+func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number int64, _ bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, "org_id = ? AND number = ?", org, number)
+}
+
+func (t *tx) GetInvitationByToken(ctx context.Context, hash []byte, _ bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, "token_hash = ?", hash)
+}
+
+func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, _ bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, "org_id = ? AND email = ? AND state = 'pending'", org, email)
+}
+
+func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {
+	return t.execOne(ctx, `UPDATE invitations SET role = ?, permissions = ?, state = ?, updated_at = ?, expires_at = ?,
+		finished_at = ?, error = ?, metadata = ?, locale = ?, send_count = ?, last_sent_at = ?, token_hash = ?
+		WHERE org_id = ? AND id = ?`,
+		inv.Role, jsonText(nonNil(inv.Permissions)), string(inv.State), micros(inv.UpdatedAt), micros(inv.ExpiresAt),
+		microsPtr(inv.FinishedAt), inv.Error, string(inv.Metadata), inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt),
+		inv.TokenHash, inv.OrgID, inv.ID.String())
+}
+
+// invWhere renders a filter's conditions; states match as observed at f.Now.
+func invWhere(f invite.InvitationFilter) *where {
+	var w where
+	w.add("org_id = ?", f.Org)
+	if f.Email != "" {
+		w.add("email = ?", f.Email)
+	}
+	if f.Role != "" {
+		w.add("role = ?", f.Role)
+	}
+	if len(f.States) > 0 {
+		var ors []string
+		now := micros(f.Now)
+		for _, s := range f.States {
+			switch s {
+			case invite.StatePending:
+				ors = append(ors, "(state = 'pending' AND expires_at > ?)")
+				w.args = append(w.args, now)
+			case invite.StateExpired:
+				ors = append(ors, "state = 'expired' OR (state = 'pending' AND expires_at <= ?)")
+				w.args = append(w.args, now)
+			default:
+				ors = append(ors, "state = ?")
+				w.args = append(w.args, string(s))
+			}
+		}
+		w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
+	}
+	return &w
+}
+
+func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]*invite.Invitation, error) {
+	w := invWhere(f)
+	col := "created_at"
+	if f.Sort == invite.SortUpdatedAt {
+		col = "updated_at"
+	}
+	// Before walks the order backwards from the position, then flips the page.
+	desc := f.Desc != (f.Before != nil)
+	pos, op, dir := f.After, ">", "ASC"
+	if f.Before != nil {
+		pos = f.Before
+	}
+	if desc {
+		op, dir = "<", "DESC"
+	}
+	if pos != nil {
+		w.add("("+col+", number) "+op+" (?, ?)", micros(pos.Time), pos.Number)
+	}
+	q := "SELECT " + invCols + " FROM invitations WHERE " + w.sql() +
+		" ORDER BY " + col + " " + dir + ", number " + dir + " LIMIT ? OFFSET ?"
+	out, err := queryAll(ctx, t, scanInv, q, append(w.args, f.Limit, f.Offset)...)
+	if f.Before != nil {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, err
+}
+
+func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (int, error) {
+	w := invWhere(f)
+	var n int
+	err := t.tx.QueryRowContext(ctx, "SELECT count(*) FROM invitations WHERE "+w.sql(), w.args...).Scan(&n)
+	return n, err
+}
+
+// ---- idempotency
+
+func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {
+	r := invite.IdempotencyRecord{Scope: scope, Key: key}
+	var created int64
+	err := t.tx.QueryRowContext(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = ? AND key = ?",
+		scope, key).Scan(&r.RequestHash, &r.InvitationID, &created)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	r.CreatedAt = fromMicros(created)
+	return &r, nil
+}
+
+func (t *tx) PutIdempotency(ctx context.Context, r *invite.IdempotencyRecord) error {
+	_, err := t.exec(ctx, "INSERT INTO idempotency_keys (scope, key, request_hash, invitation_id, created_at) VALUES (?, ?, ?, ?, ?)",
+		r.Scope, r.Key, r.RequestHash, r.InvitationID.String(), micros(r.CreatedAt))
+	return err
+}
+
+// ---- outbox
+
+const jobCols = "id, kind, invitation_id, payload, attempts, run_at, locked_by, locked_until, last_error, created_at"
+
+func scanJob(row interface{ Scan(...any) error }) (*invite.Job, error) {
+	var j invite.Job
+	var payload string
+	var runAt, created int64
+	var locked sql.NullInt64
+	if err := row.Scan(&j.ID, &j.Kind, &j.InvitationID, &payload, &j.Attempts, &runAt, &j.LockedBy, &locked, &j.LastError, &created); err != nil {
+		return nil, notFound(err)
+	}
+	j.Payload = json.RawMessage(payload)
+	j.RunAt, j.CreatedAt, j.LockedUntil = fromMicros(runAt), fromMicros(created), fromMicrosPtr(locked)
+	return &j, nil
+}
+
+func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
+	row := t.tx.QueryRowContext(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+		j.Kind, j.InvitationID.String(), string(j.Payload), micros(j.RunAt), micros(j.CreatedAt))
+	return mapErr(row.Scan(&j.ID))
+}
+
+func (t *tx) ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {
+	return queryAll(ctx, t, scanJob, `UPDATE outbox SET locked_by = ?, locked_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox WHERE run_at <= ? AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at, id LIMIT ?)
+		RETURNING `+jobCols, worker, micros(leaseUntil), micros(now), micros(now), limit)
+}
+
+func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error {
+	return t.execOne(ctx, "UPDATE outbox SET run_at = ?, locked_by = '', locked_until = NULL, last_error = ? WHERE id = ? AND locked_by = ?",
+		micros(runAt), lastError, id, worker)
+}
+
+func (t *tx) DeleteJob(ctx context.Context, id int64, worker string) error {
+	return t.execOne(ctx, "DELETE FROM outbox WHERE id = ? AND locked_by = ?", id, worker)
+}
+
+func (t *tx) DeleteJobsFor(ctx context.Context, invitation uuid.UUID) error {
+	_, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id = ?", invitation.String())
+	return err
+}
+
+func (t *tx) OutboxStats(ctx context.Context) (int, *time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	if err := t.tx.QueryRowContext(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
+		return 0, nil, err
+	}
+	return n, fromMicrosPtr(oldest), nil
+}
