@@ -1,0 +1,150 @@
+// Package api serves the native JSON API under /v1, with its OpenAPI document.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// Version is the API version shown in the OpenAPI document.
+const Version = "1.0.0"
+
+type handlers struct {
+	svc     *invite.Service
+	log     *slog.Logger
+	baseURL string
+}
+
+// Options configure the API.
+type Options struct {
+	Log     *slog.Logger
+	BaseURL string // public URL for accept links
+}
+
+type principalKey struct{}
+
+var bearer = []map[string][]string{{"bearer": {}}, {"basic": {}}}
+
+// Register adds the native API and /openapi.json to mux.
+func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
+	cfg := huma.DefaultConfig("invitd", Version)
+	cfg.CreateHooks = nil // no $schema fields in bodies
+	cfg.DocsPath = ""     // the docs renderer loads assets from other hosts
+	cfg.SchemasPath = ""
+	cfg.Info.Description = "Organization invitations: invite by email with a role and permissions, accept or decline, list, resend and cancel."
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key: invitd_<id>_<secret>."},
+		"basic":  {Type: "http", Scheme: "basic", Description: "An API key's id as user name and its secret as password."},
+	}
+	api := humago.New(mux, cfg)
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	h := &handlers{svc: svc, log: opts.Log, baseURL: strings.TrimRight(opts.BaseURL, "/")}
+	api.UseMiddleware(h.authenticate(api))
+	h.registerOrgs(api)
+	h.registerKeys(api)
+	h.registerInvitations(api)
+	h.registerMembers(api)
+	h.registerInvitee(api)
+	return api
+}
+
+// authenticate checks the key of every operation that declares security.
+func (h *handlers) authenticate(api huma.API) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		if len(ctx.Operation().Security) == 0 {
+			next(ctx)
+			return
+		}
+		p, err := h.principal(ctx)
+		if err != nil {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="invitd"`)
+			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, invite.ErrorMessage(err))
+			return
+		}
+		next(huma.WithValue(ctx, principalKey{}, p))
+	}
+}
+
+func (h *handlers) principal(ctx huma.Context) (*invite.Principal, error) {
+	auth := ctx.Header("Authorization")
+	scheme, cred, _ := strings.Cut(auth, " ")
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		return h.svc.Authenticate(ctx.Context(), strings.TrimSpace(cred))
+	case "basic":
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", auth)
+		if id, secret, ok := r.BasicAuth(); ok {
+			return h.svc.AuthenticateKey(ctx.Context(), id, secret)
+		}
+	}
+	return nil, invite.Unauthorized("send an API key as Authorization: Bearer <key>")
+}
+
+func principalOf(ctx context.Context) *invite.Principal {
+	p, _ := ctx.Value(principalKey{}).(*invite.Principal)
+	return p
+}
+
+// orgFor parses an org id from the path and checks the caller may manage it.
+func orgFor(ctx context.Context, raw string) (invite.OrgID, error) {
+	id, err := invite.ParseOrgID(raw)
+	if err != nil {
+		return id, problem(err)
+	}
+	return id, problem(principalOf(ctx).Authorize(id))
+}
+
+var statusOf = map[invite.Kind]int{
+	invite.KindInvalid:         http.StatusUnprocessableEntity,
+	invite.KindBadRequest:      http.StatusBadRequest,
+	invite.KindUnauthorized:    http.StatusUnauthorized,
+	invite.KindForbidden:       http.StatusForbidden,
+	invite.KindNotFound:        http.StatusNotFound,
+	invite.KindConflict:        http.StatusConflict,
+	invite.KindTooManyRequests: http.StatusTooManyRequests,
+}
+
+// problem turns a core error into an RFC 9457 answer; anything unexpected is
+// a 500 that says nothing of its cause (the server logs it).
+func problem(err error) error {
+	if err == nil {
+		return nil
+	}
+	status, ok := statusOf[invite.ErrorKind(err)]
+	if !ok {
+		slog.Error("internal error", "err", err)
+		return huma.Error500InternalServerError("internal error")
+	}
+	e := huma.NewError(status, invite.ErrorMessage(err))
+	var ie *invite.Error
+	if status == http.StatusTooManyRequests && errors.As(err, &ie) {
+		secs := int(ie.RetryAfter.Seconds() + 0.999)
+		return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}})
+	}
+	return e
+}
+
+// op fills the parts every operation shares.
+func op(method, path, id, summary, tag string, status int, secured bool) huma.Operation {
+	o := huma.Operation{
+		OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tag},
+		DefaultStatus: status, MaxBodyBytes: 1 << 20,
+	}
+	if secured {
+		o.Security = bearer
+		o.Errors = []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity}
+	}
+	return o
+}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// TokenInvitation is what the holder of an invitation link may see.
+type TokenInvitation struct {
+	Organization struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"organization"`
+	Email       string         `json:"email"`
+	Role        string         `json:"role"`
+	Permissions []string       `json:"permissions"`
+	Inviter     invite.Inviter `json:"inviter"`
+	State       string         `json:"state" enum:"pending,accepted,declined,cancelled,expired,error"`
+	ExpiresAt   time.Time      `json:"expires_at"`
+	MemberID    string         `json:"member_id,omitempty" doc:"Set in the answer to accept"`
+}
+
+func tokenView(inv *invite.Invitation, o *invite.Organization) *TokenInvitation {
+	v := &TokenInvitation{Email: inv.Email, Role: inv.Role, Permissions: inv.Permissions, Inviter: inv.Inviter,
+		State: string(inv.State), ExpiresAt: inv.ExpiresAt}
+	if v.Permissions == nil {
+		v.Permissions = []string{}
+	}
+	v.Organization.ID, v.Organization.Name = o.ID.String(), o.Name
+	return v
+}
+
+type TokenPath struct {
+	Token string `path:"token" doc:"The token from the invitation link"`
+}
+
+type tokenAcceptInput struct {
+	TokenPath
+	Body *struct {
+		Name string `json:"name,omitempty" maxLength:"200" doc:"The invitee's display name"`
+	}
+}
+
+func (h *handlers) registerInvitee(api huma.API) {
+	const tag = "Invitee"
+	huma.Register(api, op("GET", "/v1/invitations/{token}", "get-invitation-by-token", "What an invitation link offers (no key: the token is the credential)", tag, 0, false),
+		func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
+			v, err := h.svc.GetByToken(ctx, in.Token)
+			if err != nil {
+				return nil, problem(err)
+			}
+			return &body[*TokenInvitation]{tokenView(v.Invitation, v.Organization)}, nil
+		})
+
+	o := op("POST", "/v1/invitations/{token}/accept", "accept-invitation-by-token", "Accept an invitation with its link's token", tag, 0, false)
+	o.Errors = []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}
+	huma.Register(api, o, func(ctx context.Context, in *tokenAcceptInput) (*body[*TokenInvitation], error) {
+		name := ""
+		if in.Body != nil {
+			name = in.Body.Name
+		}
+		inv, m, err := h.svc.AcceptByToken(ctx, in.Token, name)
+		if err != nil {
+			return nil, problem(err)
+		}
+		return h.tokenAnswer(ctx, inv, m)
+	})
+
+	o = op("POST", "/v1/invitations/{token}/decline", "decline-invitation-by-token", "Decline an invitation with its link's token", tag, 0, false)
+	o.Errors = []int{http.StatusNotFound, http.StatusConflict}
+	huma.Register(api, o, func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
+		inv, err := h.svc.DeclineByToken(ctx, in.Token)
+		if err != nil {
+			return nil, problem(err)
+		}
+		return h.tokenAnswer(ctx, inv, nil)
+	})
+}
+
+func (h *handlers) tokenAnswer(ctx context.Context, inv *invite.Invitation, m *invite.Member) (*body[*TokenInvitation], error) {
+	o, err := h.svc.GetOrg(ctx, inv.OrgID)
+	if err != nil {
+		return nil, problem(err)
+	}
+	v := tokenView(inv, o)
+	if m != nil {
+		v.MemberID = m.ID.String()
+	}
+	return &body[*TokenInvitation]{v}, nil
+}

@@ -1,0 +1,159 @@
+// Command invitd is the organization-invitations service and its CLI.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/invitd/invitd/mail"
+	"github.com/invitd/invitd/server"
+	"github.com/invitd/invitd/store"
+)
+
+const usage = `invitd — organization invitations
+
+Usage:
+  invitd serve                      run the HTTP service and the mail worker
+  invitd migrate                    create or upgrade the database schema
+  invitd org create --name NAME     create an organization
+  invitd key create --org ORG       create an API key for an organization (--admin: an admin key)
+  invitd invite create --org ORG --email EMAIL [--role R] [--permissions a,b] [--expires-in SECS] [--locale L] [--no-email]
+  invitd invite list --org ORG [--state S] [--email E] [--role R] [--sort S] [--limit N] [--cursor C]
+  invitd invite get|cancel|resend --org ORG --id ID
+
+Every command takes --db (INVITD_DB, default sqlite:invitd.db); run any
+command with -h for its flags. Results are printed as JSON.
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "invitd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "org" || cmd == "key" || cmd == "invite" {
+		if len(rest) == 0 {
+			return fmt.Errorf("%s needs a subcommand; see invitd help", cmd)
+		}
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, stderr)
+	case "migrate":
+		fs, db := newFlags("migrate")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		st, err := store.Open(ctx, *db)
+		if err != nil {
+			return err
+		}
+		return st.Close()
+	case "org create", "key create", "invite create", "invite list", "invite get", "invite cancel", "invite resend":
+		return cli(ctx, cmd, rest, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// newFlags makes a flag set with the --db flag every command has.
+func newFlags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	db := fs.String("db", env("INVITD_DB", "sqlite:invitd.db"), "database: sqlite:PATH[?synchronous=FULL] or postgres://... (INVITD_DB)")
+	return fs, db
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs, db := newFlags("serve")
+	addr := fs.String("addr", env("INVITD_ADDR", "127.0.0.1:8080"), "listen address (INVITD_ADDR)")
+	adminKey := fs.String("admin-key", env("INVITD_ADMIN_KEY", ""), "admin API key, 32+ characters (INVITD_ADMIN_KEY)")
+	baseURL := fs.String("base-url", env("INVITD_BASE_URL", ""), "public URL used in mail links (INVITD_BASE_URL; default http://ADDR)")
+	smtpURL := fs.String("smtp-url", env("INVITD_SMTP_URL", ""), "smtp://user:pass@host:port or smtps://...; unset: mail goes to the log (INVITD_SMTP_URL)")
+	from := fs.String("mail-from", env("INVITD_MAIL_FROM", "invitd <invitd@localhost>"), "sender of invitation mail (INVITD_MAIL_FROM)")
+	templates := fs.String("templates-dir", env("INVITD_TEMPLATES_DIR", ""), "folder of mail templates overriding the built-in ones (INVITD_TEMPLATES_DIR)")
+	level := fs.String("log-level", env("INVITD_LOG_LEVEL", "info"), "debug, info, warn or error (INVITD_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	slog.SetDefault(log)
+	if *baseURL == "" {
+		*baseURL = "http://" + *addr
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	srv, err := server.Open(ctx, server.Config{
+		DB: *db, AdminKey: *adminKey, BaseURL: *baseURL, Log: log,
+		Mail: mail.Config{SMTPURL: *smtpURL, From: *from, TemplatesDir: *templates},
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	key, err := srv.EnsureAdminKey(ctx)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		fmt.Fprintf(stderr, "\nCreated the first admin API key. It is shown only now; keep it:\n\n    %s\n\n", key)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("invitd listening", "addr", ln.Addr().String(), "db", redact(*db))
+	err = srv.Serve(ctx, ln)
+	log.Info("invitd stopped")
+	return err
+}
+
+// redact hides a password in a database URL.
+func redact(db string) string {
+	if at := strings.LastIndex(db, "@"); at > 0 && strings.Contains(db, "://") {
+		scheme, rest, _ := strings.Cut(db, "://")
+		if user, _, ok := strings.Cut(rest[:at-len(scheme)-3], ":"); ok {
+			return scheme + "://" + user + ":***" + db[at:]
+		}
+	}
+	return db
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+

@@ -1,0 +1,176 @@
+// Package server assembles invitd: the store, the core, every HTTP surface,
+// the mail worker and the operational endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/invitd/invitd/api"
+	"github.com/invitd/invitd/api/compat/clickhouse"
+	"github.com/invitd/invitd/api/compat/jicoo"
+	"github.com/invitd/invitd/api/compat/upsun"
+	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/mail"
+	"github.com/invitd/invitd/store"
+	"github.com/invitd/invitd/web"
+)
+
+// Config is everything `invitd serve` is told.
+type Config struct {
+	DB       string // sqlite:PATH or postgres://...
+	AdminKey string
+	BaseURL  string
+	Mail     mail.Config
+	Log      *slog.Logger
+}
+
+// Server is a running invitd, less its listener.
+type Server struct {
+	Service *invite.Service
+	store   invite.Store
+	worker  *mail.Worker
+	handler http.Handler
+	log     *slog.Logger
+}
+
+// Open opens the database (migrating it) and builds every part.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{store: st, log: cfg.Log}
+	s.Service, err = invite.NewService(st, invite.Config{AdminKey: cfg.AdminKey, Wake: func() { s.worker.Wake() }})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Mail.BaseURL = cfg.BaseURL
+	if s.worker, err = mail.NewWorker(s.Service, cfg.Mail, cfg.Log, reg); err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	api.Register(mux, s.Service, api.Options{Log: cfg.Log, BaseURL: cfg.BaseURL})
+	mux.Handle("/compat/jicoo/", http.StripPrefix("/compat/jicoo", jicoo.New(s.Service)))
+	mux.Handle("/compat/clickhouse/", http.StripPrefix("/compat/clickhouse", clickhouse.New(s.Service)))
+	mux.Handle("/compat/upsun/", http.StripPrefix("/compat/upsun", upsun.New(s.Service)))
+	mux.Handle("/i/", web.New(s.Service, cfg.Log))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			cfg.Log.Warn("not ready", "err", err)
+			writeStatus(w, http.StatusServiceUnavailable, "database unreachable")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handler = instrument(mux, reg, cfg.Log)
+	return s, nil
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(`{"status":"` + status + `"}` + "\n"))
+}
+
+// Handler serves every surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// EnsureAdminKey creates and returns a first admin key when there is none.
+func (s *Server) EnsureAdminKey(ctx context.Context) (string, error) {
+	return s.Service.EnsureAdminKey(ctx)
+}
+
+// Serve answers on ln and runs the mail worker until ctx is done, then
+// drains requests in flight for up to 20 seconds.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	var wg sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() { defer wg.Done(); s.worker.Run(workCtx) }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = srv.Shutdown(shut)
+		cancel()
+	}
+	stopWork()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close closes the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+// instrument counts requests by route and status and logs failures.
+func instrument(next http.Handler, reg prometheus.Registerer, log *slog.Logger) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "invitd_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "invitd_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	}, []string{"route"})
+	reg.MustRegister(requests, duration)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern // set by the mux while routing
+		if route == "" {
+			route = "unmatched"
+		}
+		requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, // not the path: it may hold a token
+			"status", rec.status, "duration", time.Since(start))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
