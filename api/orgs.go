@@ -15,7 +15,7 @@ type OrgPath struct {
 
 type createOrgInput struct {
 	Body struct {
-		Name     string               `json:"name" minLength:"1" maxLength:"200"`
+		Name     string                `json:"name" minLength:"1" maxLength:"200"`
 		Settings *invite.SettingsPatch `json:"settings,omitempty" doc:"Changes to the default settings"`
 	}
 }
@@ -28,7 +28,7 @@ type listOrgsInput struct {
 type updateOrgInput struct {
 	OrgPath
 	Body struct {
-		Name     *string              `json:"name,omitempty" minLength:"1" maxLength:"200"`
+		Name     *string               `json:"name,omitempty" minLength:"1" maxLength:"200"`
 		Settings *invite.SettingsPatch `json:"settings,omitempty"`
 	}
 }

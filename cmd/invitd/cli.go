@@ -114,4 +114,3 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	}
 	return printJSON(stdout, api.ViewInvitation(inv))
 }
-
