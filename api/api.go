@@ -142,9 +142,16 @@ func op(method, path, id, summary, tag string, status int, secured bool) huma.Op
 		OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{tag},
 		DefaultStatus: status, MaxBodyBytes: 1 << 20,
 	}
+	o.Errors = []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusInternalServerError}
 	if secured {
 		o.Security = bearer
-		o.Errors = []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity}
+		o.Errors = append(o.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	}
+	if method != http.MethodGet {
+		o.Errors = append(o.Errors, http.StatusConflict)
+	}
+	if method == http.MethodPost || method == http.MethodPatch {
+		o.Errors = append(o.Errors, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
 	return o
 }

@@ -14,14 +14,17 @@ type createInvitationInput struct {
 	OrgPath
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Retrying with the same key and body returns the first answer"`
 	Body           struct {
-		Email       string         `json:"email" maxLength:"254"`
-		Role        string         `json:"role,omitempty" doc:"One of the organization's roles; its default role when empty"`
-		Permissions []string       `json:"permissions,omitempty" maxItems:"100"`
-		ExpiresIn   int64          `json:"expires_in,omitempty" minimum:"3600" maximum:"2592000" doc:"Seconds; the organization's TTL when empty"`
-		Inviter     invite.Inviter `json:"inviter,omitempty"`
-		Metadata    map[string]any `json:"metadata,omitempty" doc:"A small JSON object (at most 4 KiB) returned as given"`
-		Locale      string         `json:"locale,omitempty" doc:"Language of the mail, e.g. en or ja"`
-		SendEmail   *bool          `json:"send_email,omitempty" doc:"false: no mail is sent and accept_url is returned once"`
+		Email       string   `json:"email" maxLength:"254"`
+		Role        string   `json:"role,omitempty" doc:"One of the organization's roles; its default role when empty"`
+		Permissions []string `json:"permissions,omitempty" maxItems:"100"`
+		ExpiresIn   int64    `json:"expires_in,omitempty" minimum:"3600" maximum:"2592000" doc:"Seconds; the organization's TTL when empty"`
+		Inviter     struct {
+			ID   string `json:"id,omitempty" maxLength:"200"`
+			Name string `json:"name,omitempty" maxLength:"200"`
+		} `json:"inviter,omitempty" doc:"Who sends the invitation, as you name them"`
+		Metadata  map[string]any `json:"metadata,omitempty" doc:"A small JSON object (at most 4 KiB) returned as given"`
+		Locale    string         `json:"locale,omitempty" doc:"Language of the mail, e.g. en or ja"`
+		SendEmail *bool          `json:"send_email,omitempty" doc:"false: no mail is sent and accept_url is returned once"`
 	}
 }
 
@@ -65,7 +68,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 			b := in.Body
 			c := invite.CreateInvitation{
 				Email: b.Email, Role: b.Role, Permissions: b.Permissions, ExpiresIn: b.ExpiresIn,
-				Inviter: b.Inviter, Locale: b.Locale, NoEmail: b.SendEmail != nil && !*b.SendEmail,
+				Inviter: invite.Inviter(b.Inviter), Locale: b.Locale, NoEmail: b.SendEmail != nil && !*b.SendEmail,
 				IdempotencyKey: in.IdempotencyKey, IdempotencyScope: principalOf(ctx).KeyID,
 			}
 			if b.Metadata != nil {
@@ -114,7 +117,6 @@ func (h *handlers) registerInvitations(api huma.API) {
 		{"DELETE", "", "delete-invitation", "Cancel a pending invitation (the record stays)", h.svc.CancelInvitation},
 	} {
 		o := op(a.method, "/v1/organizations/{org_id}/invitations/{invitation_id}"+a.path, a.id, a.summary, tag, 0, true)
-		o.Errors = append(o.Errors, http.StatusConflict)
 		if a.id == "resend-invitation" {
 			o.Errors = append(o.Errors, http.StatusTooManyRequests)
 		}
@@ -127,7 +129,6 @@ func (h *handlers) registerInvitations(api huma.API) {
 
 	o := op("POST", "/v1/organizations/{org_id}/invitations/{invitation_id}/accept", "accept-invitation",
 		"Accept on behalf of a user whose email matches; creates the member", tag, 0, true)
-	o.Errors = append(o.Errors, http.StatusConflict)
 	huma.Register(api, o, func(ctx context.Context, in *acceptInput) (*body[*AcceptResult], error) {
 		org, err := orgFor(ctx, in.OrgID)
 		if err != nil {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -57,9 +56,7 @@ func (h *handlers) registerInvitee(api huma.API) {
 			return &body[*TokenInvitation]{tokenView(v.Invitation, v.Organization)}, nil
 		})
 
-	o := op("POST", "/v1/invitations/{token}/accept", "accept-invitation-by-token", "Accept an invitation with its link's token", tag, 0, false)
-	o.Errors = []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}
-	huma.Register(api, o, func(ctx context.Context, in *tokenAcceptInput) (*body[*TokenInvitation], error) {
+	huma.Register(api, op("POST", "/v1/invitations/{token}/accept", "accept-invitation-by-token", "Accept an invitation with its link's token", tag, 0, false), func(ctx context.Context, in *tokenAcceptInput) (*body[*TokenInvitation], error) {
 		name := ""
 		if in.Body != nil {
 			name = in.Body.Name
@@ -71,9 +68,7 @@ func (h *handlers) registerInvitee(api huma.API) {
 		return h.tokenAnswer(ctx, inv, m)
 	})
 
-	o = op("POST", "/v1/invitations/{token}/decline", "decline-invitation-by-token", "Decline an invitation with its link's token", tag, 0, false)
-	o.Errors = []int{http.StatusNotFound, http.StatusConflict}
-	huma.Register(api, o, func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
+	huma.Register(api, op("POST", "/v1/invitations/{token}/decline", "decline-invitation-by-token", "Decline an invitation with its link's token", tag, 0, false), func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
 		inv, err := h.svc.DeclineByToken(ctx, in.Token)
 		if err != nil {
 			return nil, problem(err)

@@ -1,0 +1,166 @@
+// Package wire holds the request plumbing the compatibility surfaces share:
+// bounded JSON bodies, number parsing and logging of internal errors. Each
+// surface keeps its own error shape; this package only says what went wrong.
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxBody is the largest request body any surface reads.
+const MaxBody = 1 << 20
+
+// Problem is a request the surface refuses before calling the core.
+type Problem struct {
+	Status  int // 400 or 413
+	Message string
+}
+
+func (p *Problem) Error() string { return p.Message }
+
+// BadRequest is a 400 Problem.
+func BadRequest(format string, args ...any) *Problem {
+	return &Problem{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// DecodeJSON reads one JSON object from r's body, at most MaxBody bytes, into
+// dst. An empty body is reported as empty (the caller decides whether that is
+// allowed: allowEmpty leaves dst untouched). Unknown fields are ignored, as a
+// vendor's clients may send more than a surface uses.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) *Problem {
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			var mbe *http.MaxBytesError
+			if errors.As(terr, &mbe) {
+				return tooLarge()
+			}
+			return BadRequest("the request body must hold exactly one JSON object")
+		}
+		return nil
+	}
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		ute *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge()
+	case errors.Is(err, io.EOF):
+		if allowEmpty {
+			return nil
+		}
+		return BadRequest("the request body is empty; a JSON object is required")
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return BadRequest("the request body is not valid JSON")
+	case errors.As(err, &ute):
+		if ute.Field == "" {
+			return BadRequest("the request body must be a JSON object")
+		}
+		return BadRequest("field %q must be %s", ute.Field, jsonKind(ute.Type))
+	}
+	return BadRequest("the request body is not valid JSON")
+}
+
+func tooLarge() *Problem {
+	return &Problem{Status: http.StatusRequestEntityTooLarge, Message: "the request body is larger than 1 MiB"}
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonKind(t.Elem()), "a "), "an ") + "s"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "of another type"
+}
+
+// Int reads an optional integer query parameter: absent or empty gives def.
+// Integral decimal forms such as "2.0" are accepted, since some vendors type
+// these parameters as numbers. The value must lie in [lo, hi].
+func Int(q string, name string, def, lo, hi int) (int, *Problem) {
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(q, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(q, 64)
+		if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > 1e15 {
+			return 0, BadRequest("%s must be an integer", name)
+		}
+		n = int64(f)
+	}
+	if n < int64(lo) || n > int64(hi) {
+		return 0, BadRequest("%s must be between %d and %d", name, lo, hi)
+	}
+	return int(n), nil
+}
+
+// Time formats a timestamp as the seeds show them: RFC 3339 in UTC, seconds.
+func Time(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// TimePtr is Time for an optional timestamp; nil stays nil (JSON null).
+func TimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := Time(*t)
+	return &s
+}
+
+// LogInternal records an error the caller is answered generically about.
+func LogInternal(r *http.Request, surface string, err error) {
+	slog.ErrorContext(r.Context(), "compat: internal error", "surface", surface,
+		"method", r.Method, "path", r.URL.Path, "err", err)
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// Allow answers whether r's method is one of methods; if not, it sets the
+// Allow header and the caller answers 405 in its own shape. HEAD counts as GET.
+func Allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m || (m == http.MethodGet && r.Method == http.MethodHead) {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	return false
+}
