@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const adminKey = "durability-admin-key-0123456789abcdef"
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "invitd-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "invitd")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building invitd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// node is a real `invitd serve` process.
+type node struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *bytes.Buffer
+}
+
+func startNode(t *testing.T, db string, extraEnv ...string) *node {
+	t.Helper()
+	n := &node{addr: freeAddr(t), logs: &bytes.Buffer{}}
+	n.cmd = exec.Command(binary, "serve")
+	n.cmd.Env = append(os.Environ(), "INVITD_DB="+db, "INVITD_ADDR="+n.addr, "INVITD_ADMIN_KEY="+adminKey)
+	n.cmd.Env = append(n.cmd.Env, extraEnv...)
+	n.cmd.Stderr = &syncWriter{w: n.logs}
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.cmd.Process.Kill(); n.cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + n.addr + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return n
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("invitd did not become ready:\n%s", n.logs)
+	return nil
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (n *node) call(method, path string, body any) (int, map[string]any, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, "http://"+n.addr+path, rd)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	err = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m, err
+}
+
+// Every invitation answered 201 survives kill -9 of the process.
+func TestKill9LosesNoAnsweredInvitation(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
+	n := startNode(t, db)
+	status, org, err := n.call("POST", "/v1/organizations", map[string]any{"name": "Durable"})
+	if err != nil || status != 201 {
+		t.Fatalf("create org: %d %v", status, err)
+	}
+	orgID := org["id"].(string)
+
+	var mu sync.Mutex
+	var answered []string
+	var seq atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				email := fmt.Sprintf("d%d@example.com", seq.Add(1))
+				status, inv, err := n.call("POST", "/v1/organizations/"+orgID+"/invitations", map[string]any{"email": email})
+				if err != nil {
+					return // the process is gone
+				}
+				if status == 201 {
+					mu.Lock()
+					answered = append(answered, inv["id"].(string))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Kill it in the middle of the load.
+	for {
+		mu.Lock()
+		k := len(answered)
+		mu.Unlock()
+		if k >= 300 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd.Wait()
+	wg.Wait()
+	if len(answered) < 300 {
+		t.Fatalf("only %d invitations were answered before the deadline", len(answered))
+	}
+
+	n2 := startNode(t, db)
+	for _, id := range answered {
+		status, inv, err := n2.call("GET", "/v1/organizations/"+orgID+"/invitations/"+id, nil)
+		if err != nil || status != 200 || inv["state"] != "pending" {
+			t.Fatalf("invitation %s answered 201 before the crash is lost: %d %v %v", id, status, inv, err)
+		}
+	}
+	t.Logf("%d invitations answered 201 before kill -9, all present after restart", len(answered))
+}
+
+func TestFirstStartPrintsAnAdminKeyOnce(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
+	start := func() string {
+		addr := freeAddr(t)
+		cmd := exec.Command(binary, "serve", "--addr", addr, "--db", db)
+		cmd.Env = append(os.Environ(), "INVITD_ADMIN_KEY=")
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+		var out strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "invitd listening") {
+				break
+			}
+		}
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		return out.String()
+	}
+	first := start()
+	i := strings.Index(first, "invitd_")
+	if i < 0 {
+		t.Fatalf("first start printed no key:\n%s", first)
+	}
+	key := strings.Fields(first[i:])[0]
+	if second := start(); strings.Contains(second, "invitd_") {
+		t.Fatalf("second start printed a key again:\n%s", second)
+	}
+	// The printed key is an admin key.
+	n := startNode(t, db, "INVITD_ADMIN_KEY=")
+	req, _ := http.NewRequest("GET", "http://"+n.addr+"/v1/organizations", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("bootstrap key refused: %v %v", res.StatusCode, err)
+	}
+	res.Body.Close()
+}
+
+func TestSIGTERMShutsDownGracefully(t *testing.T) {
+	n := startNode(t, "sqlite:"+filepath.Join(t.TempDir(), "invitd.db"))
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, n.logs)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("invitd did not stop after SIGTERM")
+	}
+}
+
+func runCLI(t *testing.T, db string, args ...string) map[string]any {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), append(args, "--db", db), &out, &errb); err != nil {
+		t.Fatalf("invitd %v: %v\n%s", args, err, errb.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("invitd %v printed no JSON object: %s", args, out.String())
+	}
+	return m
+}
+
+func TestCLI(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+	org := runCLI(t, db, "org", "create", "--name", "Shell Co")["id"].(string)
+	if key := runCLI(t, db, "key", "create", "--org", org)["key"].(string); !strings.HasPrefix(key, "invitd_") {
+		t.Fatalf("key %q", key)
+	}
+	inv := runCLI(t, db, "invite", "create", "--org", org, "--email", "Sam@Example.com", "--role", "admin", "--permissions", "billing,plans")
+	if inv["email"] != "sam@example.com" || inv["role"] != "admin" || len(inv["permissions"].([]any)) != 2 {
+		t.Fatalf("invite create: %v", inv)
+	}
+	id := inv["id"].(string)
+	if got := runCLI(t, db, "invite", "get", "--org", org, "--id", id); got["id"] != id {
+		t.Fatalf("invite get: %v", got)
+	}
+	if l := runCLI(t, db, "invite", "list", "--org", org, "--state", "pending"); len(l["data"].([]any)) != 1 {
+		t.Fatalf("invite list: %v", l)
+	}
+	if c := runCLI(t, db, "invite", "cancel", "--org", org, "--id", id); c["state"] != "cancelled" {
+		t.Fatalf("invite cancel: %v", c)
+	}
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"invite", "resend", "--org", org, "--id", id, "--db", db}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("resend of a cancelled invitation: %v", err)
+	}
+	err = run(context.Background(), []string{"invite", "create", "--org", org, "--email", "not-an-email", "--db", db}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "@") {
+		t.Fatalf("bad email: %v", err)
+	}
+}
