@@ -1,0 +1,247 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
+)
+
+// outgoing is one mail ready to send.
+type outgoing struct {
+	locale  string
+	to      string
+	subject string
+	link    string
+	msg     *gomail.Msg
+}
+
+// sender delivers mail. A sender is used by one goroutine at a time.
+type sender interface {
+	send(ctx context.Context, m *outgoing) error
+	// idle tells the sender the outbox is empty for now.
+	idle()
+	close() error
+}
+
+// logSender writes each mail to the log, for a first run with no SMTP server.
+type logSender struct{ log *slog.Logger }
+
+func (s logSender) send(ctx context.Context, m *outgoing) error {
+	s.log.InfoContext(ctx, "invitation mail (no SMTP server configured, not sent)",
+		"to", m.to, "subject", m.subject, "link", m.link)
+	return nil
+}
+
+func (logSender) idle()        {}
+func (logSender) close() error { return nil }
+
+// smtpSender keeps one SMTP connection open while mail keeps coming.
+type smtpSender struct {
+	client *gomail.Client
+	conn   *gosmtp.Client
+	addr   string
+	log    *slog.Logger
+	// sent counts messages on the current connection.
+	sent int
+	// maxPerConn closes a connection after this many messages.
+	maxPerConn int
+	// dials counts connections made, for tests and logs.
+	dials int
+	// lastUse is when the connection last carried a message.
+	lastUse time.Time
+	// keepIdle is how long an unused connection stays open.
+	keepIdle time.Duration
+}
+
+// SMTPTimeout bounds each step of an SMTP exchange.
+const SMTPTimeout = 30 * time.Second
+
+// newSMTPSender parses raw, an smtp:// or smtps:// URL:
+//
+//	smtp://[user:pass@]host[:port]   STARTTLS when the server offers it;
+//	                                 port 587 with credentials, else 25
+//	smtps://[user:pass@]host[:port]  TLS from the start; port 465
+//
+// Query parameters: starttls=required|opportunistic|none; auth=plain, login,
+// cram-md5, scram-sha-256, ... (default: the best the server offers over an
+// encrypted connection); timeout=10s.
+func newSMTPSender(raw string, tlsConf *tls.Config, log *slog.Logger) (*smtpSender, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("smtp url: %w", errors.Unwrap(err))
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, fmt.Errorf("smtp url: no host")
+	}
+	q := u.Query()
+	timeout := SMTPTimeout
+	if v := q.Get("timeout"); v != "" {
+		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 {
+			return nil, fmt.Errorf("smtp url: timeout %q is not a duration", v)
+		}
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if tlsConf != nil {
+		tc = tlsConf.Clone()
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithTLSConfig(tc)}
+	port := 25
+	if u.User != nil {
+		port = 587
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "smtp":
+		policy := gomail.TLSOpportunistic
+		switch strings.ToLower(q.Get("starttls")) {
+		case "", "opportunistic":
+		case "required", "mandatory":
+			policy = gomail.TLSMandatory
+		case "none", "no", "off":
+			policy = gomail.NoTLS
+		default:
+			return nil, fmt.Errorf("smtp url: starttls must be required, opportunistic or none")
+		}
+		opts = append(opts, gomail.WithTLSPolicy(policy))
+	case "smtps":
+		port = 465
+		opts = append(opts, gomail.WithSSL())
+	default:
+		return nil, fmt.Errorf("smtp url: scheme must be smtp or smtps, not %q", u.Scheme)
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+			return nil, fmt.Errorf("smtp url: bad port %q", p)
+		}
+	}
+	opts = append(opts, gomail.WithPort(port))
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		auth := gomail.SMTPAuthAutoDiscover
+		if v := q.Get("auth"); v != "" {
+			if err := auth.UnmarshalString(v); err != nil {
+				return nil, fmt.Errorf("smtp url: %w", err)
+			}
+		}
+		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
+	}
+	c, err := gomail.NewClient(host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return &smtpSender{client: c, addr: fmt.Sprintf("%s:%d", host, port), log: log, maxPerConn: 100, keepIdle: 5 * time.Second}, nil
+}
+
+func (s *smtpSender) dial(ctx context.Context) error {
+	c, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return &dialError{addr: s.addr, err: err}
+	}
+	s.conn, s.sent = c, 0
+	s.dials++
+	return nil
+}
+
+func (s *smtpSender) send(ctx context.Context, m *outgoing) error {
+	reused := s.conn != nil
+	if s.conn == nil {
+		if err := s.dial(ctx); err != nil {
+			return err
+		}
+	}
+	err := s.client.SendWithSMTPClient(s.conn, m.msg)
+	var se *gomail.SendError
+	if err != nil && reused && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+		// The server closed the kept connection meanwhile: one new try.
+		s.drop()
+		if err := s.dial(ctx); err != nil {
+			return err
+		}
+		err = s.client.SendWithSMTPClient(s.conn, m.msg)
+	}
+	if err != nil {
+		if !errors.As(err, &se) || se.ErrorCode() == 0 || se.ErrorCode() == 421 {
+			s.drop()
+		}
+		return err
+	}
+	s.lastUse = time.Now()
+	if s.sent++; s.sent >= s.maxPerConn {
+		s.quit()
+	}
+	return nil
+}
+
+// drop forgets a connection that may be broken.
+func (s *smtpSender) drop() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// quit ends a working connection politely.
+func (s *smtpSender) quit() {
+	if s.conn != nil {
+		if err := s.client.CloseWithSMTPClient(s.conn); err != nil {
+			s.log.Debug("smtp quit", "err", err)
+		}
+		_ = s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// idle closes the connection once it has not been used for keepIdle, so a
+// trickle of invitations shares one connection as a burst does.
+func (s *smtpSender) idle() {
+	if s.conn != nil && time.Since(s.lastUse) >= s.keepIdle {
+		s.quit()
+	}
+}
+
+func (s *smtpSender) close() error { s.quit(); return nil }
+
+// dialError is a failure to reach or greet the server, always worth a retry.
+type dialError struct {
+	addr string
+	err  error
+}
+
+func (e *dialError) Error() string {
+	return fmt.Sprintf("cannot reach the mail server %s: %v", e.addr, e.err)
+}
+func (e *dialError) Unwrap() error { return e.err }
+
+// classify tells whether a send error may pass on a later try, and says
+// what happened in words an admin reads in the invitation's error.
+func classify(err error) (temporary bool, reason string) {
+	var de *dialError
+	if errors.As(err, &de) {
+		return true, de.Error()
+	}
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		code := se.ErrorCode()
+		switch {
+		case se.IsTemp():
+			return true, "the mail server deferred the message: " + se.Error()
+		case code >= 500 && code < 600:
+			return false, "the mail server rejected the message: " + se.Error()
+		default:
+			return true, "sending failed: " + se.Error()
+		}
+	}
+	return true, err.Error()
+}
