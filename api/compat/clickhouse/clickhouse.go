@@ -1,14 +1,272 @@
-// Package clickhouse serves the clickhouse compatibility surface.
+// Package clickhouse serves the ClickHouse Cloud compatibility surface: the
+// organization invitation endpoints of the ClickHouse Cloud API, so that a
+// ClickHouse Cloud client works against invitd by changing its base URL.
 package clickhouse
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/api/compat/internal/wire"
 	"github.com/invitd/invitd/invite"
 )
 
+const surface = "clickhouse"
+
+// listChunk is how many invitations one store query reads while building
+// the (unpaginated) list.
+const listChunk = 500
+
+type handler struct {
+	svc *invite.Service
+}
+
 // New returns the surface's handler; paths are relative to its mount point.
 func New(svc *invite.Service) http.Handler {
-	_ = svc
-	return http.NotFoundHandler()
+	h := &handler{svc: svc}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/organizations/{organizationId}/invitations", h.invitations)
+	mux.HandleFunc("/v1/organizations/{organizationId}/invitations/{invitationId}", h.invitation)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return requestID(mux)
+}
+
+// ---- wire types
+
+// Invitation is ClickHouse's organization invitation.
+type Invitation struct {
+	Role      string `json:"role"`
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	CreatedAt string `json:"createdAt"`
+	ExpireAt  string `json:"expireAt"`
+}
+
+type success struct {
+	Status    int    `json:"status"`
+	RequestID string `json:"requestId"`
+	Result    any    `json:"result,omitempty"`
+}
+
+type errorBody struct {
+	Status    int    `json:"status"`
+	Error     string `json:"error"`
+	RequestID string `json:"requestId"`
+}
+
+// Role names: ClickHouse's organization roles onto invitd's default roles.
+// admin ↔ admin, developer ↔ member, member ↔ restricted; invitd's owner
+// reads as admin (ClickHouse has no owner role).
+var (
+	roleIn  = map[string]string{"admin": "admin", "developer": "member", "member": "restricted"}
+	roleOut = map[string]string{"owner": "admin", "admin": "admin", "member": "developer", "restricted": "member"}
+)
+
+func role(r string) string {
+	if v, ok := roleOut[r]; ok {
+		return v
+	}
+	return r
+}
+
+func toInvitation(inv *invite.Invitation) Invitation {
+	return Invitation{Role: role(inv.Role), ID: inv.ID.String(), Email: inv.Email,
+		CreatedAt: wire.Time(inv.CreatedAt), ExpireAt: wire.Time(inv.ExpiresAt)}
+}
+
+// ---- request ids and errors
+
+// requestID gives every request an id, echoed in the body and in X-Request-Id.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", uuid.NewString())
+		next.ServeHTTP(w, r)
+	})
+}
+
+func rid(w http.ResponseWriter) string { return w.Header().Get("X-Request-Id") }
+
+func ok(w http.ResponseWriter, result any) {
+	wire.WriteJSON(w, http.StatusOK, success{Status: http.StatusOK, RequestID: rid(w), Result: result})
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	wire.WriteJSON(w, status, errorBody{Status: status, Error: msg, RequestID: rid(w)})
+}
+
+func problem(w http.ResponseWriter, p *wire.Problem) { fail(w, p.Status, p.Message) }
+
+func coreError(w http.ResponseWriter, r *http.Request, err error) {
+	msg := invite.ErrorMessage(err)
+	switch invite.ErrorKind(err) {
+	case invite.KindBadRequest, invite.KindInvalid:
+		fail(w, http.StatusBadRequest, msg)
+	case invite.KindUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Basic realm="invitd"`)
+		fail(w, http.StatusUnauthorized, msg)
+	case invite.KindForbidden:
+		fail(w, http.StatusForbidden, msg)
+	case invite.KindNotFound:
+		fail(w, http.StatusNotFound, msg)
+	case invite.KindConflict:
+		fail(w, http.StatusConflict, msg)
+	case invite.KindTooManyRequests:
+		var e *invite.Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+		}
+		fail(w, http.StatusTooManyRequests, msg)
+	default:
+		wire.LogInternal(r, surface, err)
+		fail(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// ---- auth and ids
+
+// auth checks HTTP Basic (key id, key secret) and that the key may manage
+// the path's organization; otherwise it answers and returns false.
+func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, bool) {
+	id, secret, hasBasic := r.BasicAuth()
+	if !hasBasic || id == "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="invitd"`)
+		fail(w, http.StatusUnauthorized, "HTTP Basic authentication with an API key id and secret is required")
+		return invite.OrgID{}, false
+	}
+	p, err := h.svc.AuthenticateKey(r.Context(), id, secret)
+	if err != nil {
+		coreError(w, r, err)
+		return invite.OrgID{}, false
+	}
+	raw := r.PathValue("organizationId")
+	org, err := invite.ParseOrgID(raw)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "organizationId must be a UUID")
+		return invite.OrgID{}, false
+	}
+	if err := p.Authorize(org); err != nil {
+		coreError(w, r, err)
+		return invite.OrgID{}, false
+	}
+	return org, true
+}
+
+// open reports whether ClickHouse shows the invitation: only pending ones.
+// A deleted (cancelled) one is gone; an accepted one is a member.
+func open(inv *invite.Invitation) bool { return inv.State == invite.StatePending }
+
+// ---- handlers
+
+func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
+	if !wire.Allow(w, r, http.MethodGet, http.MethodPost) {
+		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+		return
+	}
+	org, authorized := h.auth(w, r)
+	if !authorized {
+		return
+	}
+	if r.Method == http.MethodPost {
+		h.create(w, r, org)
+		return
+	}
+	if _, err := h.svc.GetOrg(r.Context(), org); err != nil {
+		coreError(w, r, err)
+		return
+	}
+	out := []Invitation{}
+	f := invite.InvitationFilter{Org: org, States: []invite.State{invite.StatePending},
+		Sort: invite.SortCreatedAt, Limit: listChunk}
+	for {
+		items, err := h.svc.FindInvitations(r.Context(), f)
+		if err != nil {
+			coreError(w, r, err)
+			return
+		}
+		for _, inv := range items {
+			if open(inv) {
+				out = append(out, toInvitation(inv))
+			}
+		}
+		if len(items) < listChunk {
+			break
+		}
+		pos := invite.PositionOf(items[len(items)-1], invite.SortCreatedAt)
+		f.After = &pos
+	}
+	ok(w, out)
+}
+
+type createBody struct {
+	Email *string `json:"email"`
+	Role  *string `json:"role"`
+}
+
+func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgID) {
+	var b createBody
+	if p := wire.DecodeJSON(w, r, &b, false); p != nil {
+		problem(w, p)
+		return
+	}
+	if b.Email == nil || strings.TrimSpace(*b.Email) == "" {
+		fail(w, http.StatusBadRequest, "email is required")
+		return
+	}
+	c := invite.CreateInvitation{Email: *b.Email}
+	if b.Role != nil && *b.Role != "" {
+		mapped, known := roleIn[strings.ToLower(strings.TrimSpace(*b.Role))]
+		if !known {
+			fail(w, http.StatusBadRequest, "role must be one of admin, developer, member")
+			return
+		}
+		c.Role = mapped
+	}
+	res, err := h.svc.CreateInvitation(r.Context(), org, c)
+	if err != nil {
+		coreError(w, r, err)
+		return
+	}
+	ok(w, toInvitation(res.Invitation))
+}
+
+func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
+	if !wire.Allow(w, r, http.MethodGet, http.MethodDelete) {
+		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+		return
+	}
+	org, authorized := h.auth(w, r)
+	if !authorized {
+		return
+	}
+	raw := r.PathValue("invitationId")
+	id, err := uuid.Parse(raw)
+	if err != nil || len(raw) != 36 {
+		fail(w, http.StatusBadRequest, "invitationId must be a UUID")
+		return
+	}
+	ref := invite.InvitationRef{ID: id}
+	inv, err := h.svc.GetInvitation(r.Context(), org, ref)
+	if err == nil && !open(inv) {
+		err = invite.NotFound("invitation %s not found", id)
+	}
+	if err != nil {
+		coreError(w, r, err)
+		return
+	}
+	if r.Method == http.MethodDelete {
+		if _, err := h.svc.CancelInvitation(r.Context(), org, ref); err != nil {
+			coreError(w, r, err)
+			return
+		}
+		ok(w, nil)
+		return
+	}
+	ok(w, toInvitation(inv))
 }

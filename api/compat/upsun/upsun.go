@@ -1,14 +1,453 @@
-// Package upsun serves the upsun compatibility surface.
+// Package upsun serves the Upsun (formerly Platform.sh) compatibility
+// surface: the organization invitation endpoints of the Upsun API, so that
+// an Upsun client works against invitd by changing its base URL.
 package upsun
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/api/compat/internal/wire"
 	"github.com/invitd/invitd/invite"
 )
 
+const surface = "upsun"
+
+// Page sizes for page[size].
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 100
+)
+
+// Upsun's invitation states.
+const (
+	StatePending    = "pending"
+	StateProcessing = "processing"
+	StateAccepted   = "accepted"
+	StateCancelled  = "cancelled"
+	StateError      = "error"
+)
+
+// States is Upsun's state enum, in its order.
+var States = []string{StatePending, StateProcessing, StateAccepted, StateCancelled, StateError}
+
+// nativeStates maps an Upsun state onto the invitd states shown as it. A
+// declined or expired invitation is finished without being accepted, and
+// reads as cancelled; invitd never shows processing (acceptance is one
+// transaction).
+var nativeStates = map[string][]invite.State{
+	StatePending:    {invite.StatePending},
+	StateProcessing: nil,
+	StateAccepted:   {invite.StateAccepted},
+	StateCancelled:  {invite.StateCancelled, invite.StateDeclined, invite.StateExpired},
+	StateError:      {invite.StateError},
+}
+
+// State shows a native state as Upsun's.
+func State(s invite.State) string {
+	switch s {
+	case invite.StatePending:
+		return StatePending
+	case invite.StateAccepted:
+		return StateAccepted
+	case invite.StateError:
+		return StateError
+	}
+	return StateCancelled
+}
+
+type handler struct {
+	svc *invite.Service
+}
+
 // New returns the surface's handler; paths are relative to its mount point.
 func New(svc *invite.Service) http.Handler {
-	_ = svc
-	return http.NotFoundHandler()
+	h := &handler{svc: svc}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/organizations/{organization_id}/invitations", h.invitations)
+	mux.HandleFunc("/organizations/{organization_id}/invitations/{invitation_id}", h.invitation)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return mux
+}
+
+// ---- wire types
+
+// Owner is the inviter.
+type Owner struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+}
+
+// Invitation is Upsun's organization invitation.
+type Invitation struct {
+	ID             string   `json:"id"`
+	State          string   `json:"state"`
+	OrganizationID string   `json:"organization_id"`
+	Email          string   `json:"email"`
+	Owner          Owner    `json:"owner"`
+	CreatedAt      string   `json:"created_at"`
+	UpdatedAt      string   `json:"updated_at"`
+	FinishedAt     *string  `json:"finished_at"`
+	Permissions    []string `json:"permissions"`
+}
+
+func toInvitation(inv *invite.Invitation) Invitation {
+	perms := inv.Permissions
+	if perms == nil {
+		perms = []string{}
+	}
+	return Invitation{
+		ID: inv.ID.String(), State: State(inv.State), OrganizationID: inv.OrgID.String(),
+		Email: inv.Email, Owner: Owner{ID: inv.Inviter.ID, DisplayName: inv.Inviter.Name},
+		CreatedAt: wire.Time(inv.CreatedAt), UpdatedAt: wire.Time(inv.UpdatedAt),
+		FinishedAt: wire.TimePtr(inv.FinishedAt), Permissions: perms,
+	}
+}
+
+type errorBody struct {
+	Status  string         `json:"status"`
+	Code    int            `json:"code"`
+	Message string         `json:"message"`
+	Title   string         `json:"title"`
+	Detail  map[string]any `json:"detail"`
+}
+
+// ---- errors
+
+func fail(w http.ResponseWriter, code int, msg string) {
+	wire.WriteJSON(w, code, errorBody{Status: "error", Code: code, Message: msg,
+		Title: http.StatusText(code), Detail: map[string]any{}})
+}
+
+func problem(w http.ResponseWriter, p *wire.Problem) { fail(w, p.Status, p.Message) }
+
+func coreError(w http.ResponseWriter, r *http.Request, err error) {
+	msg := invite.ErrorMessage(err)
+	switch invite.ErrorKind(err) {
+	case invite.KindBadRequest, invite.KindInvalid:
+		fail(w, http.StatusBadRequest, msg)
+	case invite.KindUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="invitd"`)
+		fail(w, http.StatusUnauthorized, msg)
+	case invite.KindForbidden:
+		fail(w, http.StatusForbidden, msg)
+	case invite.KindNotFound:
+		fail(w, http.StatusNotFound, msg)
+	case invite.KindConflict:
+		fail(w, http.StatusConflict, msg)
+	case invite.KindTooManyRequests:
+		var e *invite.Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+		}
+		fail(w, http.StatusTooManyRequests, msg)
+	default:
+		wire.LogInternal(r, surface, err)
+		fail(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// ---- auth
+
+func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, bool) {
+	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="invitd"`)
+		fail(w, http.StatusUnauthorized, "an Authorization: Bearer <API key> header is required")
+		return invite.OrgID{}, false
+	}
+	p, err := h.svc.Authenticate(r.Context(), token)
+	if err != nil {
+		coreError(w, r, err)
+		return invite.OrgID{}, false
+	}
+	org, err := invite.ParseOrgID(r.PathValue("organization_id"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, "organization_id must be a ULID")
+		return invite.OrgID{}, false
+	}
+	if err := p.Authorize(org); err != nil {
+		coreError(w, r, err)
+		return invite.OrgID{}, false
+	}
+	return org, true
+}
+
+// ---- list
+
+// listQuery is a parsed list request.
+type listQuery struct {
+	filter   invite.InvitationFilter
+	none     bool // the states asked for have no native counterpart
+	size     int
+	sortName string
+	after    *invite.Position
+	before   *invite.Position
+}
+
+func parseStates(q url.Values) ([]invite.State, bool, *wire.Problem) {
+	var raw []string
+	raw = append(raw, q["filter[state]"]...)
+	raw = append(raw, q["filter[state][value]"]...)
+	if op := strings.ToUpper(strings.TrimSpace(q.Get("filter[state][operator]"))); op != "" && op != "=" && op != "IN" {
+		return nil, false, wire.BadRequest("filter[state][operator] must be = or IN")
+	}
+	var names []string
+	for _, v := range raw {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				names = append(names, s)
+			}
+		}
+	}
+	if len(names) == 0 {
+		names = []string{StatePending}
+	}
+	var out []invite.State
+	for _, n := range names {
+		native, known := nativeStates[n]
+		if !known {
+			return nil, false, wire.BadRequest("filter[state] must be one of %s", strings.Join(States, ", "))
+		}
+		for _, s := range native {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, len(out) == 0, nil
+}
+
+func parseList(q url.Values, org invite.OrgID) (*listQuery, *wire.Problem) {
+	lq := &listQuery{filter: invite.InvitationFilter{Org: org}}
+	var p *wire.Problem
+	if lq.filter.States, lq.none, p = parseStates(q); p != nil {
+		return nil, p
+	}
+	if lq.size, p = wire.Int(q.Get("page[size]"), "page[size]", DefaultPageSize, 1, MaxPageSize); p != nil {
+		return nil, p
+	}
+	switch s := q.Get("sort"); s {
+	case "":
+		lq.sortName, lq.filter.Sort = "created_at", invite.SortCreatedAt
+	case "updated_at":
+		lq.sortName, lq.filter.Sort = s, invite.SortUpdatedAt
+	case "-updated_at":
+		lq.sortName, lq.filter.Sort, lq.filter.Desc = s, invite.SortUpdatedAt, true
+	default:
+		return nil, wire.BadRequest("sort must be updated_at or -updated_at")
+	}
+	after, before := q.Get("page[after]"), q.Get("page[before]")
+	if after != "" && before != "" {
+		return nil, wire.BadRequest("page[after] and page[before] cannot be used together")
+	}
+	var err error
+	if after != "" {
+		if lq.after, err = invite.DecodeCursor(lq.sortName, after); err != nil {
+			return nil, wire.BadRequest("page[after] is not a cursor of this list and sort")
+		}
+	}
+	if before != "" {
+		if lq.before, err = invite.DecodeCursor(lq.sortName, before); err != nil {
+			return nil, wire.BadRequest("page[before] is not a cursor of this list and sort")
+		}
+	}
+	return lq, nil
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request, org invite.OrgID) {
+	lq, p := parseList(r.URL.Query(), org)
+	if p != nil {
+		problem(w, p)
+		return
+	}
+	if _, err := h.svc.GetOrg(r.Context(), org); err != nil {
+		coreError(w, r, err)
+		return
+	}
+	if lq.none {
+		wire.WriteJSON(w, http.StatusOK, []Invitation{})
+		return
+	}
+	items, prevPos, nextPos, err := h.page(r, lq)
+	if err != nil {
+		coreError(w, r, err)
+		return
+	}
+	var links []string
+	if nextPos != nil {
+		links = append(links, "<"+pageURL(r, "page[after]", invite.EncodeCursor(lq.sortName, *nextPos))+`>; rel="next"`)
+	}
+	if prevPos != nil {
+		links = append(links, "<"+pageURL(r, "page[before]", invite.EncodeCursor(lq.sortName, *prevPos))+`>; rel="prev"`)
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	out := make([]Invitation, 0, len(items))
+	for _, inv := range items {
+		out = append(out, toInvitation(inv))
+	}
+	wire.WriteJSON(w, http.StatusOK, out)
+}
+
+// page reads one page and the positions of its next and previous links
+// (nil when there is nothing on that side).
+func (h *handler) page(r *http.Request, lq *listQuery) (items []*invite.Invitation, prev, next *invite.Position, err error) {
+	ctx := r.Context()
+	f := lq.filter
+	f.Limit = lq.size + 1
+	f.After, f.Before = lq.after, lq.before
+	got, err := h.svc.FindInvitations(ctx, f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	more := len(got) > lq.size
+	if more && lq.before != nil {
+		got = got[len(got)-lq.size:]
+	} else if more {
+		got = got[:lq.size]
+	}
+	// The edge positions of this page; on an empty page, the cursor itself.
+	first, last := lq.after, lq.before
+	if len(got) > 0 {
+		p0 := invite.PositionOf(got[0], f.Sort)
+		pn := invite.PositionOf(got[len(got)-1], f.Sort)
+		first, last = &p0, &pn
+	}
+	if lq.before != nil {
+		if more {
+			prev = first
+		}
+		if last != nil {
+			if next, err = h.beyond(ctx, lq.filter, last, false); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+	} else {
+		if more {
+			next = last
+		}
+		if first != nil {
+			if prev, err = h.beyond(ctx, lq.filter, first, true); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+	}
+	return got, prev, next, nil
+}
+
+// beyond returns pos when some invitation lies before it (or after it), else nil.
+func (h *handler) beyond(ctx context.Context, f invite.InvitationFilter, pos *invite.Position, before bool) (*invite.Position, error) {
+	f.Limit = 1
+	if before {
+		f.Before = pos
+	} else {
+		f.After = pos
+	}
+	got, err := h.svc.FindInvitations(ctx, f)
+	if err != nil || len(got) == 0 {
+		return nil, err
+	}
+	return pos, nil
+}
+
+// pageURL is the request's own absolute URL with the page cursor replaced.
+func pageURL(r *http.Request, param, cursor string) string {
+	q := r.URL.Query()
+	q.Del("page[after]")
+	q.Del("page[before]")
+	q.Set(param, cursor)
+	path := r.URL.Path
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		path = u.EscapedPath() // the path before any prefix was stripped
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + path + "?" + q.Encode()
+}
+
+// ---- handlers
+
+func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
+	if !wire.Allow(w, r, http.MethodGet, http.MethodPost) {
+		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+		return
+	}
+	org, ok := h.auth(w, r)
+	if !ok {
+		return
+	}
+	if r.Method == http.MethodPost {
+		h.create(w, r, org)
+		return
+	}
+	h.list(w, r, org)
+}
+
+type createBody struct {
+	Email       *string   `json:"email"`
+	Permissions *[]string `json:"permissions"`
+	Force       *bool     `json:"force"`
+}
+
+func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgID) {
+	var b createBody
+	if p := wire.DecodeJSON(w, r, &b, false); p != nil {
+		problem(w, p)
+		return
+	}
+	if b.Email == nil || strings.TrimSpace(*b.Email) == "" {
+		fail(w, http.StatusBadRequest, "email is required")
+		return
+	}
+	if b.Permissions == nil {
+		fail(w, http.StatusBadRequest, "permissions is required")
+		return
+	}
+	c := invite.CreateInvitation{Email: *b.Email, Permissions: *b.Permissions}
+	if b.Force != nil {
+		c.Force = *b.Force
+	}
+	res, err := h.svc.CreateInvitation(r.Context(), org, c)
+	if err != nil {
+		coreError(w, r, err)
+		return
+	}
+	wire.WriteJSON(w, http.StatusCreated, toInvitation(res.Invitation))
+}
+
+func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
+	if !wire.Allow(w, r, http.MethodDelete) {
+		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+		return
+	}
+	org, ok := h.auth(w, r)
+	if !ok {
+		return
+	}
+	raw := r.PathValue("invitation_id")
+	id, err := uuid.Parse(raw)
+	if err != nil || len(raw) != 36 {
+		fail(w, http.StatusBadRequest, "invitation_id must be a UUID")
+		return
+	}
+	if _, err := h.svc.CancelInvitation(r.Context(), org, invite.InvitationRef{ID: id}); err != nil {
+		coreError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
