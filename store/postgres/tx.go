@@ -1,0 +1,551 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/invitd/invitd/invite"
+)
+
+type tx struct {
+	tx pgx.Tx
+}
+
+type scanner interface{ Scan(...any) error }
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// execOne runs a statement that must touch exactly one row.
+func (t *tx) execOne(ctx context.Context, q string, args ...any) error {
+	n, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return invite.ErrNotFound
+	}
+	return nil
+}
+
+func queryAll[T any](ctx context.Context, t *tx, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err())
+}
+
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return invite.ErrNotFound
+	}
+	return mapErr(err)
+}
+
+// utc gives times read back one location, as the core makes them.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// orgUUID passes an org id as the uuid it is stored as.
+func orgUUID(id invite.OrgID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
+
+func idUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
+
+// ---- organizations
+
+const orgCols = "id, name, settings, created_at, updated_at"
+
+func scanOrg(row scanner) (*invite.Organization, error) {
+	var o invite.Organization
+	var id pgtype.UUID
+	var settings []byte
+	if err := row.Scan(&id, &o.Name, &settings, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal(settings, &o.Settings); err != nil {
+		return nil, err
+	}
+	o.ID = id.Bytes
+	o.CreatedAt, o.UpdatedAt = utc(o.CreatedAt), utc(o.UpdatedAt)
+	return &o, nil
+}
+
+func (t *tx) CreateOrg(ctx context.Context, o *invite.Organization) error {
+	_, err := t.exec(ctx, "INSERT INTO organizations ("+orgCols+") VALUES ($1, $2, $3, $4, $5)",
+		orgUUID(o.ID), o.Name, jsonText(o.Settings), o.CreatedAt, o.UpdatedAt)
+	return err
+}
+
+func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization, error) {
+	return scanOrg(t.tx.QueryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = $1", orgUUID(id)))
+}
+
+func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
+	if after != nil {
+		return queryAll(ctx, t, scanOrg, "SELECT "+orgCols+" FROM organizations WHERE id > $1 ORDER BY id LIMIT $2",
+			orgUUID(*after), limit)
+	}
+	return queryAll(ctx, t, scanOrg, "SELECT "+orgCols+" FROM organizations ORDER BY id LIMIT $1", limit)
+}
+
+func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
+	return t.execOne(ctx, "UPDATE organizations SET name = $1, settings = $2, updated_at = $3 WHERE id = $4",
+		o.Name, jsonText(o.Settings), o.UpdatedAt, orgUUID(o.ID))
+}
+
+func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
+	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id IN (SELECT id FROM invitations WHERE org_id = $1)", orgUUID(id)); err != nil {
+		return err
+	}
+	return t.execOne(ctx, "DELETE FROM organizations WHERE id = $1", orgUUID(id))
+}
+
+// ---- API keys
+
+const keyCols = "id, org_id, name, secret_hash, created_at"
+
+func scanKey(row scanner) (*invite.APIKey, error) {
+	var k invite.APIKey
+	var org pgtype.UUID
+	if err := row.Scan(&k.ID, &org, &k.Name, &k.SecretHash, &k.CreatedAt); err != nil {
+		return nil, notFound(err)
+	}
+	if org.Valid {
+		id := invite.OrgID(org.Bytes)
+		k.OrgID = &id
+	}
+	k.CreatedAt = utc(k.CreatedAt)
+	return &k, nil
+}
+
+func orgArg(org *invite.OrgID) pgtype.UUID {
+	if org == nil {
+		return pgtype.UUID{}
+	}
+	return orgUUID(*org)
+}
+
+func (t *tx) CreateKey(ctx context.Context, k *invite.APIKey) error {
+	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyCols+") VALUES ($1, $2, $3, $4, $5)",
+		k.ID, orgArg(k.OrgID), k.Name, k.SecretHash, k.CreatedAt)
+	return err
+}
+
+func (t *tx) GetKey(ctx context.Context, id string) (*invite.APIKey, error) {
+	return scanKey(t.tx.QueryRow(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = $1", id))
+}
+
+func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
+	if org == nil {
+		return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id IS NULL ORDER BY created_at, id")
+	}
+	return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id = $1 ORDER BY created_at, id", orgUUID(*org))
+}
+
+func (t *tx) DeleteKey(ctx context.Context, id string) error {
+	return t.execOne(ctx, "DELETE FROM api_keys WHERE id = $1", id)
+}
+
+func (t *tx) CountKeys(ctx context.Context) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM api_keys").Scan(&n)
+	return n, mapErr(err)
+}
+
+// ---- members
+
+const memberCols = "id, org_id, email, name, role, permissions, created_at, updated_at"
+
+func scanMember(row scanner) (*invite.Member, error) {
+	var m invite.Member
+	var id, org pgtype.UUID
+	if err := row.Scan(&id, &org, &m.Email, &m.Name, &m.Role, &m.Permissions, &m.CreatedAt, &m.UpdatedAt); err != nil {
+		return nil, notFound(err)
+	}
+	m.ID, m.OrgID = id.Bytes, org.Bytes
+	m.Permissions = nonNil(m.Permissions)
+	m.CreatedAt, m.UpdatedAt = utc(m.CreatedAt), utc(m.UpdatedAt)
+	return &m, nil
+}
+
+// CreateMember inserts m; a member with the same email is reported without
+// aborting the transaction, as a failed statement does not in SQLite.
+func (t *tx) CreateMember(ctx context.Context, m *invite.Member) error {
+	n, err := t.exec(ctx, "INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (org_id, email) DO NOTHING",
+		idUUID(m.ID), orgUUID(m.OrgID), m.Email, m.Name, m.Role, nonNil(m.Permissions), m.CreatedAt, m.UpdatedAt)
+	if err == nil && n == 0 {
+		return invite.ErrDuplicateMember
+	}
+	return err
+}
+
+func (t *tx) GetMember(ctx context.Context, org invite.OrgID, id uuid.UUID) (*invite.Member, error) {
+	return scanMember(t.tx.QueryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND id = $2", orgUUID(org), idUUID(id)))
+}
+
+func (t *tx) GetMemberByEmail(ctx context.Context, org invite.OrgID, email string) (*invite.Member, error) {
+	return scanMember(t.tx.QueryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND email = $2", orgUUID(org), email))
+}
+
+func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
+	var w where
+	w.add("org_id = ?", orgUUID(f.Org))
+	if f.Email != "" {
+		w.add("email = ?", f.Email)
+	}
+	if f.Role != "" {
+		w.add("role = ?", f.Role)
+	}
+	if f.After != nil {
+		w.add("(created_at, id) > (?, ?)", f.After.Time, idUUID(f.After.ID))
+	}
+	q := "SELECT " + memberCols + " FROM members WHERE " + w.sql() + " ORDER BY created_at, id" + w.page(f.Limit, f.Offset)
+	return queryAll(ctx, t, scanMember, q, w.args...)
+}
+
+func (t *tx) UpdateMember(ctx context.Context, m *invite.Member) error {
+	return t.execOne(ctx, "UPDATE members SET name = $1, role = $2, permissions = $3, updated_at = $4 WHERE org_id = $5 AND id = $6",
+		m.Name, m.Role, nonNil(m.Permissions), m.UpdatedAt, orgUUID(m.OrgID), idUUID(m.ID))
+}
+
+func (t *tx) DeleteMember(ctx context.Context, org invite.OrgID, id uuid.UUID) error {
+	return t.execOne(ctx, "DELETE FROM members WHERE org_id = $1 AND id = $2", orgUUID(org), idUUID(id))
+}
+
+// where collects AND-ed conditions written with ? placeholders, numbered
+// $1, $2, ... as they are added.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	var b strings.Builder
+	for _, r := range cond {
+		if r == '?' {
+			w.args = append(w.args, args[0])
+			args = args[1:]
+			b.WriteString("$" + strconv.Itoa(len(w.args)))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	w.conds = append(w.conds, b.String())
+}
+
+// or adds one condition that holds when any of conds holds.
+func (w *where) or(conds []string, args [][]any) {
+	var sub where
+	sub.args = w.args
+	for i, c := range conds {
+		sub.add(c, args[i]...)
+	}
+	w.args = sub.args
+	w.conds = append(w.conds, "("+strings.Join(sub.conds, " OR ")+")")
+}
+
+func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
+
+// page renders LIMIT and OFFSET as parameters, as SQLite reads them: a
+// negative limit means no limit, a negative offset none.
+func (w *where) page(limit, offset int) string {
+	var lim any
+	if limit >= 0 {
+		lim = limit
+	}
+	w.args = append(w.args, lim, max(offset, 0))
+	n := len(w.args)
+	return " LIMIT $" + strconv.Itoa(n-1) + "::bigint OFFSET $" + strconv.Itoa(n) + "::bigint"
+}
+
+// ---- invitations
+
+const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash"
+
+func scanInv(row scanner) (*invite.Invitation, error) {
+	var inv invite.Invitation
+	var id, org pgtype.UUID
+	var state string
+	var metadata []byte
+	err := row.Scan(&inv.Number, &id, &org, &inv.Email, &inv.Role, &inv.Permissions, &inv.Inviter.ID, &inv.Inviter.Name,
+		&state, &inv.CreatedAt, &inv.UpdatedAt, &inv.ExpiresAt, &inv.FinishedAt, &inv.Error, &metadata, &inv.Locale,
+		&inv.SendCount, &inv.LastSentAt, &inv.TokenHash)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	inv.ID, inv.OrgID = id.Bytes, org.Bytes
+	inv.Permissions = nonNil(inv.Permissions)
+	inv.State = invite.State(state)
+	inv.Metadata = json.RawMessage(metadata)
+	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = utc(inv.CreatedAt), utc(inv.UpdatedAt), utc(inv.ExpiresAt)
+	inv.FinishedAt, inv.LastSentAt = utcPtr(inv.FinishedAt), utcPtr(inv.LastSentAt)
+	return &inv, nil
+}
+
+func metadataText(m json.RawMessage) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	return string(m)
+}
+
+// CreateInvitation inserts inv. A second pending invitation for the same
+// (org, email) is reported without aborting the transaction.
+func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
+	err := t.tx.QueryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		ON CONFLICT (org_id, email) WHERE state = 'pending' DO NOTHING RETURNING number`,
+		idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
+		string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
+		inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash).Scan(&inv.Number)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return invite.ErrDuplicatePending
+	}
+	return mapErr(err)
+}
+
+func (t *tx) getInv(ctx context.Context, forUpdate bool, cond string, args ...any) (*invite.Invitation, error) {
+	q := "SELECT " + invCols + " FROM invitations WHERE " + cond
+	if forUpdate {
+		q += " FOR UPDATE"
+	}
+	return scanInv(t.tx.QueryRow(ctx, q, args...))
+}
+
+func (t *tx) GetInvitation(ctx context.Context, org invite.OrgID, id uuid.UUID, forUpdate bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, forUpdate, "org_id = $1 AND id = $2", orgUUID(org), idUUID(id))
+}
+
+func (t *tx) GetInvitationByID(ctx context.Context, id uuid.UUID, forUpdate bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, forUpdate, "id = $1", idUUID(id))
+}
+
+func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number int64, forUpdate bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, forUpdate, "org_id = $1 AND number = $2", orgUUID(org), number)
+}
+
+func (t *tx) GetInvitationByToken(ctx context.Context, hash []byte, forUpdate bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, forUpdate, "token_hash = $1", hash)
+}
+
+func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, forUpdate bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, forUpdate, "org_id = $1 AND email = $2 AND state = 'pending'", orgUUID(org), email)
+}
+
+func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {
+	return t.execOne(ctx, `UPDATE invitations SET role = $1, permissions = $2, state = $3, updated_at = $4, expires_at = $5,
+		finished_at = $6, error = $7, metadata = $8, locale = $9, send_count = $10, last_sent_at = $11, token_hash = $12
+		WHERE org_id = $13 AND id = $14`,
+		inv.Role, nonNil(inv.Permissions), string(inv.State), inv.UpdatedAt, inv.ExpiresAt,
+		inv.FinishedAt, inv.Error, metadataText(inv.Metadata), inv.Locale, inv.SendCount, inv.LastSentAt,
+		inv.TokenHash, orgUUID(inv.OrgID), idUUID(inv.ID))
+}
+
+// invWhere renders a filter's conditions; states match as observed at f.Now.
+func invWhere(f invite.InvitationFilter) *where {
+	var w where
+	w.add("org_id = ?", orgUUID(f.Org))
+	if f.Email != "" {
+		w.add("email = ?", f.Email)
+	}
+	if f.Role != "" {
+		w.add("role = ?", f.Role)
+	}
+	if len(f.States) > 0 {
+		var conds []string
+		var args [][]any
+		for _, s := range f.States {
+			switch s {
+			case invite.StatePending:
+				conds = append(conds, "(state = 'pending' AND expires_at > ?)")
+				args = append(args, []any{f.Now})
+			case invite.StateExpired:
+				conds = append(conds, "state = 'expired' OR (state = 'pending' AND expires_at <= ?)")
+				args = append(args, []any{f.Now})
+			default:
+				conds = append(conds, "state = ?")
+				args = append(args, []any{string(s)})
+			}
+		}
+		w.or(conds, args)
+	}
+	return &w
+}
+
+func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]*invite.Invitation, error) {
+	w := invWhere(f)
+	col := "created_at"
+	if f.Sort == invite.SortUpdatedAt {
+		col = "updated_at"
+	}
+	// Before walks the order backwards from the position, then flips the page.
+	desc := f.Desc != (f.Before != nil)
+	pos, op, dir := f.After, ">", "ASC"
+	if f.Before != nil {
+		pos = f.Before
+	}
+	if desc {
+		op, dir = "<", "DESC"
+	}
+	if pos != nil {
+		w.add("("+col+", number) "+op+" (?, ?)", pos.Time, pos.Number)
+	}
+	q := "SELECT " + invCols + " FROM invitations WHERE " + w.sql() +
+		" ORDER BY " + col + " " + dir + ", number " + dir + w.page(f.Limit, f.Offset)
+	out, err := queryAll(ctx, t, scanInv, q, w.args...)
+	if f.Before != nil {
+		slices.Reverse(out)
+	}
+	return out, err
+}
+
+func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (int, error) {
+	w := invWhere(f)
+	var n int
+	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM invitations WHERE "+w.sql(), w.args...).Scan(&n)
+	return n, mapErr(err)
+}
+
+// ---- idempotency
+
+func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {
+	r := invite.IdempotencyRecord{Scope: scope, Key: key}
+	var id pgtype.UUID
+	err := t.tx.QueryRow(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2",
+		scope, key).Scan(&r.RequestHash, &id, &r.CreatedAt)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	r.InvitationID = id.Bytes
+	r.CreatedAt = utc(r.CreatedAt)
+	return &r, nil
+}
+
+// PutIdempotency stores r; a key stored already is reported without aborting
+// the transaction.
+func (t *tx) PutIdempotency(ctx context.Context, r *invite.IdempotencyRecord) error {
+	n, err := t.exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, invitation_id, created_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING`,
+		r.Scope, r.Key, r.RequestHash, idUUID(r.InvitationID), r.CreatedAt)
+	if err == nil && n == 0 {
+		return invite.ErrDuplicateIdempotencyKey
+	}
+	return err
+}
+
+// ---- outbox
+
+const jobCols = "id, kind, invitation_id, payload, attempts, run_at, locked_by, locked_until, last_error, created_at"
+
+func scanJob(row scanner) (*invite.Job, error) {
+	var j invite.Job
+	var id pgtype.UUID
+	var payload string
+	if err := row.Scan(&j.ID, &j.Kind, &id, &payload, &j.Attempts, &j.RunAt, &j.LockedBy, &j.LockedUntil, &j.LastError, &j.CreatedAt); err != nil {
+		return nil, notFound(err)
+	}
+	j.InvitationID = id.Bytes
+	j.Payload = json.RawMessage(payload)
+	j.RunAt, j.CreatedAt, j.LockedUntil = utc(j.RunAt), utc(j.CreatedAt), utcPtr(j.LockedUntil)
+	return &j, nil
+}
+
+func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
+	err := t.tx.QueryRow(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+		j.Kind, idUUID(j.InvitationID), string(j.Payload), j.RunAt, j.CreatedAt).Scan(&j.ID)
+	return mapErr(err)
+}
+
+// ClaimJobs leases due jobs. Rows another transaction is claiming are
+// skipped, not waited for, so workers on several nodes never share a job.
+func (t *tx) ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {
+	jobs, err := queryAll(ctx, t, scanJob, `WITH due AS (
+			SELECT id FROM outbox WHERE run_at <= $3 AND (locked_until IS NULL OR locked_until <= $3)
+			ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+		UPDATE outbox o SET locked_by = $1, locked_until = $2, attempts = o.attempts + 1
+		FROM due WHERE o.id = due.id
+		RETURNING `+prefixed("o.", jobCols), worker, leaseUntil, now, limit)
+	slices.SortFunc(jobs, func(a, b *invite.Job) int {
+		if c := a.RunAt.Compare(b.RunAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return jobs, err
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error {
+	return t.execOne(ctx, "UPDATE outbox SET run_at = $1, locked_by = '', locked_until = NULL, last_error = $2 WHERE id = $3 AND locked_by = $4",
+		runAt, lastError, id, worker)
+}
+
+func (t *tx) DeleteJob(ctx context.Context, id int64, worker string) error {
+	return t.execOne(ctx, "DELETE FROM outbox WHERE id = $1 AND locked_by = $2", id, worker)
+}
+
+func (t *tx) DeleteJobsFor(ctx context.Context, invitation uuid.UUID) error {
+	_, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id = $1", idUUID(invitation))
+	return err
+}
+
+func (t *tx) OutboxStats(ctx context.Context) (int, *time.Time, error) {
+	var n int
+	var oldest *time.Time
+	if err := t.tx.QueryRow(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
+		return 0, nil, mapErr(err)
+	}
+	return n, utcPtr(oldest), nil
+}
