@@ -129,14 +129,23 @@ func (s *Service) ListInvitations(ctx context.Context, org OrgID, p ListParams) 
 			return nil, err
 		}
 	}
-	if _, err := s.GetOrg(ctx, org); err != nil {
-		return nil, err
-	}
 	limit := f.Limit
 	f.Limit++
-	items, err := s.FindInvitations(ctx, f)
+	f.Now = s.Now()
+	var items []*Invitation
+	err = s.store.Read(ctx, func(tx Tx) error {
+		if _, err := s.getOrg(ctx, tx, org); err != nil {
+			return err
+		}
+		var err error
+		items, err = tx.ListInvitations(ctx, f)
+		return err
+	})
 	if err != nil {
 		return nil, err
+	}
+	for _, inv := range items {
+		inv.Observe(f.Now)
 	}
 	page := &Page[*Invitation]{Items: items}
 	if len(items) > limit {

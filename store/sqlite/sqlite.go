@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -25,8 +26,53 @@ var migrations embed.FS
 // Every write transaction begins IMMEDIATE on the single writer, so a read
 // followed by a write inside it can never be overtaken.
 type Store struct {
-	writer *sql.DB
-	reader *sql.DB
+	writer, reader *sql.DB
+	wstmts, rstmts *stmtCache
+}
+
+// stmtCache holds statements prepared on one pool, by query text. A
+// statement is prepared at pool level only between transactions: inside one,
+// the single writer connection is taken, and preparing would wait for it.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache; list queries vary only by which filters are set.
+const maxCachedStmts = 512
+
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[q]
+}
+
+func (c *stmtCache) prepare(ctx context.Context, queries []string) {
+	for _, q := range queries {
+		if c.lookup(q) != nil {
+			continue
+		}
+		s, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue // it is run unprepared next time, and fails there if it must
+		}
+		c.mu.Lock()
+		if _, dup := c.m[q]; dup || len(c.m) >= maxCachedStmts {
+			s.Close()
+		} else {
+			c.m[q] = s
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.m {
+		s.Close()
+	}
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -62,7 +108,9 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	n := max(4, runtime.NumCPU())
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return &Store{writer: writer, reader: reader}, nil
+	return &Store{writer: writer, reader: reader,
+		wstmts: &stmtCache{db: writer, m: map[string]*sql.Stmt{}},
+		rstmts: &stmtCache{db: reader, m: map[string]*sql.Stmt{}}}, nil
 }
 
 // ParseURL splits a sqlite:PATH[?synchronous=FULL] database URL.
@@ -100,24 +148,30 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Read runs fn in a read-only snapshot.
 func (s *Store) Read(ctx context.Context, fn func(invite.Tx) error) error {
-	return run(ctx, s.reader, fn)
+	return run(ctx, s.rstmts, fn)
 }
 
 // Write runs fn in an IMMEDIATE transaction on the single writer.
 func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
-	return run(ctx, s.writer, fn)
+	return run(ctx, s.wstmts, fn)
 }
 
-func run(ctx context.Context, db *sql.DB, fn func(invite.Tx) error) error {
-	sqltx, err := db.BeginTx(ctx, nil)
+func run(ctx context.Context, stmts *stmtCache, fn func(invite.Tx) error) error {
+	sqltx, err := stmts.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: sqltx}); err != nil {
+	t := &tx{tx: sqltx, stmts: stmts}
+	err = fn(t)
+	if err != nil {
 		sqltx.Rollback()
-		return err
+	} else {
+		err = mapErr(sqltx.Commit())
 	}
-	return mapErr(sqltx.Commit())
+	if len(t.misses) > 0 {
+		stmts.prepare(context.WithoutCancel(ctx), t.misses)
+	}
+	return err
 }
 
 // Ping checks that the file can be read.
@@ -128,6 +182,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.rstmts.close()
+	s.wstmts.close()
 	rerr := s.reader.Close()
 	if err := s.writer.Close(); err != nil {
 		return err

@@ -14,12 +14,47 @@ import (
 	"github.com/invitd/invitd/invite"
 )
 
-type tx struct{ tx *sql.Tx }
+type tx struct {
+	tx     *sql.Tx
+	stmts  *stmtCache
+	misses []string // queries to prepare once the transaction is over
+}
+
+// stmt returns q prepared on this transaction's connection, or nil the first
+// time q is seen. Parsing SQL is a large part of a small transaction's cost in
+// SQLite, so statements are prepared once per connection and reused.
+func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if s := t.stmts.lookup(q); s != nil {
+		return t.tx.StmtContext(ctx, s)
+	}
+	t.misses = append(t.misses, q)
+	return nil
+}
+
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s := t.stmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s := t.stmt(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
 
 func asSQLiteError(err error, target **sqlite.Error) bool { return errors.As(err, target) }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	r, err := t.tx.ExecContext(ctx, q, args...)
+	var r sql.Result
+	var err error
+	if s := t.stmt(ctx, q); s != nil {
+		r, err = s.ExecContext(ctx, args...)
+	} else {
+		r, err = t.tx.ExecContext(ctx, q, args...)
+	}
 	return r, mapErr(err)
 }
 
@@ -91,7 +126,7 @@ func (t *tx) CreateOrg(ctx context.Context, o *invite.Organization) error {
 }
 
 func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization, error) {
-	return scanOrg(t.tx.QueryRowContext(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
+	return scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
 }
 
 func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
@@ -117,7 +152,7 @@ func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
 }
 
 func queryAll[T any](ctx context.Context, t *tx, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +204,7 @@ func (t *tx) CreateKey(ctx context.Context, k *invite.APIKey) error {
 }
 
 func (t *tx) GetKey(ctx context.Context, id string) (*invite.APIKey, error) {
-	return scanKey(t.tx.QueryRowContext(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = ?", id))
+	return scanKey(t.queryRow(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = ?", id))
 }
 
 func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
@@ -185,7 +220,7 @@ func (t *tx) DeleteKey(ctx context.Context, id string) error {
 
 func (t *tx) CountKeys(ctx context.Context) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, "SELECT count(*) FROM api_keys").Scan(&n)
+	err := t.queryRow(ctx, "SELECT count(*) FROM api_keys").Scan(&n)
 	return n, err
 }
 
@@ -214,11 +249,11 @@ func (t *tx) CreateMember(ctx context.Context, m *invite.Member) error {
 }
 
 func (t *tx) GetMember(ctx context.Context, org invite.OrgID, id uuid.UUID) (*invite.Member, error) {
-	return scanMember(t.tx.QueryRowContext(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND id = ?", org, id.String()))
+	return scanMember(t.queryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND id = ?", org, id.String()))
 }
 
 func (t *tx) GetMemberByEmail(ctx context.Context, org invite.OrgID, email string) (*invite.Member, error) {
-	return scanMember(t.tx.QueryRowContext(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND email = ?", org, email))
+	return scanMember(t.queryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND email = ?", org, email))
 }
 
 func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
@@ -295,7 +330,7 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 	if metadata == "" {
 		metadata = "{}"
 	}
-	row := t.tx.QueryRowContext(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+	row := t.queryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING number`,
 		inv.ID.String(), inv.OrgID, inv.Email, inv.Role, jsonText(nonNil(inv.Permissions)), inv.Inviter.ID, inv.Inviter.Name, string(inv.State),
@@ -305,7 +340,7 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 }
 
 func (t *tx) getInv(ctx context.Context, cond string, args ...any) (*invite.Invitation, error) {
-	return scanInv(t.tx.QueryRowContext(ctx, "SELECT "+invCols+" FROM invitations WHERE "+cond, args...))
+	return scanInv(t.queryRow(ctx, "SELECT "+invCols+" FROM invitations WHERE "+cond, args...))
 }
 
 func (t *tx) GetInvitation(ctx context.Context, org invite.OrgID, id uuid.UUID, _ bool) (*invite.Invitation, error) {
@@ -400,7 +435,7 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]
 func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (int, error) {
 	w := invWhere(f)
 	var n int
-	err := t.tx.QueryRowContext(ctx, "SELECT count(*) FROM invitations WHERE "+w.sql(), w.args...).Scan(&n)
+	err := t.queryRow(ctx, "SELECT count(*) FROM invitations WHERE "+w.sql(), w.args...).Scan(&n)
 	return n, err
 }
 
@@ -409,7 +444,7 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {
 	r := invite.IdempotencyRecord{Scope: scope, Key: key}
 	var created int64
-	err := t.tx.QueryRowContext(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = ? AND key = ?",
+	err := t.queryRow(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = ? AND key = ?",
 		scope, key).Scan(&r.RequestHash, &r.InvitationID, &created)
 	if err != nil {
 		return nil, notFound(err)
@@ -442,7 +477,7 @@ func scanJob(row interface{ Scan(...any) error }) (*invite.Job, error) {
 }
 
 func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
-	row := t.tx.QueryRowContext(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+	row := t.queryRow(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
 		j.Kind, j.InvitationID.String(), string(j.Payload), micros(j.RunAt), micros(j.CreatedAt))
 	return mapErr(row.Scan(&j.ID))
 }
@@ -470,7 +505,7 @@ func (t *tx) DeleteJobsFor(ctx context.Context, invitation uuid.UUID) error {
 func (t *tx) OutboxStats(ctx context.Context) (int, *time.Time, error) {
 	var n int
 	var oldest sql.NullInt64
-	if err := t.tx.QueryRowContext(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
 		return 0, nil, err
 	}
 	return n, fromMicrosPtr(oldest), nil

@@ -1,0 +1,308 @@
+// Command invitd-bench measures invitd against baselines measured in the same
+// run: a plain net/http JSON handler, and raw single-row insert transactions
+// on the same database with the settings invitd uses. It prints requests per
+// second, p50 and p99 for each, and invitd's rates as ratios of the baselines.
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "modernc.org/sqlite"
+
+	"github.com/invitd/invitd/server"
+)
+
+const adminKey = "bench-admin-key-0123456789abcdefghijkl"
+
+func main() {
+	db := flag.String("db", "", "database for invitd and the raw-insert baseline: sqlite:PATH or postgres://... (default: a fresh SQLite file)")
+	sync := flag.String("sync", "NORMAL", "SQLite synchronous setting: NORMAL or FULL")
+	conc := flag.Int("c", 16, "concurrent clients")
+	dur := flag.Duration("d", 5*time.Second, "duration of each measurement")
+	nodes := flag.Int("nodes", 1, "invitd nodes sharing the database (PostgreSQL only for more than 1)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of invitd's create and list phases to this file")
+	flag.Parse()
+	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile); err != nil {
+		fmt.Fprintln(os.Stderr, "invitd-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name  string
+	n     int
+	errs  int
+	rps   float64
+	p50   time.Duration
+	p99   time.Duration
+	total time.Duration
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%-34s %9.0f req/s  p50 %8s  p99 %8s  (%d ok, %d errors)", r.name, r.rps,
+		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.n, r.errs)
+}
+
+// load runs op from conc goroutines for d and summarizes the latencies.
+func load(name string, conc int, d time.Duration, op func(worker, i int) error) result {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs atomic.Int64
+	var seq atomic.Int64
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if err := op(w, int(seq.Add(1))); err != nil {
+					if errs.Add(1) == 1 {
+						fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	r := result{name: name, n: len(lat), errs: int(errs.Load()), total: elapsed, rps: float64(len(lat)) / elapsed.Seconds()}
+	if len(lat) > 0 {
+		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	fmt.Println(r)
+	return r
+}
+
+func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "invitd-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if db == "" {
+		db = "sqlite:" + filepath.Join(dir, "invitd.db") + "?synchronous=" + sync
+	}
+	isPG := strings.HasPrefix(db, "postgres")
+	if nodes > 1 && !isPG {
+		return fmt.Errorf("several nodes need PostgreSQL")
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}}
+	fmt.Printf("invitd-bench: %d clients, %s each, database %s, %d node(s)\n\n", conc, d, strings.SplitN(db, "?", 2)[0], nodes)
+
+	// (a) a plain net/http handler answering a JSON body like an invitation.
+	sample := sampleInvitation()
+	plainURL, stopPlain, err := listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(sample)
+	}))
+	if err != nil {
+		return err
+	}
+	plain := load("(a) plain net/http JSON", conc, d, func(_, _ int) error {
+		return do(client, "GET", plainURL+"/", "", nil, 200, nil)
+	})
+	stopPlain()
+
+	// (b) raw single-row insert transactions with invitd's settings.
+	var raw result
+	if isPG {
+		raw, err = rawPostgres(ctx, db, conc, d)
+	} else {
+		raw, err = rawSQLite(filepath.Join(dir, "raw.db"), sync, conc, d)
+	}
+	if err != nil {
+		return err
+	}
+
+	// (c) invitd through real HTTP.
+	var urls []string
+	for i := range nodes {
+		srv, err := server.Open(ctx, server.Config{DB: db, AdminKey: adminKey, BaseURL: "http://bench",
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		u, stop, err := listenServer(srv)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		urls = append(urls, u)
+		_ = i
+	}
+	var org struct{ ID string }
+	if err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": "Bench"}, 201, &org); err != nil {
+		return err
+	}
+	base := "/v1/organizations/" + org.ID + "/invitations"
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	prefix := fmt.Sprintf("b%d", time.Now().UnixNano())
+	create := load("(c) invitd create", conc, d, func(w, i int) error {
+		return do(client, "POST", urls[i%len(urls)]+base, adminKey,
+			map[string]any{"email": fmt.Sprintf("%s-%d@example.com", prefix, i), "role": "member"}, 201, nil)
+	})
+	list := load("(c) invitd list of 20", conc, d, func(w, i int) error {
+		return do(client, "GET", urls[i%len(urls)]+base+"?limit=20", adminKey, nil, 200, nil)
+	})
+
+	fmt.Printf("\nratios (same run):\n")
+	fmt.Printf("  list   / plain handler  = %5.1f%%\n", 100*list.rps/plain.rps)
+	fmt.Printf("  create / plain handler  = %5.1f%%\n", 100*create.rps/plain.rps)
+	fmt.Printf("  create / raw insert     = %5.1f%%\n", 100*create.rps/raw.rps)
+	return nil
+}
+
+func sampleInvitation() []byte {
+	b, _ := json.Marshal(map[string]any{
+		"id": "01936f3e-7b1c-7cc3-9c61-0f1f1d1f8a10", "number": 12345, "organization_id": "01JD7S2W6T0M6V7B5X1PQ4R8ZK",
+		"email": "someone@example.com", "role": "member", "permissions": []string{"billing"},
+		"inviter": map[string]any{"id": "u_1", "name": "Alice"}, "state": "pending",
+		"created_at": time.Now(), "updated_at": time.Now(), "expires_at": time.Now(), "finished_at": nil, "error": nil,
+		"metadata": map[string]any{}, "locale": "", "send_count": 1, "last_sent_at": time.Now(),
+	})
+	return b
+}
+
+func listen(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func listenServer(s *server.Server) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, ln); close(done) }()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+func do(c *http.Client, method, url, key string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+const rawTable = `CREATE TABLE IF NOT EXISTS raw_insert (
+	id TEXT PRIMARY KEY, org_id TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
+	state TEXT NOT NULL, created_at BIGINT NOT NULL, payload TEXT NOT NULL)`
+
+func rawSQLite(path, sync string, conc int, d time.Duration) (result, error) {
+	// The same settings as store/sqlite: WAL, one writer, IMMEDIATE transactions.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
+	if err != nil {
+		return result{}, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(rawTable); err != nil {
+		return result{}, err
+	}
+	return load("(b) raw SQLite insert tx", conc, d, func(w, i int) error {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec("INSERT INTO raw_insert VALUES (?, ?, ?, ?, ?, ?, ?)", fmt.Sprint(i), "org", fmt.Sprintf("r%d@example.com", i),
+			"member", "pending", time.Now().UnixMicro(), "{}"); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}), nil
+}
+
+func rawPostgres(ctx context.Context, url string, conc int, d time.Duration) (result, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return result{}, err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, strings.Replace(rawTable, "raw_insert", "bench_raw_insert", 1)); err != nil {
+		return result{}, err
+	}
+	defer pool.Exec(ctx, "DROP TABLE bench_raw_insert")
+	prefix := fmt.Sprint(time.Now().UnixNano())
+	return load("(b) raw PostgreSQL insert tx", conc, d, func(w, i int) error {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO bench_raw_insert VALUES ($1, $2, $3, $4, $5, $6, $7)", prefix+fmt.Sprint(i), "org",
+			fmt.Sprintf("r%d@example.com", i), "member", "pending", time.Now().UnixMicro(), "{}"); err != nil {
+			tx.Rollback(ctx)
+			return err
+		}
+		return tx.Commit(ctx)
+	}), nil
+}
