@@ -1,0 +1,627 @@
+package mail_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/mail"
+	"github.com/invitd/invitd/mail/mailtest"
+	"github.com/invitd/invitd/store/sqlite"
+)
+
+const baseURL = "https://invitd.example.com"
+
+// env is a service on a real SQLite file and, once started, a worker.
+type env struct {
+	t      testing.TB
+	ctx    context.Context
+	svc    *invite.Service
+	org    *invite.Organization
+	reg    *prometheus.Registry
+	worker atomic.Pointer[mail.Worker]
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func newEnv(t testing.TB, now func() time.Time, orgPatch *invite.SettingsPatch) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "x.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &env{t: t, ctx: ctx, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	e.svc, err = invite.NewService(st, invite.Config{Now: now, Wake: func() {
+		if w := e.worker.Load(); w != nil {
+			w.Wake()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.org, err = e.svc.CreateOrg(ctx, "Acme & <Co>", orgPatch); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// fast is a worker configuration for tests: short waits everywhere.
+func fast(smtpURL string) mail.Config {
+	return mail.Config{SMTPURL: smtpURL, From: "Acme Invitations <invites@example.com>", BaseURL: baseURL,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond}
+}
+
+// start runs a worker until the test ends.
+func (e *env) start(cfg mail.Config) *mail.Worker {
+	e.t.Helper()
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w, err := mail.NewWorker(e.svc, cfg, log, e.reg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.worker.Store(w)
+	ctx, cancel := context.WithCancel(e.ctx)
+	e.cancel, e.done = cancel, make(chan struct{})
+	go func() { defer close(e.done); w.Run(ctx) }()
+	e.t.Cleanup(e.stop)
+	return w
+}
+
+func (e *env) stop() {
+	if e.cancel != nil {
+		e.cancel()
+		<-e.done
+		e.cancel = nil
+	}
+}
+
+func (e *env) invite(email string, mod func(*invite.CreateInvitation)) *invite.Invitation {
+	e.t.Helper()
+	c := invite.CreateInvitation{Email: email, Role: "admin", Permissions: []string{"billing", "members"},
+		Inviter: invite.Inviter{ID: "u1", Name: "Ada <Lovelace>"}}
+	if mod != nil {
+		mod(&c)
+	}
+	res, err := e.svc.CreateInvitation(e.ctx, e.org.ID, c)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.Invitation
+}
+
+func (e *env) get(inv *invite.Invitation) *invite.Invitation {
+	e.t.Helper()
+	got, err := e.svc.GetInvitation(e.ctx, e.org.ID, invite.InvitationRef{ID: inv.ID})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return got
+}
+
+// metric returns the value of a counter or gauge in the registry.
+func (e *env) metric(name string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		}
+	}
+	e.t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// eventually polls cond until it holds or fails the test.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (e *env) outboxEmpty() bool {
+	n, _, err := e.svc.OutboxStats(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n == 0
+}
+
+func TestMailArrivesWithBothPartsAndAWorkingLink(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{})
+	e := newEnv(t, nil, nil)
+	e.start(fast(srv.URL()))
+	inv := e.invite("  Grace@Example.COM ", nil)
+
+	m := srv.Wait(t, 1, 10*time.Second)[0]
+	if len(m.To) != 1 || m.To[0] != "grace@example.com" {
+		t.Errorf("envelope recipients = %v, want grace@example.com", m.To)
+	}
+	if m.From != "invites@example.com" {
+		t.Errorf("envelope sender = %q", m.From)
+	}
+	if got := m.Header.Get("To"); !strings.Contains(got, "grace@example.com") {
+		t.Errorf("To header = %q", got)
+	}
+	if want := "Ada <Lovelace> invited you to join Acme & <Co>"; m.Subject != want {
+		t.Errorf("subject = %q, want %q", m.Subject, want)
+	}
+	if strings.Join(m.Parts, ",") != "text/plain,text/html" {
+		t.Errorf("parts = %v, want text/plain then text/html", m.Parts)
+	}
+	if ct := m.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative") {
+		t.Errorf("content type = %q", ct)
+	}
+	if m.Header.Get("Message-Id") == "" || m.Header.Get("Date") == "" {
+		t.Errorf("missing Message-ID or Date: %v", m.Header)
+	}
+	link, token := m.Link()
+	if !strings.HasPrefix(link, baseURL+"/i/") {
+		t.Fatalf("no link in the text part:\n%s", m.Text)
+	}
+	if !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Errorf("the HTML part does not link %s:\n%s", link, m.HTML)
+	}
+	v, err := e.svc.GetByToken(e.ctx, token)
+	if err != nil {
+		t.Fatalf("the mailed token does not work: %v", err)
+	}
+	if v.Invitation.ID != inv.ID || v.Invitation.State != invite.StatePending {
+		t.Errorf("token leads to %s (%s), want %s pending", v.Invitation.ID, v.Invitation.State, inv.ID)
+	}
+	for _, s := range []string{"Acme & <Co>", "Ada <Lovelace>", "admin", "billing, members", v.Invitation.ExpiresAt.UTC().Format("2 January 2006")} {
+		if !strings.Contains(m.Text, s) {
+			t.Errorf("text part lacks %q:\n%s", s, m.Text)
+		}
+	}
+	for _, s := range []string{"Acme &amp; &lt;Co&gt;", "Ada &lt;Lovelace&gt;"} {
+		if !strings.Contains(m.HTML, s) {
+			t.Errorf("HTML part lacks escaped %q", s)
+		}
+	}
+	for _, s := range []string{"<Co>", "<Lovelace>"} {
+		if strings.Contains(m.HTML, s) {
+			t.Errorf("HTML part has %q unescaped", s)
+		}
+	}
+	eventually(t, 5*time.Second, "the job is done", e.outboxEmpty)
+	if got := e.metric("invitd_mail_sent_total"); got != 1 {
+		t.Errorf("sent counter = %v, want 1", got)
+	}
+	if got := e.metric("invitd_outbox_jobs"); got != 0 {
+		t.Errorf("outbox gauge = %v, want 0", got)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d mails arrived, want exactly 1", n)
+	}
+}
+
+func TestTemporaryRejectionIsRetried(t *testing.T) {
+	for _, stage := range []string{"MAIL", "RCPT", "DATA"} {
+		t.Run(stage, func(t *testing.T) {
+			srv := mailtest.Start(t, mailtest.Options{Reply: func(s string, n int, _ string) error {
+				if s == stage && n == 1 {
+					return mailtest.SMTPError(451, "try again later")
+				}
+				return nil
+			}})
+			e := newEnv(t, nil, nil)
+			e.start(fast(srv.URL()))
+			inv := e.invite("retry@example.com", nil)
+
+			m := srv.Wait(t, 1, 10*time.Second)[0]
+			if m.To[0] != "retry@example.com" {
+				t.Errorf("recipient = %v", m.To)
+			}
+			_, token := m.Link()
+			if _, err := e.svc.GetByToken(e.ctx, token); err != nil {
+				t.Errorf("token from the retried mail: %v", err)
+			}
+			eventually(t, 5*time.Second, "the job is done", e.outboxEmpty)
+			if got := e.get(inv); got.State != invite.StatePending || got.Error != "" {
+				t.Errorf("invitation is %s %q, want pending", got.State, got.Error)
+			}
+			if got := e.metric("invitd_mail_retried_total"); got != 1 {
+				t.Errorf("retried counter = %v, want 1", got)
+			}
+			if got := e.metric("invitd_mail_sent_total"); got != 1 {
+				t.Errorf("sent counter = %v, want 1", got)
+			}
+		})
+	}
+}
+
+func TestPermanentRejectionMovesTheInvitationToError(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{Reply: func(s string, _ int, _ string) error {
+		if s == "RCPT" {
+			return mailtest.SMTPError(550, "no such mailbox here")
+		}
+		return nil
+	}})
+	e := newEnv(t, nil, nil)
+	e.start(fast(srv.URL()))
+	inv := e.invite("nobody@example.com", nil)
+
+	var got *invite.Invitation
+	eventually(t, 10*time.Second, "the invitation is in error", func() bool {
+		got = e.get(inv)
+		return got.State == invite.StateError
+	})
+	if !strings.Contains(got.Error, "550") || !strings.Contains(got.Error, "no such mailbox here") || !strings.Contains(got.Error, "rejected") {
+		t.Errorf("error reason = %q, want the server's 550 answer", got.Error)
+	}
+	if got.FinishedAt == nil {
+		t.Error("finished_at not set")
+	}
+	eventually(t, 5*time.Second, "the job is gone", e.outboxEmpty)
+	if got := e.metric("invitd_mail_failed_total"); got != 1 {
+		t.Errorf("failed counter = %v, want 1", got)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d mails accepted, want none", n)
+	}
+	// A resend after fixing the problem goes through the same worker again.
+	if got.State != invite.StateError {
+		t.Fatal("not in error")
+	}
+}
+
+func TestTooManyTemporaryFailuresGiveUp(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{Reply: func(s string, _ int, _ string) error {
+		if s == "RCPT" {
+			return mailtest.SMTPError(452, "mailbox full")
+		}
+		return nil
+	}})
+	e := newEnv(t, nil, nil)
+	cfg := fast(srv.URL())
+	cfg.MaxAttempts = 3
+	e.start(cfg)
+	inv := e.invite("full@example.com", nil)
+
+	var got *invite.Invitation
+	eventually(t, 10*time.Second, "the invitation is in error", func() bool {
+		got = e.get(inv)
+		return got.State == invite.StateError
+	})
+	if !strings.Contains(got.Error, "gave up after 3 attempts") || !strings.Contains(got.Error, "452") {
+		t.Errorf("error reason = %q", got.Error)
+	}
+	if got := e.metric("invitd_mail_retried_total"); got != 2 {
+		t.Errorf("retried counter = %v, want 2", got)
+	}
+	if got := e.metric("invitd_mail_failed_total"); got != 1 {
+		t.Errorf("failed counter = %v, want 1", got)
+	}
+}
+
+func TestServerDownAtCreateDeliversOnceItIsUp(t *testing.T) {
+	// Reserve a port, then leave it closed: connections are refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	e := newEnv(t, nil, nil)
+	e.start(fast("smtp://" + addr))
+	inv := e.invite("patient@example.com", nil)
+	if inv.State != invite.StatePending {
+		t.Fatalf("create with the mail server down: state %s", inv.State)
+	}
+	eventually(t, 10*time.Second, "a delivery attempt failed", func() bool {
+		return e.metric("invitd_mail_retried_total") >= 2
+	})
+	if got := e.get(inv); got.State != invite.StatePending {
+		t.Fatalf("invitation is %s while the server is down, want pending", got.State)
+	}
+	if !strings.Contains(e.logs.String(), "cannot reach the mail server") {
+		t.Errorf("log does not say why:\n%s", e.logs.String())
+	}
+
+	srv, err := mailtest.Listen(addr, mailtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m := srv.Wait(t, 1, 10*time.Second)[0]
+	_, token := m.Link()
+	if v, err := e.svc.GetByToken(e.ctx, token); err != nil || v.Invitation.ID != inv.ID {
+		t.Fatalf("token from the late mail: %v", err)
+	}
+	eventually(t, 5*time.Second, "the job is done", e.outboxEmpty)
+	time.Sleep(50 * time.Millisecond)
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d mails, want 1", n)
+	}
+}
+
+func TestBurstSharesConnections(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{})
+	e := newEnv(t, nil, nil)
+	e.start(fast(srv.URL()))
+	const n = 150
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			for j := i; j < n; j += 3 {
+				e.invite(fmt.Sprintf("burst%03d@example.com", j), nil)
+			}
+		})
+	}
+	wg.Wait()
+	msgs := srv.Wait(t, n, 30*time.Second)
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		seen[m.To[0]] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct recipients, want %d", len(seen), n)
+	}
+	// 100 messages per connection at most, kept open between claims.
+	if c := srv.Connections(); c > 4 {
+		t.Errorf("%d mails used %d connections, want at most 4", n, c)
+	}
+	eventually(t, 5*time.Second, "the outbox is empty", e.outboxEmpty)
+	time.Sleep(50 * time.Millisecond)
+	if got := len(srv.Messages()); got != n {
+		t.Errorf("%d mails arrived, want exactly %d", got, n)
+	}
+}
+
+func TestLocaleChoosesTheTemplates(t *testing.T) {
+	ja := "ja"
+	cases := []struct {
+		name        string
+		orgLocale   *string
+		invLocale   string
+		wantSubject string
+		wantText    string
+		wantLang    string
+	}{
+		{"invitation ja-JP", nil, "ja-JP", "Ada <Lovelace> さんから Acme & <Co> への招待が届いています", "有効期限", "ja"},
+		{"org ja", &ja, "", "Ada <Lovelace> さんから Acme & <Co> への招待が届いています", "年", "ja"},
+		{"invitation en over org ja", &ja, "en", "Ada <Lovelace> invited you to join Acme & <Co>", "The link works until", "en"},
+		{"unknown falls back to en", nil, "fr-CA", "Ada <Lovelace> invited you to join Acme & <Co>", "The link works until", "en"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := mailtest.Start(t, mailtest.Options{})
+			e := newEnv(t, nil, &invite.SettingsPatch{Locale: c.orgLocale})
+			e.start(fast(srv.URL()))
+			e.invite("locale@example.com", func(ci *invite.CreateInvitation) { ci.Locale = c.invLocale })
+			m := srv.Wait(t, 1, 10*time.Second)[0]
+			if m.Subject != c.wantSubject {
+				t.Errorf("subject = %q, want %q", m.Subject, c.wantSubject)
+			}
+			if !strings.Contains(m.Text, c.wantText) {
+				t.Errorf("text lacks %q:\n%s", c.wantText, m.Text)
+			}
+			if !strings.Contains(m.HTML, `lang="`+c.wantLang+`"`) {
+				t.Errorf("HTML is not lang=%s", c.wantLang)
+			}
+			if got := m.Header.Get("Content-Language"); got != c.wantLang {
+				t.Errorf("Content-Language = %q, want %q", got, c.wantLang)
+			}
+			if _, token := m.Link(); token == "" {
+				t.Error("no link")
+			}
+		})
+	}
+}
+
+func TestWithoutSMTPTheMailGoesToTheLog(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.start(fast(""))
+	inv := e.invite("offline@example.com", nil)
+	eventually(t, 5*time.Second, "the job is done", e.outboxEmpty)
+	logs := e.logs.String()
+	for _, s := range []string{"offline@example.com", "invited you to join Acme", baseURL + "/i/"} {
+		if !strings.Contains(logs, s) {
+			t.Errorf("log lacks %q:\n%s", s, logs)
+		}
+	}
+	i := strings.Index(logs, baseURL+"/i/")
+	token := strings.Fields(logs[i+len(baseURL+"/i/"):])[0]
+	if v, err := e.svc.GetByToken(e.ctx, token); err != nil || v.Invitation.ID != inv.ID {
+		t.Errorf("logged link does not work: %v", err)
+	}
+}
+
+func TestVoidedJobsSendNothingStale(t *testing.T) {
+	clock := time.Now()
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	srv := mailtest.Start(t, mailtest.Options{})
+	e := newEnv(t, now, nil)
+	cancelled := e.invite("cancelled@example.com", nil)
+	if _, err := e.svc.CancelInvitation(e.ctx, e.org.ID, invite.InvitationRef{ID: cancelled.ID}); err != nil {
+		t.Fatal(err)
+	}
+	resent := e.invite("resent@example.com", nil)
+	mu.Lock()
+	clock = clock.Add(2 * time.Minute)
+	mu.Unlock()
+	if _, err := e.svc.ResendInvitation(e.ctx, e.org.ID, invite.InvitationRef{ID: resent.ID}); err != nil {
+		t.Fatal(err)
+	}
+	e.start(fast(srv.URL()))
+	m := srv.Wait(t, 1, 10*time.Second)[0]
+	eventually(t, 5*time.Second, "the outbox is empty", e.outboxEmpty)
+	time.Sleep(50 * time.Millisecond)
+	if msgs := srv.Messages(); len(msgs) != 1 || m.To[0] != "resent@example.com" {
+		t.Fatalf("got %d mails (first to %v), want one to resent@example.com", len(msgs), m.To)
+	}
+	_, token := m.Link()
+	if v, err := e.svc.GetByToken(e.ctx, token); err != nil || v.Invitation.ID != resent.ID {
+		t.Errorf("the resent mail's token does not work: %v", err)
+	}
+}
+
+func TestAuthOverSTARTTLSAndImplicitTLS(t *testing.T) {
+	for _, implicit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("implicit=%v", implicit), func(t *testing.T) {
+			srv := mailtest.Start(t, mailtest.Options{TLS: !implicit, Implicit: implicit, User: "bot", Password: "s3cret:/@"})
+			e := newEnv(t, nil, nil)
+			cfg := fast(strings.Replace(srv.URL(), "s3cret:/@@", "s3cret%3A%2F%40@", 1))
+			cfg.TLS = &tls.Config{RootCAs: srv.CertPool}
+			e.start(cfg)
+			e.invite("tls@example.com", nil)
+			m := srv.Wait(t, 1, 10*time.Second)[0]
+			if m.To[0] != "tls@example.com" {
+				t.Errorf("recipient %v", m.To)
+			}
+		})
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		srv := mailtest.Start(t, mailtest.Options{TLS: true, User: "bot", Password: "right"})
+		e := newEnv(t, nil, nil)
+		cfg := fast(strings.Replace(srv.URL(), ":right@", ":wrong@", 1))
+		cfg.TLS = &tls.Config{RootCAs: srv.CertPool}
+		cfg.MaxAttempts = 2
+		e.start(cfg)
+		inv := e.invite("auth@example.com", nil)
+		var got *invite.Invitation
+		eventually(t, 10*time.Second, "the invitation is in error", func() bool {
+			got = e.get(inv)
+			return got.State == invite.StateError
+		})
+		if !strings.Contains(got.Error, "535") {
+			t.Errorf("reason = %q, want the 535 answer", got.Error)
+		}
+	})
+}
+
+func TestTemplatesDirOverridesFileByFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "en"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "en", "subject.txt"), []byte("Welcome aboard {{.OrgName}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "en", "body.html"), []byte(`<p>Join {{.OrgName}}: <a href="{{.Link}}">here</a></p>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := mailtest.Start(t, mailtest.Options{})
+	e := newEnv(t, nil, nil)
+	cfg := fast(srv.URL())
+	cfg.TemplatesDir = dir
+	e.start(cfg)
+	e.invite("custom@example.com", nil)
+	m := srv.Wait(t, 1, 10*time.Second)[0]
+	if m.Subject != "Welcome aboard Acme & <Co>" {
+		t.Errorf("subject = %q", m.Subject)
+	}
+	if !strings.HasPrefix(m.HTML, "<p>Join Acme &amp; &lt;Co&gt;: <a href=\"https://invitd.example.com/i/") {
+		t.Errorf("html = %q", m.HTML)
+	}
+	if !strings.Contains(m.Text, "The link works until") {
+		t.Errorf("the embedded text part is not kept:\n%s", m.Text)
+	}
+
+	bad := t.TempDir()
+	os.MkdirAll(filepath.Join(bad, "de"), 0o755)
+	os.WriteFile(filepath.Join(bad, "de", "subject.txt"), []byte("Einladung"), 0o644)
+	if _, err := mail.NewWorker(e.svc, mail.Config{TemplatesDir: bad}, nil, nil); err == nil || !strings.Contains(err.Error(), "body.txt") {
+		t.Errorf("a locale without a body: err = %v", err)
+	}
+	os.WriteFile(filepath.Join(bad, "de", "body.txt"), []byte("{{.Nope"), 0o644)
+	if _, err := mail.NewWorker(e.svc, mail.Config{TemplatesDir: bad}, nil, nil); err == nil {
+		t.Error("a broken template was accepted")
+	}
+}
+
+func TestOutboxGauges(t *testing.T) {
+	clock := time.Now()
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	e := newEnv(t, now, nil)
+	if _, err := mail.NewWorker(e.svc, fast(""), nil, e.reg); err != nil {
+		t.Fatal(err)
+	}
+	e.invite("a@example.com", nil)
+	e.invite("b@example.com", nil)
+	mu.Lock()
+	clock = clock.Add(90 * time.Second)
+	mu.Unlock()
+	if got := e.metric("invitd_outbox_jobs"); got != 2 {
+		t.Errorf("outbox depth = %v, want 2", got)
+	}
+	if got := e.metric("invitd_outbox_oldest_job_age_seconds"); got < 89 || got > 91 {
+		t.Errorf("oldest age = %v, want 90", got)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	for _, u := range []string{"http://host", "smtp://", "smtp://host:99999", "smtp://host?starttls=maybe", "smtp://u:p@host?auth=magic"} {
+		if _, err := mail.NewWorker(e.svc, mail.Config{SMTPURL: u}, nil, nil); err == nil {
+			t.Errorf("SMTP URL %q accepted", u)
+		}
+	}
+	if _, err := mail.NewWorker(e.svc, mail.Config{From: "not an address"}, nil, nil); err == nil {
+		t.Error("bad From accepted")
+	}
+}
+
+func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
+	min, max := time.Second, 10*time.Second
+	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: max, 20: max} {
+		for range 50 {
+			d := mail.Backoff(attempt, min, max)
+			if d < want/2 || d > want {
+				t.Fatalf("attempt %d: backoff %v outside [%v, %v]", attempt, d, want/2, want)
+			}
+		}
+	}
+}
