@@ -1,0 +1,272 @@
+// Package compattest sets up what the compatibility surfaces' tests share: a
+// Service over a real SQLite store, an organization with a key, a surface
+// served over loopback HTTP under its mount prefix, and checks of JSON
+// field types against a seed's field table.
+package compattest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/store/sqlite"
+)
+
+// Clock is a settable clock for invite.Config.Now.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Env is one test's world.
+type Env struct {
+	Svc   *invite.Service
+	Org   *invite.Organization
+	Key   *invite.NewKey // an org key of Org
+	Admin *invite.NewKey // an admin key
+	Clock *Clock         // nil unless asked for
+}
+
+// New opens a SQLite store in t.TempDir(), a Service over it, and an
+// organization with an org key and an admin key. clock may be nil.
+func New(t testing.TB, clock *Clock) *Env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "invitd.db"), "")
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := invite.Config{}
+	if clock != nil {
+		cfg.Now = clock.Now
+	}
+	svc, err := invite.NewService(st, cfg)
+	if err != nil {
+		t.Fatalf("new service: %v", err)
+	}
+	e := &Env{Svc: svc, Clock: clock}
+	e.Org = e.NewOrg(t, "Acme")
+	if e.Key, err = svc.CreateKey(ctx, &e.Org.ID, "test"); err != nil {
+		t.Fatalf("create key: %v", err)
+	}
+	if e.Admin, err = svc.CreateKey(ctx, nil, "admin"); err != nil {
+		t.Fatalf("create admin key: %v", err)
+	}
+	return e
+}
+
+// NewOrg makes another organization.
+func (e *Env) NewOrg(t testing.TB, name string) *invite.Organization {
+	t.Helper()
+	o, err := e.Svc.CreateOrg(context.Background(), name, nil)
+	if err != nil {
+		t.Fatalf("create org: %v", err)
+	}
+	return o
+}
+
+// Invite creates an invitation through the core, without mail.
+func (e *Env) Invite(t testing.TB, org invite.OrgID, c invite.CreateInvitation) *invite.Invitation {
+	t.Helper()
+	c.NoEmail = true
+	res, err := e.Svc.CreateInvitation(context.Background(), org, c)
+	if err != nil {
+		t.Fatalf("create invitation %s: %v", c.Email, err)
+	}
+	return res.Invitation
+}
+
+// Serve mounts h under prefix (as the server does, with http.StripPrefix)
+// on a loopback test server and returns the URL of prefix.
+func Serve(t testing.TB, prefix string, h http.Handler) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + prefix
+}
+
+// Response is a finished HTTP exchange.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test on error.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.Body, err)
+	}
+}
+
+// Object decodes the body as a JSON object.
+func (r *Response) Object(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Do sends a request. body may be nil, a string or []byte (sent as is), or
+// anything else (sent as JSON). set adjusts the request before it goes.
+func Do(t testing.TB, method, url string, body any, set func(*http.Request)) *Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if set != nil {
+		set(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Fields is a seed's field table: field name → JSON type. Types are
+// string, integer, number, boolean, object, array, null, or a string format
+// (date-time, uuid, ulid, email); "a|b" allows either.
+type Fields map[string]string
+
+// CheckFields asserts that obj has exactly the fields of want, each of its type.
+func CheckFields(t testing.TB, what string, obj any, want Fields) {
+	t.Helper()
+	m, ok := obj.(map[string]any)
+	if !ok {
+		t.Errorf("%s: %T is not a JSON object", what, obj)
+		return
+	}
+	var extra []string
+	for k := range m {
+		if _, ok := want[k]; !ok {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	if len(extra) > 0 {
+		t.Errorf("%s: fields not in the seed: %v (object %v)", what, extra, m)
+	}
+	for k, typ := range want {
+		v, ok := m[k]
+		if !ok {
+			t.Errorf("%s: field %q is missing (object %v)", what, k, m)
+			continue
+		}
+		if !HasType(v, typ) {
+			t.Errorf("%s: field %q = %#v is not %s", what, k, v, typ)
+		}
+	}
+}
+
+// HasType tells whether a decoded JSON value is of typ (see Fields).
+func HasType(v any, typ string) bool {
+	for _, one := range strings.Split(typ, "|") {
+		if hasType(v, one) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasType(v any, typ string) bool {
+	s, isString := v.(string)
+	switch typ {
+	case "null":
+		return v == nil
+	case "string":
+		return isString
+	case "integer":
+		f, ok := v.(float64)
+		return ok && f == math.Trunc(f)
+	case "number":
+		_, ok := v.(float64)
+		return ok
+	case "boolean":
+		_, ok := v.(bool)
+		return ok
+	case "object":
+		_, ok := v.(map[string]any)
+		return ok
+	case "array":
+		_, ok := v.([]any)
+		return ok
+	case "date-time":
+		_, err := time.Parse(time.RFC3339, s)
+		return isString && err == nil
+	case "uuid":
+		_, err := uuid.Parse(s)
+		return isString && len(s) == 36 && err == nil
+	case "ulid":
+		_, err := ulid.ParseStrict(s)
+		return isString && len(s) == ulid.EncodedSize && err == nil
+	case "email":
+		return isString && strings.Count(s, "@") == 1 && s == strings.ToLower(s)
+	}
+	panic("compattest: unknown type " + typ)
+}
