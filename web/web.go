@@ -1,15 +1,450 @@
-// Package web serves the invitee's pages under /i/.
+// Package web serves the invitee's pages under /i/: the invitation with
+// Accept and Decline forms, and a clear page for every way a link can end.
+//
+// The pages are plain HTML forms with embedded CSS and no script. Forms are
+// protected against cross-site requests twice, with nothing kept in memory
+// so any node can serve any link: a double-submit cookie (a random value in
+// a cookie and in a hidden field, compared on POST) and the browser's
+// Sec-Fetch-Site / Origin headers (net/http.CrossOriginProtection).
 package web
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/invitd/invitd/invite"
 )
 
-// New returns the handler for /i/{token} pages.
+//go:embed templates
+var files embed.FS
+
+var (
+	pageTmpl = template.Must(template.ParseFS(files, "templates/page.html"))
+	css      = func() string {
+		b, err := files.ReadFile("templates/style.css")
+		if err != nil {
+			panic(err)
+		}
+		return string(b)
+	}()
+	cspHeader = func() string {
+		sum := sha256.Sum256([]byte(css))
+		return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+			"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	}()
+)
+
+// CookieName is the double-submit cookie.
+const CookieName = "invitd_csrf"
+
+// maxForm bounds a POST body.
+const maxForm = 16 << 10
+
+type handler struct {
+	svc *invite.Service
+	log *slog.Logger
+}
+
+// New returns the handler for /i/{token} pages. It serves full paths, for
+// mounting at "/i/" on the root mux.
 func New(svc *invite.Service, log *slog.Logger) http.Handler {
-	_, _ = svc, log
-	return http.NotFoundHandler()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{svc: svc, log: log.With("component", "web")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /i/{token}", h.show)
+	mux.HandleFunc("POST /i/{token}/accept", h.accept)
+	mux.HandleFunc("POST /i/{token}/decline", h.decline)
+	mux.HandleFunc("GET /i/{token}/{action}", h.back)
+	mux.HandleFunc("/", h.notFound)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(h.forbidden))
+	return headers(cop.Handler(mux))
+}
+
+// headers sets what every page needs: no caching of a page that carries a
+// token, no referrer (the token is in the URL), no framing, a strict CSP.
+func headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", cspHeader)
+		hd.Set("X-Robots-Tag", "noindex, nofollow")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// validToken tells a string shaped like an accept token (256 bits, base64url).
+func validToken(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// page is what the template shows.
+type page struct {
+	Kind    string // invite, accepted, already, declined-done, declined, expired, cancelled, error, notfound, forbidden, internal
+	Lang    string
+	Status  int
+	Title   string
+	Message string
+	Good    bool
+	CSS     template.CSS
+
+	Org, Inviter, Email, Role string
+	Permissions               []string
+	Expires, ExpiresISO       string
+	AcceptURL, DeclineURL     string
+	CSRF                      string
+	Name                      string
+	Error                     string
+	BackURL                   string
+}
+
+// T is the text for key in the page's language.
+func (p *page) T(key string, args ...any) string { return catalog[p.Lang].get(key, args...) }
+
+func (h *handler) render(w http.ResponseWriter, r *http.Request, p *page) {
+	if catalog[p.Lang] == nil {
+		p.Lang = "en"
+	}
+	p.CSS = template.CSS(css)
+	var b strings.Builder
+	if err := pageTmpl.Execute(&b, p); err != nil {
+		h.log.ErrorContext(r.Context(), "render page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", p.Lang)
+	w.WriteHeader(p.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(b.String()))
+	}
+}
+
+// simple renders a page with a title and one message.
+func (h *handler) simple(w http.ResponseWriter, r *http.Request, lang, kind string, status int, good bool, args ...any) {
+	msgs := catalog[lang]
+	if msgs == nil {
+		lang, msgs = "en", catalog["en"]
+	}
+	h.render(w, r, &page{Kind: kind, Lang: lang, Status: status, Good: good,
+		Title: msgs.get(kind + "_title"), Message: msgs.get(kind+"_body", args...)})
+}
+
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.simple(w, r, langFromRequest(r), "notfound", http.StatusNotFound, false)
+}
+
+func (h *handler) internal(w http.ResponseWriter, r *http.Request, lang string, err error) {
+	h.log.ErrorContext(r.Context(), "invitation page", "err", err, "path", redactPath(r.URL.Path))
+	h.simple(w, r, lang, "internal", http.StatusInternalServerError, false)
+}
+
+func (h *handler) forbidden(w http.ResponseWriter, r *http.Request) {
+	lang := langFromRequest(r)
+	msgs := catalog[lang]
+	p := &page{Kind: "forbidden", Lang: lang, Status: http.StatusForbidden,
+		Title: msgs.get("forbidden_title"), Message: msgs.get("forbidden_body")}
+	if tok := tokenFromPath(r.URL.Path); tok != "" {
+		p.BackURL = "/i/" + tok
+	}
+	h.render(w, r, p)
+}
+
+// tokenFromPath finds the token in /i/{token}[/...], for pages rendered
+// outside the mux.
+func tokenFromPath(p string) string {
+	rest, ok := strings.CutPrefix(p, "/i/")
+	if !ok {
+		return ""
+	}
+	tok, _, _ := strings.Cut(rest, "/")
+	if !validToken(tok) {
+		return ""
+	}
+	return tok
+}
+
+// redactPath keeps a token out of the logs.
+func redactPath(p string) string {
+	if tok := tokenFromPath(p); tok != "" {
+		return strings.Replace(p, tok, tok[:6]+"…", 1)
+	}
+	return p
+}
+
+// back answers a GET of a form's address (a reload after a failed POST,
+// or a copied address) with the invitation itself.
+func (h *handler) back(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	if a := r.PathValue("action"); !validToken(tok) || (a != "accept" && a != "decline") {
+		h.notFound(w, r)
+		return
+	}
+	http.Redirect(w, r, "/i/"+tok, http.StatusSeeOther)
+}
+
+// view loads the invitation; nil with the error page written when it cannot.
+func (h *handler) view(w http.ResponseWriter, r *http.Request, token string) *invite.TokenView {
+	if !validToken(token) {
+		h.notFound(w, r)
+		return nil
+	}
+	v, err := h.svc.GetByToken(r.Context(), token)
+	if invite.ErrorKind(err) == invite.KindNotFound {
+		h.notFound(w, r)
+		return nil
+	}
+	if err != nil {
+		h.internal(w, r, langFromRequest(r), err)
+		return nil
+	}
+	return v
+}
+
+func (h *handler) show(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	v := h.view(w, r, token)
+	if v == nil {
+		return
+	}
+	h.showState(w, r, token, v, r.URL.Query().Get("done"), 0, "", "")
+}
+
+// showState writes the page for the invitation's current state. done is the
+// action this browser just completed; status, when set, overrides the state's
+// own; name and formErr refill the form.
+func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string, v *invite.TokenView, done string, status int, name, formErr string) {
+	inv, org := v.Invitation, v.Organization
+	lang := pickLang(r, inv.Locale, org.Settings.Locale)
+	msgs := catalog[lang]
+	orgName := org.Name
+	pick := func(def int) int {
+		if status != 0 {
+			return status
+		}
+		return def
+	}
+	switch inv.State {
+	case invite.StatePending:
+		p := &page{Kind: "invite", Lang: lang, Status: pick(http.StatusOK),
+			Title: msgs.get("invite_title", orgName), Org: orgName, Inviter: inv.Inviter.Name,
+			Email: inv.Email, Role: inv.Role, Permissions: inv.Permissions,
+			Expires: formatTime(lang, inv.ExpiresAt, h.svc.Now()), ExpiresISO: inv.ExpiresAt.UTC().Format(time.RFC3339),
+			AcceptURL: "/i/" + token + "/accept", DeclineURL: "/i/" + token + "/decline",
+			CSRF: csrfToken(w, r), Name: name, Error: formErr}
+		h.render(w, r, p)
+	case invite.StateAccepted:
+		if done == "accepted" {
+			h.simple(w, r, lang, "accepted", pick(http.StatusOK), true, orgName, inv.Role)
+			return
+		}
+		h.simple(w, r, lang, "already", pick(http.StatusOK), true, orgName)
+	case invite.StateDeclined:
+		if done == "declined" {
+			h.simple(w, r, lang, "declineddone", pick(http.StatusOK), true, orgName)
+			return
+		}
+		h.simple(w, r, lang, "declined", pick(http.StatusGone), false, orgName)
+	case invite.StateExpired:
+		h.simple(w, r, lang, "expired", pick(http.StatusGone), false, orgName, formatTime(lang, inv.ExpiresAt, time.Time{}))
+	case invite.StateCancelled:
+		h.simple(w, r, lang, "cancelled", pick(http.StatusGone), false, orgName)
+	default:
+		h.simple(w, r, lang, "error", pick(http.StatusGone), false, orgName)
+	}
+}
+
+// checkCSRF compares the cookie with the form field; on a mismatch it writes
+// the forbidden page.
+func (h *handler) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		h.simple(w, r, langFromRequest(r), "notfound", http.StatusBadRequest, false)
+		return false
+	}
+	c, err := r.Cookie(CookieName)
+	field := r.PostForm.Get("csrf")
+	if err != nil || !validCSRF(c.Value) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(field)) != 1 {
+		h.forbidden(w, r)
+		return false
+	}
+	return true
+}
+
+func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if !validToken(token) {
+		h.notFound(w, r)
+		return
+	}
+	if !h.checkCSRF(w, r) {
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" {
+		v := h.view(w, r, token)
+		if v == nil {
+			return
+		}
+		lang := pickLang(r, v.Invitation.Locale, v.Organization.Settings.Locale)
+		h.showState(w, r, token, v, "", http.StatusUnprocessableEntity, name, catalog[lang].get("name_required"))
+		return
+	}
+	_, _, err := h.svc.AcceptByToken(r.Context(), token, name)
+	h.after(w, r, token, "accepted", name, err)
+}
+
+func (h *handler) decline(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if !validToken(token) {
+		h.notFound(w, r)
+		return
+	}
+	if !h.checkCSRF(w, r) {
+		return
+	}
+	_, err := h.svc.DeclineByToken(r.Context(), token)
+	h.after(w, r, token, "declined", "", err)
+}
+
+// after answers a form: on success a redirect to the result page (so a
+// reload does not post again); otherwise the page for the state the
+// invitation is in now, e.g. already accepted after a double submit.
+func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, name string, err error) {
+	if err == nil {
+		http.Redirect(w, r, "/i/"+token+"?done="+done, http.StatusSeeOther)
+		return
+	}
+	kind := invite.ErrorKind(err)
+	switch kind {
+	case invite.KindNotFound:
+		h.notFound(w, r)
+		return
+	case invite.KindConflict, invite.KindInvalid:
+	default:
+		h.internal(w, r, langFromRequest(r), err)
+		return
+	}
+	v := h.view(w, r, token)
+	if v == nil {
+		return
+	}
+	status := 0
+	switch {
+	case v.Invitation.State == invite.StatePending && kind == invite.KindInvalid:
+		status = http.StatusUnprocessableEntity
+	case v.Invitation.State == invite.StatePending, v.Invitation.State == invite.StateAccepted, v.Invitation.State == invite.StateDeclined:
+		status = http.StatusConflict
+	}
+	h.showState(w, r, token, v, "", status, name, invite.ErrorMessage(err))
+}
+
+// csrfToken returns this browser's form token, setting the cookie when it
+// has none yet. The value is random per browser, not per process, so any
+// node checks it.
+func csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(CookieName); err == nil && validCSRF(c.Value) {
+		return c.Value
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: v, Path: "/i/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
+		MaxAge: int((24 * time.Hour).Seconds()),
+	})
+	return v
+}
+
+func validCSRF(s string) bool { return validToken(s) }
+
+// formatTime writes t in UTC for lang, with how far off it is from now when
+// now is set.
+func formatTime(lang string, t, now time.Time) string {
+	layout := map[string]string{"en": "2 January 2006, 15:04 MST", "ja": "2006年1月2日 15:04 (MST)"}[lang]
+	if layout == "" {
+		layout = "2 January 2006, 15:04 MST"
+	}
+	s := t.UTC().Format(layout)
+	if !now.IsZero() && t.After(now) {
+		s += " " + catalog[lang].get("in", relative(lang, t.Sub(now)))
+	}
+	return s
+}
+
+func relative(lang string, d time.Duration) string {
+	m := catalog[lang]
+	switch {
+	case d >= 48*time.Hour:
+		return m.get("days", int(d/(24*time.Hour)))
+	case d >= 2*time.Hour:
+		return m.get("hours", int(d/time.Hour))
+	default:
+		return m.get("minutes", max(1, int(d/time.Minute)))
+	}
+}
+
+// messages is one language's texts, with fmt verbs for their arguments.
+type messages map[string]string
+
+func (m messages) get(key string, args ...any) string {
+	s, ok := m[key]
+	if !ok {
+		s, ok = catalog["en"][key]
+	}
+	if !ok {
+		return key
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// pickLang chooses the page's language: the invitation's locale, the
+// organization's, then the browser's, then English.
+func pickLang(r *http.Request, locales ...string) string {
+	for _, l := range locales {
+		lang, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(l)), "-")
+		if catalog[lang] != nil {
+			return lang
+		}
+	}
+	return langFromRequest(r)
+}
+
+// langFromRequest reads the first supported language of Accept-Language.
+func langFromRequest(r *http.Request) string {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(part, ";")
+		lang, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
+		if catalog[lang] != nil {
+			return lang
+		}
+	}
+	return "en"
 }
