@@ -89,7 +89,7 @@ func (s *Service) CreateKey(ctx context.Context, org *OrgID, name string) (*NewK
 		return nil, err
 	}
 	secret := randomHex(32)
-	k := &APIKey{ID: randomHex(8), OrgID: org, Name: name, SecretHash: hashSecret(secret), CreatedAt: s.now()}
+	k := &APIKey{ID: randomHex(8), OrgID: org, Name: name, SecretHash: hashSecret(secret), CreatedAt: s.Now()}
 	err := s.store.Write(ctx, func(tx Tx) error {
 		if org != nil {
 			if _, err := s.getOrg(ctx, tx, *org); err != nil {
@@ -112,7 +112,7 @@ func (s *Service) EnsureAdminKey(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	secret := randomHex(32)
-	k := &APIKey{ID: randomHex(8), Name: "bootstrap admin", SecretHash: hashSecret(secret), CreatedAt: s.now()}
+	k := &APIKey{ID: randomHex(8), Name: "bootstrap admin", SecretHash: hashSecret(secret), CreatedAt: s.Now()}
 	created := false
 	err := s.store.Write(ctx, func(tx Tx) error {
 		n, err := tx.CountKeys(ctx)

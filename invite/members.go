@@ -34,8 +34,11 @@ func (s *Service) ListMembers(ctx context.Context, org OrgID, p MemberParams) (*
 	}
 	if p.Cursor != "" {
 		c, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, Invalid("cursor is not valid for this list")
+		}
 		id, perr := uuid.Parse(c.ID)
-		if err != nil || perr != nil || c.Sort != "members" {
+		if perr != nil || c.Sort != "members" {
 			return nil, Invalid("cursor is not valid for this list")
 		}
 		f.After = &MemberPosition{Time: time.UnixMicro(c.Micros).UTC(), ID: id}
