@@ -1,8 +1,10 @@
 package jicoo_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -519,11 +521,18 @@ func TestOrganizationTeam(t *testing.T) {
 	wantError(t, c.do(http.MethodGet, "/v1/organization_teams/nope", nil), http.StatusNotFound)
 }
 
-func TestInternalErrorsAreGeneric(t *testing.T) {
+func TestInternalErrorsAreGenericAndLogged(t *testing.T) {
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
 	env, c := setup(t, nil)
 	env.Svc.Store().Close()
 	msg := wantError(t, c.do(http.MethodGet, "/v1/organization_invitations", nil), http.StatusInternalServerError)
 	if msg != "internal error" {
 		t.Errorf("message %q", msg)
+	}
+	if l := logs.String(); !strings.Contains(l, "surface=jicoo") || !strings.Contains(l, "closed") {
+		t.Errorf("the cause was not logged: %q", l)
 	}
 }

@@ -1,0 +1,62 @@
+package wire
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestDecodeJSON(t *testing.T) {
+	type body struct {
+		Email *string   `json:"email"`
+		Perms *[]string `json:"permissions"`
+		Force *bool     `json:"force"`
+	}
+	for _, tt := range []struct {
+		in         string
+		allowEmpty bool
+		status     int
+		msg        string
+	}{
+		{`{"email":"a@example.com","extra":1}`, false, 0, ""},
+		{``, true, 0, ""},
+		{``, false, 400, "empty"},
+		{`   `, false, 400, "empty"},
+		{`{"email":1}`, false, 400, `field "email" must be a string`},
+		{`{"permissions":"x"}`, false, 400, `field "permissions" must be an array of strings`},
+		{`{"force":"yes"}`, false, 400, `field "force" must be a boolean`},
+		{`[1]`, false, 400, "must be a JSON object"},
+		{`{"email":"a"`, false, 400, "not valid JSON"},
+		{`{"email":"a"}{}`, false, 400, "exactly one JSON object"},
+		{`{"email":"` + strings.Repeat("a", MaxBody) + `"}`, false, 413, "1 MiB"},
+		{`{}` + strings.Repeat(" ", MaxBody), false, 413, "1 MiB"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.in))
+		var b body
+		p := DecodeJSON(httptest.NewRecorder(), r, &b, tt.allowEmpty)
+		switch {
+		case tt.status == 0 && p != nil:
+			t.Errorf("%.40q: %v", tt.in, p)
+		case tt.status != 0 && (p == nil || p.Status != tt.status || !strings.Contains(p.Message, tt.msg)):
+			t.Errorf("%.40q: got %+v, want %d %q", tt.in, p, tt.status, tt.msg)
+		}
+	}
+}
+
+func TestInt(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"", 20, true}, {" ", 20, true}, {"1", 1, true}, {"100", 100, true}, {"2.0", 2, true}, {"1e2", 100, true},
+		{"0", 0, false}, {"101", 0, false}, {"-1", 0, false}, {"1.5", 0, false}, {"x", 0, false},
+		{"NaN", 0, false}, {"Inf", 0, false}, {"99999999999999999999", 0, false}, {"0x10", 0, false},
+	} {
+		got, p := Int(tt.in, "n", 20, 1, 100)
+		if (p == nil) != tt.ok || (tt.ok && got != tt.want) {
+			t.Errorf("Int(%q) = %d, %v; want %d, ok %v", tt.in, got, p, tt.want, tt.ok)
+		}
+	}
+}
