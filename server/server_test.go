@@ -1,0 +1,110 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/server"
+)
+
+const adminKey = "server-test-admin-key-0123456789abcdef"
+
+type client struct {
+	t   *testing.T
+	url string
+}
+
+func (c *client) do(method, path string, body any, auth func(*http.Request)) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.url+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	auth(req)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return res.StatusCode, out
+}
+
+// One invitation, created through any surface, is the same invitation on every other.
+func TestEverySurfaceIsMountedOnOneCore(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db"), AdminKey: adminKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	c := &client{t: t, url: ts.URL}
+
+	o, err := srv.Service.CreateOrg(ctx, "Acme", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := srv.Service.CreateKey(ctx, &o.ID, "all surfaces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+k.Token) }
+	jicoo := func(r *http.Request) { r.Header.Set("X-Jicoo-Api-Key", k.Token) }
+	basic := func(r *http.Request) { r.SetBasicAuth(k.ID, k.Secret) }
+
+	creates := []struct {
+		surface, path string
+		body          any
+		auth          func(*http.Request)
+		want          int
+	}{
+		{"native", "/v1/organizations/" + o.ID.String() + "/invitations", map[string]any{"email": "native@example.com"}, bearer, 201},
+		{"jicoo", "/compat/jicoo/v1/organization_invitations", map[string]any{"email": "jicoo@example.com", "role": "member"}, jicoo, 201},
+		{"clickhouse", "/compat/clickhouse/v1/organizations/" + o.ID.UUID() + "/invitations", map[string]any{"email": "clickhouse@example.com", "role": "developer"}, basic, 200},
+		{"upsun", "/compat/upsun/organizations/" + o.ID.String() + "/invitations", map[string]any{"email": "upsun@example.com", "permissions": []string{"billing"}}, bearer, 201},
+	}
+	for _, cr := range creates {
+		if status, body := c.do("POST", cr.path, cr.body, cr.auth); status != cr.want {
+			t.Fatalf("%s create: %d %s", cr.surface, status, body)
+		}
+	}
+	reads := []struct {
+		surface, path string
+		auth          func(*http.Request)
+	}{
+		{"native", "/v1/organizations/" + o.ID.String() + "/invitations?limit=100", bearer},
+		{"jicoo", "/compat/jicoo/v1/organization_invitations?perPage=100", jicoo},
+		{"clickhouse", "/compat/clickhouse/v1/organizations/" + o.ID.String() + "/invitations", basic},
+		{"upsun", "/compat/upsun/organizations/" + o.ID.String() + "/invitations", bearer},
+	}
+	for _, rd := range reads {
+		status, body := c.do("GET", rd.path, nil, rd.auth)
+		if status != 200 {
+			t.Fatalf("%s list: %d %s", rd.surface, status, body)
+		}
+		for _, cr := range creates {
+			if !strings.Contains(string(body), cr.surface+"@example.com") {
+				t.Errorf("%s does not list the invitation made through %s: %s", rd.surface, cr.surface, body)
+			}
+		}
+	}
+	n, err := srv.Service.CountInvitations(ctx, invite.InvitationFilter{Org: o.ID})
+	if err != nil || n != len(creates) {
+		t.Fatalf("the core holds %d invitations, want %d (%v)", n, len(creates), err)
+	}
+}
