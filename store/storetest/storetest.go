@@ -1248,6 +1248,58 @@ func testStates(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("concurrent moves", func(t *testing.T) {
+		ctx := t.Context()
+		inv, token := e.quiet(t, o.ID)
+		e.clock.Advance(time.Second)
+		actions := []invite.Action{invite.ActionAccept, invite.ActionDecline, invite.ActionCancel}
+		const each = 4
+		type result struct {
+			a   invite.Action
+			err error
+		}
+		results := make([]result, each*len(actions)+each)
+		var wg sync.WaitGroup
+		for i := range each * len(actions) {
+			a := actions[i%len(actions)]
+			wg.Go(func() {
+				_, err := e.act(t, a, inv)
+				results[i] = result{a, err}
+			})
+		}
+		// The invitee clicking Accept again and again at the same time.
+		for i := range each {
+			wg.Go(func() {
+				_, _, err := e.svc.AcceptByToken(ctx, token, "Clicker")
+				results[each*len(actions)+i] = result{invite.ActionAccept, err}
+			})
+		}
+		wg.Wait()
+		var won []invite.Action
+		for _, r := range results {
+			if r.err == nil {
+				won = append(won, r.a)
+			} else if invite.ErrorKind(r.err) != invite.KindConflict {
+				t.Errorf("a losing %s: %v, want Kind Conflict", r.a, r.err)
+			}
+		}
+		if len(won) != 1 {
+			t.Fatalf("%d concurrent moves of one invitation succeeded (%v), want 1", len(won), won)
+		}
+		want := map[invite.Action]invite.State{invite.ActionAccept: invite.StateAccepted,
+			invite.ActionDecline: invite.StateDeclined, invite.ActionCancel: invite.StateCancelled}[won[0]]
+		if got := e.get(t, o.ID, inv.ID); got.State != want {
+			t.Errorf("stored state %s after %s won", got.State, won[0])
+		}
+		page, err := e.svc.ListMembers(ctx, o.ID, invite.MemberParams{Email: inv.Email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantMembers := map[bool]int{true: 1, false: 0}[won[0] == invite.ActionAccept]; len(page.Items) != wantMembers {
+			t.Errorf("%d members after %s won, want %d", len(page.Items), won[0], wantMembers)
+		}
+	})
+
 	t.Run("unknown invitation", func(t *testing.T) {
 		for _, a := range userActions {
 			_, err := e.act(t, a, &invite.Invitation{ID: uuid.New(), OrgID: o.ID, Email: "x@example.com"})
@@ -1704,6 +1756,36 @@ func testUniquePending(t *testing.T, e *env) {
 		wantKind(t, err, invite.KindConflict, "casey@example.com")
 	})
 
+	t.Run("pending limit under concurrent creates", func(t *testing.T) {
+		ctx := t.Context()
+		limit := 3
+		o := e.org(t, &invite.SettingsPatch{MaxPending: &limit})
+		const n = 12
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			email := e.email()
+			wg.Go(func() {
+				_, errs[i] = e.svc.CreateInvitation(ctx, o.ID, invite.CreateInvitation{Email: email})
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if invite.ErrorKind(err) != invite.KindConflict {
+				t.Errorf("a create over the limit: %v, want Kind Conflict", err)
+			}
+		}
+		if ok != limit {
+			t.Errorf("%d concurrent creates succeeded with a limit of %d", ok, limit)
+		}
+		if c := e.count(t, invite.InvitationFilter{Org: o.ID, States: []invite.State{invite.StatePending}}); c != limit {
+			t.Errorf("%d pending with a limit of %d", c, limit)
+		}
+	})
+
 	t.Run("force replaces", func(t *testing.T) {
 		ctx := t.Context()
 		o := e.org(t, nil)
@@ -2138,8 +2220,6 @@ func testMembers(t *testing.T, e *env) {
 		if _, err := e.svc.UpdateOrg(ctx, o.ID, nil, &invite.SettingsPatch{Roles: &roles}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.UpdateMember(ctx, o.ID, m.ID, invite.MemberPatch{Name: &name})
-		wantKind(t, err, invite.KindInvalid, "owner")
 		viewer := "viewer"
 		if _, err := e.svc.UpdateMember(ctx, o.ID, m.ID, invite.MemberPatch{Role: &viewer}); err != nil {
 			t.Errorf("update to the org's new role: %v", err)
@@ -2272,6 +2352,34 @@ func testResend(t *testing.T, e *env) {
 		}
 		_, err = e.svc.ResendInvitation(ctx, o.ID, ref(inv.ID))
 		wantKind(t, err, invite.KindTooManyRequests)
+	})
+
+	t.Run("concurrent", func(t *testing.T) {
+		ctx := t.Context()
+		o := e.org(t, nil)
+		inv, _ := e.quiet(t, o.ID)
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = e.svc.ResendInvitation(ctx, o.ID, ref(inv.ID)) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if invite.ErrorKind(err) != invite.KindTooManyRequests {
+				t.Errorf("a concurrent resend: %v, want Kind TooManyRequests", err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d concurrent resends went through, want 1", ok, n)
+		}
+		if got := e.get(t, o.ID, inv.ID); got.SendCount != 1 {
+			t.Errorf("send_count %d after concurrent resends", got.SendCount)
+		}
+		e.jobFor(t, inv.ID) // exactly one mail queued
 	})
 
 	t.Run("expired", func(t *testing.T) {
@@ -2598,14 +2706,22 @@ func testOutbox(t *testing.T, e *env) {
 				t.Errorf("%s left %d jobs of the invitation", name, n)
 			}
 		}
-		// A resend replaces the queued mail rather than adding one.
+		// A resend replaces the queued mail rather than adding one; a worker
+		// that took the old mail finds nothing left to send.
 		inv := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
+		old := e.jobFor(t, inv.ID)
 		e.clock.Advance(invite.ResendInterval)
 		if _, err := e.svc.ResendInvitation(ctx, o.ID, ref(inv.ID)); err != nil {
 			t.Fatal(err)
 		}
 		if n := e.depth(t); n != 1 {
 			t.Errorf("depth %d after create and resend, want 1", n)
+		}
+		if _, err := e.svc.MailFor(ctx, old); !errors.Is(err, invite.ErrNotFound) {
+			t.Errorf("MailFor of a job replaced by a resend: %v, want ErrNotFound", err)
+		}
+		if err := e.svc.JobDone(ctx, old); !errors.Is(err, invite.ErrNotFound) {
+			t.Errorf("JobDone of a job replaced by a resend: %v, want ErrNotFound", err)
 		}
 		token := e.tokenOf(t, inv.ID)
 		if v, err := e.svc.GetByToken(ctx, token); err != nil || v.Invitation.SendCount != 2 {
