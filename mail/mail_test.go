@@ -625,3 +625,24 @@ func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
 		}
 	}
 }
+
+func TestAKeptConnectionThatDiedIsReplaced(t *testing.T) {
+	first := mailtest.Start(t, mailtest.Options{})
+	e := newEnv(t, nil, nil)
+	e.start(fast(first.URL()))
+	e.invite("one@example.com", nil)
+	first.Wait(t, 1, 10*time.Second)
+	first.Close()
+	second, err := mailtest.Listen(first.Addr, mailtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	e.invite("two@example.com", nil)
+	if m := second.Wait(t, 1, 10*time.Second)[0]; m.To[0] != "two@example.com" {
+		t.Errorf("recipient %v", m.To)
+	}
+	if got := e.metric("invitd_mail_retried_total"); got != 0 {
+		t.Errorf("retried counter = %v, want 0: the new connection should be transparent\n%s", got, e.logs.String())
+	}
+}

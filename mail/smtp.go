@@ -97,7 +97,9 @@ func newSMTPSender(raw string, tlsConf *tls.Config, log *slog.Logger) (*smtpSend
 	if tc.ServerName == "" {
 		tc.ServerName = host
 	}
-	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithTLSConfig(tc)}
+	// The sender checks a kept connection itself before reusing it after a
+	// pause, rather than with a NOOP before every message.
+	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithTLSConfig(tc), gomail.WithoutNoop()}
 	port := 25
 	if u.User != nil {
 		port = 587
@@ -155,6 +157,11 @@ func (s *smtpSender) dial(ctx context.Context) error {
 }
 
 func (s *smtpSender) send(ctx context.Context, m *outgoing) error {
+	if s.conn != nil && time.Since(s.lastUse) > time.Second {
+		if err := s.conn.Noop(); err != nil {
+			s.drop()
+		}
+	}
 	reused := s.conn != nil
 	if s.conn == nil {
 		if err := s.dial(ctx); err != nil {
@@ -163,13 +170,19 @@ func (s *smtpSender) send(ctx context.Context, m *outgoing) error {
 	}
 	err := s.client.SendWithSMTPClient(s.conn, m.msg)
 	var se *gomail.SendError
-	if err != nil && reused && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
-		// The server closed the kept connection meanwhile: one new try.
+	if err != nil && reused && errors.As(err, &se) &&
+		(se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom && se.ErrorCode() == 0) {
+		// The kept connection died before this message was begun: one new try.
 		s.drop()
 		if err := s.dial(ctx); err != nil {
 			return err
 		}
 		err = s.client.SendWithSMTPClient(s.conn, m.msg)
+	}
+	if err != nil && m.msg.IsDelivered() {
+		// The server took the message; only the reset after it failed.
+		s.drop()
+		err = nil
 	}
 	if err != nil {
 		if !errors.As(err, &se) || se.ErrorCode() == 0 || se.ErrorCode() == 421 {

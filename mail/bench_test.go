@@ -1,0 +1,51 @@
+package mail_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/invitd/invitd/mail"
+	"github.com/invitd/invitd/mail/mailtest"
+)
+
+// BenchmarkBurst2000 measures delivery of a burst of 2,000 invitations to a
+// local SMTP server: from the worker's start until every job is done.
+func BenchmarkBurst2000(b *testing.B) {
+	const burst = 2000
+	srv := mailtest.Start(b, mailtest.Options{})
+	var elapsed time.Duration
+	conns := 0
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := newEnv(b, nil, nil)
+		for j := range burst {
+			e.invite(fmt.Sprintf("bench%05d-%d@example.com", j, i), nil)
+		}
+		before, beforeConns := len(srv.Messages()), srv.Connections()
+		w, err := mail.NewWorker(e.svc, fast(srv.URL()), nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		b.StartTimer()
+		start := time.Now()
+		go func() { defer close(done); w.Run(ctx) }()
+		for !e.outboxEmpty() {
+			time.Sleep(time.Millisecond)
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		cancel()
+		<-done
+		if got := len(srv.Messages()) - before; got != burst {
+			b.Fatalf("%d mails arrived, want %d", got, burst)
+		}
+		conns += srv.Connections() - beforeConns
+	}
+	b.ReportMetric(float64(burst*b.N)/elapsed.Seconds(), "mails/s")
+	b.ReportMetric(float64(conns)/float64(b.N), "conns/burst")
+	b.ReportMetric(0, "ns/op")
+}
