@@ -128,6 +128,11 @@ func ParseURL(u string) (path, synchronous string, err error) {
 	if path == "" {
 		return "", "", fmt.Errorf("sqlite: %q names no file", u)
 	}
+	for k := range q {
+		if k != "synchronous" {
+			return "", "", fmt.Errorf("sqlite: unknown option %q in %q; the only option is synchronous", k, u)
+		}
+	}
 	return path, q.Get("synchronous"), nil
 }
 

@@ -35,7 +35,9 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %q, %q, %v; want %q, %q", c.url, path, sync, err, c.path, c.sync)
 		}
 	}
-	for _, bad := range []string{"", "sqlite:", "sqlite://", "sqlite:?synchronous=FULL", "postgres://x/y", "invitd.db", "sqlite:x.db?a=%zz"} {
+	for _, bad := range []string{"", "sqlite:", "sqlite://", "sqlite:?synchronous=FULL", "postgres://x/y", "invitd.db", "sqlite:x.db?a=%zz",
+		// A misspelt option would silently give the default durability.
+		"sqlite:x.db?sync=FULL", "sqlite:x.db?synchronous=FULL&cache=shared"} {
 		if path, _, err := ParseURL(bad); err == nil {
 			t.Errorf("ParseURL(%q) = %q, want an error", bad, path)
 		}
