@@ -5,12 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -25,10 +27,29 @@ var migrations embed.FS
 // Store is SQLite behind one writer connection and a pool of read-only ones.
 // Every write transaction begins IMMEDIATE on the single writer, so a read
 // followed by a write inside it can never be overtaken.
+//
+// Writes that arrive while another is committing are committed together
+// (group commit): one transaction, each write in its own savepoint, so a
+// write that fails is undone alone. Each caller is answered only after the
+// commit that holds its write.
 type Store struct {
 	writer, reader *sql.DB
 	wstmts, rstmts *stmtCache
+	writes         chan *writeReq
+	stop           chan struct{}
+	stopped        chan struct{}
+	grouped        atomic.Int64 // writes committed in a shared transaction
+	closeOnce      sync.Once
 }
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(invite.Tx) error
+	done chan error
+}
+
+// maxGroup bounds how many writes share one commit.
+const maxGroup = 64
 
 // stmtCache holds statements prepared on one pool, by query text. A
 // statement is prepared at pool level only between transactions: inside one,
@@ -108,9 +129,15 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	n := max(4, runtime.NumCPU())
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return &Store{writer: writer, reader: reader,
-		wstmts: &stmtCache{db: writer, m: map[string]*sql.Stmt{}},
-		rstmts: &stmtCache{db: reader, m: map[string]*sql.Stmt{}}}, nil
+	s := &Store{writer: writer, reader: reader,
+		wstmts:  &stmtCache{db: writer, m: map[string]*sql.Stmt{}},
+		rstmts:  &stmtCache{db: reader, m: map[string]*sql.Stmt{}},
+		writes:  make(chan *writeReq),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go s.writeLoop()
+	return s, nil
 }
 
 // ParseURL splits a sqlite:PATH[?synchronous=FULL] database URL.
@@ -156,9 +183,94 @@ func (s *Store) Read(ctx context.Context, fn func(invite.Tx) error) error {
 	return run(ctx, s.rstmts, fn)
 }
 
-// Write runs fn in an IMMEDIATE transaction on the single writer.
+// Write runs fn in an IMMEDIATE transaction on the single writer, possibly
+// shared with other writes (see Store).
 func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
-	return run(ctx, s.wstmts, fn)
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return errors.New("sqlite: store is closed")
+	}
+	return <-r.done
+}
+
+func (s *Store) writeLoop() {
+	defer close(s.stopped)
+	for {
+		var batch []*writeReq
+		select {
+		case r := <-s.writes:
+			batch = append(batch, r)
+		case <-s.stop:
+			return
+		}
+	more:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		if len(batch) == 1 {
+			batch[0].done <- run(batch[0].ctx, s.wstmts, batch[0].fn)
+			continue
+		}
+		if err := s.runGroup(batch); err != nil {
+			// The shared transaction failed as a whole: run each on its own.
+			for _, r := range batch {
+				r.done <- run(r.ctx, s.wstmts, r.fn)
+			}
+		}
+	}
+}
+
+// runGroup commits batch in one transaction and answers each request; if the
+// transaction itself fails, it answers none and returns the error.
+func (s *Store) runGroup(batch []*writeReq) error {
+	ctx := context.Background()
+	sqltx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	// A cancelled context would interrupt SQLite mid-transaction and undo
+	// the others' writes too; each write here is short, so none is cancelled.
+	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true}
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		if errs[i] = r.ctx.Err(); errs[i] != nil {
+			continue
+		}
+		if _, err := t.exec(ctx, "SAVEPOINT w"); err != nil {
+			sqltx.Rollback()
+			return err
+		}
+		if errs[i] = r.fn(t); errs[i] != nil {
+			if _, err := t.exec(ctx, "ROLLBACK TO w"); err != nil {
+				sqltx.Rollback()
+				return err
+			}
+		}
+		if _, err := t.exec(ctx, "RELEASE w"); err != nil {
+			sqltx.Rollback()
+			return err
+		}
+	}
+	if err := mapErr(sqltx.Commit()); err != nil {
+		return err
+	}
+	if len(t.misses) > 0 {
+		s.wstmts.prepare(ctx, t.misses)
+	}
+	s.grouped.Add(int64(len(batch)))
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
+	return nil
 }
 
 func run(ctx context.Context, stmts *stmtCache, fn func(invite.Tx) error) error {
@@ -185,8 +297,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&n)
 }
 
-// Close closes both pools.
+// Close stops the writer and closes both pools.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.stopped
 	s.rstmts.close()
 	s.wstmts.close()
 	rerr := s.reader.Close()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,12 +19,22 @@ type tx struct {
 	tx     *sql.Tx
 	stmts  *stmtCache
 	misses []string // queries to prepare once the transaction is over
+	// detached: statements ignore their context's cancellation (group commit).
+	detached bool
+}
+
+func (t *tx) context(ctx context.Context) context.Context {
+	if t.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // stmt returns q prepared on this transaction's connection, or nil the first
 // time q is seen. Parsing SQL is a large part of a small transaction's cost in
 // SQLite, so statements are prepared once per connection and reused.
 func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	ctx = t.context(ctx)
 	if s := t.stmts.lookup(q); s != nil {
 		return t.tx.StmtContext(ctx, s)
 	}
@@ -32,6 +43,7 @@ func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.context(ctx)
 	if s := t.stmt(ctx, q); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -39,6 +51,7 @@ func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = t.context(ctx)
 	if s := t.stmt(ctx, q); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -48,6 +61,7 @@ func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 func asSQLiteError(err error, target **sqlite.Error) bool { return errors.As(err, target) }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.context(ctx)
 	var r sql.Result
 	var err error
 	if s := t.stmt(ctx, q); s != nil {
@@ -135,8 +149,8 @@ func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*i
 		q += " WHERE id > ?"
 		args = append(args, *after)
 	}
-	q += " ORDER BY id LIMIT ?"
-	return queryAll(ctx, t, scanOrg, q, append(args, limit)...)
+	q += " ORDER BY id" + limitSQL(limit, 0)
+	return queryAll(ctx, t, scanOrg, q, args...)
 }
 
 func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
@@ -268,8 +282,8 @@ func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.
 	if f.After != nil {
 		w.add("(created_at, id) > (?, ?)", micros(f.After.Time), f.After.ID.String())
 	}
-	q := "SELECT " + memberCols + " FROM members WHERE " + w.sql() + " ORDER BY created_at, id LIMIT ? OFFSET ?"
-	return queryAll(ctx, t, scanMember, q, append(w.args, f.Limit, f.Offset)...)
+	q := "SELECT " + memberCols + " FROM members WHERE " + w.sql() + " ORDER BY created_at, id" + limitSQL(f.Limit, f.Offset)
+	return queryAll(ctx, t, scanMember, q, w.args...)
 }
 
 func (t *tx) UpdateMember(ctx context.Context, m *invite.Member) error {
@@ -286,6 +300,16 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// limitSQL writes LIMIT and OFFSET as literals: SQLite plans with a bound
+// LIMIT's value, so a statement with LIMIT ? is compiled again on every run.
+func limitSQL(limit, offset int) string {
+	q := " LIMIT " + strconv.Itoa(max(limit, 0))
+	if offset > 0 {
+		q += " OFFSET " + strconv.Itoa(offset)
+	}
+	return q
 }
 
 // where collects AND-ed conditions.
@@ -422,8 +446,8 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]
 		w.add("("+col+", number) "+op+" (?, ?)", micros(pos.Time), pos.Number)
 	}
 	q := "SELECT " + invCols + " FROM invitations WHERE " + w.sql() +
-		" ORDER BY " + col + " " + dir + ", number " + dir + " LIMIT ? OFFSET ?"
-	out, err := queryAll(ctx, t, scanInv, q, append(w.args, f.Limit, f.Offset)...)
+		" ORDER BY " + col + " " + dir + ", number " + dir + limitSQL(f.Limit, f.Offset)
+	out, err := queryAll(ctx, t, scanInv, q, w.args...)
 	if f.Before != nil {
 		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 			out[i], out[j] = out[j], out[i]
@@ -484,8 +508,8 @@ func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
 
 func (t *tx) ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {
 	return queryAll(ctx, t, scanJob, `UPDATE outbox SET locked_by = ?, locked_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM outbox WHERE run_at <= ? AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at, id LIMIT ?)
-		RETURNING `+jobCols, worker, micros(leaseUntil), micros(now), micros(now), limit)
+		WHERE id IN (SELECT id FROM outbox WHERE run_at <= ? AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at, id`+limitSQL(limit, 0)+`)
+		RETURNING `+jobCols, worker, micros(leaseUntil), micros(now), micros(now))
 }
 
 func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error {

@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// Concurrent writes share commits; one that fails is undone alone, and one
+// whose caller gives up does not take the others with it.
+func TestGroupCommitUndoesOnlyTheFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	errBoom := errors.New("boom")
+	const n = 200
+	ids := make([]invite.OrgID, n)
+	results := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ids[i] = invite.NewOrgID()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wctx := ctx
+			if i%7 == 0 {
+				c, cancel := context.WithCancel(ctx)
+				cancel()
+				wctx = c
+			}
+			results[i] = st.Write(wctx, func(tx invite.Tx) error {
+				now := time.Now()
+				o := &invite.Organization{ID: ids[i], Name: fmt.Sprint(i), Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+				if err := tx.CreateOrg(ctx, o); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return errBoom // after a write: it must be undone
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	if st.grouped.Load() == 0 {
+		t.Fatal("no two writes shared a commit; the test did not exercise group commit")
+	}
+	for i := range n {
+		var got *invite.Organization
+		rerr := st.Read(ctx, func(tx invite.Tx) error {
+			var err error
+			got, err = tx.GetOrg(ctx, ids[i])
+			return err
+		})
+		switch {
+		case results[i] == nil && (rerr != nil || got.Name != fmt.Sprint(i)):
+			t.Fatalf("write %d answered success but is not stored: %v", i, rerr)
+		case results[i] != nil && !errors.Is(rerr, invite.ErrNotFound):
+			t.Fatalf("write %d failed (%v) but left a row", i, results[i])
+		case i%3 == 0 && i%7 != 0 && !errors.Is(results[i], errBoom):
+			t.Fatalf("write %d: got %v, want its own error", i, results[i])
+		case i%3 != 0 && i%7 != 0 && results[i] != nil:
+			t.Fatalf("write %d failed: %v", i, results[i])
+		}
+	}
+}
