@@ -8,6 +8,7 @@ package storetest
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -763,6 +764,11 @@ func testOrgs(t *testing.T, e *env) {
 			t.Errorf("ListKeys of a deleted org: %v", err)
 		}
 		wantKind(t, e.svc.DeleteOrg(ctx, o.ID), invite.KindNotFound)
+
+		// Numbers of deleted invitations are not given again.
+		if next := e.invite(t, keep.ID, invite.CreateInvitation{}).Invitation; next.Number <= max(mailed.Number, acc.Number) {
+			t.Errorf("number %d after deleting invitations up to %d", next.Number, max(mailed.Number, acc.Number))
+		}
 
 		// The other org is untouched.
 		if _, err := e.svc.Authenticate(ctx, keepKey.Token); err != nil {
@@ -1893,8 +1899,20 @@ func testUniquePending(t *testing.T, e *env) {
 			t.Errorf("stored metadata %s", got.Metadata)
 		}
 		wantTimePtr(t, "last_sent_at", got.LastSentAt, got.CreatedAt)
-		if q := e.invite(t, o.ID, invite.CreateInvitation{NoEmail: true}).Invitation; q.SendCount != 0 || q.LastSentAt != nil {
-			t.Errorf("an invitation without mail: send_count %d, last_sent_at %v", q.SendCount, q.LastSentAt)
+		if inv.ID.Version() != 7 {
+			t.Errorf("invitation id %s is UUID version %d, want 7", inv.ID, inv.ID.Version())
+		}
+		q := e.invite(t, o.ID, invite.CreateInvitation{NoEmail: true, Role: " admin "})
+		if q.Invitation.SendCount != 0 || q.Invitation.LastSentAt != nil || q.Invitation.Role != "admin" {
+			t.Errorf("an invitation without mail: role %q, send_count %d, last_sent_at %v", q.Invitation.Role, q.Invitation.SendCount, q.Invitation.LastSentAt)
+		}
+		// The token is 256 random bits; only its hash is kept.
+		if raw, err := base64.RawURLEncoding.DecodeString(q.Token); err != nil || len(raw) != 32 {
+			t.Errorf("token %q is not 32 bytes of base64url: %v", q.Token, err)
+		}
+		stored := e.get(t, o.ID, q.Invitation.ID)
+		if string(stored.TokenHash) != string(invite.HashToken(q.Token)) || strings.Contains(string(stored.TokenHash), q.Token) {
+			t.Error("the stored token hash is not the hash of the token")
 		}
 	})
 }
