@@ -289,6 +289,9 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 	if errors.Is(err, ErrDuplicatePending) {
 		return nil, Conflict("a pending invitation for %s already exists", c.Email)
 	}
+	if errors.Is(err, ErrDuplicateMember) {
+		return nil, Conflict("%s is already a member of this organization", c.Email)
+	}
 	if errors.Is(err, ErrDuplicateIdempotencyKey) {
 		return nil, Conflict("a request with this Idempotency-Key is in progress")
 	}

@@ -117,7 +117,7 @@ func (s *Store) runOnce(ctx context.Context, opts pgx.TxOptions, fn func(invite.
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: ptx}); err != nil {
+	if err := fn(&tx{tx: ptx, write: opts.AccessMode == pgx.ReadWrite}); err != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}

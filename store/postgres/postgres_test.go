@@ -321,3 +321,38 @@ func TestConcurrentCreateOneEmailAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// An invitation accepted on one node while another node invites the same
+// address ends with the member and no pending invitation for them.
+func TestAcceptRacingCreateAcrossNodes(t *testing.T) {
+	_, u := openStore(t)
+	svcs := services(t, []*Store{openURL(t, u), openURL(t, u)})
+	ctx := t.Context()
+	org, err := svcs[0].CreateOrg(ctx, "Acme", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		email := fmt.Sprintf("racer%d@example.com", i)
+		first, err := svcs[0].CreateInvitation(ctx, org.ID, invite.CreateInvitation{Email: email, NoEmail: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var acceptErr, createErr error
+		wg.Go(func() { _, _, acceptErr = svcs[0].AcceptByToken(ctx, first.Token, "Racer") })
+		wg.Go(func() {
+			_, createErr = svcs[1].CreateInvitation(ctx, org.ID, invite.CreateInvitation{Email: email, NoEmail: true})
+		})
+		wg.Wait()
+		if acceptErr != nil {
+			t.Fatalf("accept: %v", acceptErr)
+		}
+		if createErr == nil {
+			t.Fatalf("%s: a new invitation was made for someone who had just joined", email)
+		}
+		if invite.ErrorKind(createErr) != invite.KindConflict {
+			t.Fatalf("%s: create = %v, want a conflict", email, createErr)
+		}
+	}
+}

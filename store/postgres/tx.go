@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +19,32 @@ import (
 )
 
 type tx struct {
-	tx pgx.Tx
+	tx    pgx.Tx
+	write bool
+}
+
+// Counts read no row that FOR UPDATE could lock, so a Write transaction that
+// counts holds a transaction-scoped advisory lock on what it counts: the
+// check of a count and the write that follows it hold against every other
+// Write that counts the same thing. The two-key form keeps these locks apart
+// from goose's single-key migration lock.
+const (
+	lockNamespaceOrgInvitations = 0x696e7601 // counts of an org's invitations
+	lockNamespaceKeys           = 0x696e7602 // counts of API keys
+)
+
+func (t *tx) lockCount(ctx context.Context, namespace int32, key int32) error {
+	if !t.write {
+		return nil
+	}
+	_, err := t.tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", namespace, key)
+	return mapErr(err)
+}
+
+func orgLockKey(id invite.OrgID) int32 {
+	h := fnv.New32a()
+	h.Write(id[:])
+	return int32(h.Sum32())
 }
 
 type scanner interface{ Scan(...any) error }
@@ -191,6 +217,9 @@ func (t *tx) DeleteKey(ctx context.Context, id string) error {
 }
 
 func (t *tx) CountKeys(ctx context.Context) (int, error) {
+	if err := t.lockCount(ctx, lockNamespaceKeys, 0); err != nil {
+		return 0, err
+	}
 	var n int
 	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM api_keys").Scan(&n)
 	return n, mapErr(err)
@@ -334,19 +363,33 @@ func metadataText(m json.RawMessage) string {
 }
 
 // CreateInvitation inserts inv. A second pending invitation for the same
-// (org, email) is reported without aborting the transaction.
+// (org, email) is reported without aborting the transaction. A pending
+// invitation for someone who is a member by the time it is inserted is
+// ErrDuplicateMember: the member check before it cannot lock a row that does
+// not exist yet, so an accept committed meanwhile is caught here.
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
 	err := t.tx.QueryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,
+			$11::timestamptz, $12::timestamptz, $13::text, $14::json, $15::text, $16::integer, $17::timestamptz, $18::bytea
+		WHERE $8::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = $2::uuid AND email = $3::text)
 		ON CONFLICT (org_id, email) WHERE state = 'pending' DO NOTHING RETURNING number`,
 		idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
 		string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
 		inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash).Scan(&inv.Number)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return invite.ErrDuplicatePending
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return mapErr(err)
 	}
-	return mapErr(err)
+	var member bool
+	err = t.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND email = $2)",
+		orgUUID(inv.OrgID), inv.Email).Scan(&member)
+	switch {
+	case err != nil:
+		return mapErr(err)
+	case member:
+		return invite.ErrDuplicateMember
+	}
+	return invite.ErrDuplicatePending
 }
 
 func (t *tx) getInv(ctx context.Context, forUpdate bool, cond string, args ...any) (*invite.Invitation, error) {
@@ -445,6 +488,9 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]
 }
 
 func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (int, error) {
+	if err := t.lockCount(ctx, lockNamespaceOrgInvitations, orgLockKey(f.Org)); err != nil {
+		return 0, err
+	}
 	w := invWhere(f)
 	var n int
 	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM invitations WHERE "+w.sql(), w.args...).Scan(&n)
