@@ -1,0 +1,398 @@
+package postgres
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const multiNodeAdminKey = "multinode-admin-key-0123456789abcdef0123"
+
+var (
+	invitdBinary    string
+	invitdBinaryErr error
+	invitdBuildOnce sync.Once
+)
+
+// buildInvitd builds ./cmd/invitd once per test process.
+func buildInvitd(t *testing.T) string {
+	t.Helper()
+	invitdBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "invitd-multinode")
+		if err != nil {
+			invitdBinaryErr = err
+			return
+		}
+		bin := filepath.Join(dir, "invitd")
+		out, err := exec.Command("go", "build", "-o", bin, "github.com/invitd/invitd/cmd/invitd").CombinedOutput()
+		if err != nil {
+			invitdBinaryErr = fmt.Errorf("building invitd: %v\n%s", err, out)
+			return
+		}
+		invitdBinary = bin
+	})
+	if invitdBinaryErr != nil {
+		t.Fatal(invitdBinaryErr)
+	}
+	return invitdBinary
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// invitdNode is one `invitd serve` process.
+type invitdNode struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *lockedBuffer
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startInvitd(t *testing.T, bin, db string) *invitdNode {
+	t.Helper()
+	addr := freePort(t)
+	n := &invitdNode{url: "http://" + addr, logs: &lockedBuffer{}}
+	n.cmd = exec.Command(bin, "serve")
+	n.cmd.Env = append(os.Environ(), "INVITD_DB="+db, "INVITD_ADDR="+addr, "INVITD_ADMIN_KEY="+multiNodeAdminKey,
+		"INVITD_LOG_LEVEL=warn")
+	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.cmd.Process.Kill()
+		n.cmd.Wait()
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", n.url, n.logs)
+		}
+	})
+	return n
+}
+
+func (n *invitdNode) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(n.url + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not become ready:\n%s", n.url, n.logs)
+}
+
+type cluster struct {
+	nodes  []*invitdNode
+	next   atomic.Int64
+	client *http.Client
+}
+
+// reply is a decoded JSON answer.
+type reply struct {
+	status int
+	body   map[string]any
+}
+
+func (r reply) str(key string) string {
+	s, _ := r.body[key].(string)
+	return s
+}
+
+// on sends a request to node i.
+func (c *cluster) on(i int, method, path string, body any) (reply, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return reply{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.nodes[i].url+path, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+multiNodeAdminKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.client.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer res.Body.Close()
+	r := reply{status: res.StatusCode}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return r, err
+	}
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &r.body); err != nil {
+			return r, fmt.Errorf("%s %s: %d %q: %v", method, path, res.StatusCode, b, err)
+		}
+	}
+	return r, nil
+}
+
+// rr sends a request to the next node in turn, and says which one it was.
+func (c *cluster) rr(method, path string, body any) (reply, int, error) {
+	i := int(c.next.Add(1)-1) % len(c.nodes)
+	r, err := c.on(i, method, path, body)
+	return r, i, err
+}
+
+// must sends a request to node i and wants status.
+func (c *cluster) must(t *testing.T, i int, status int, method, path string, body any) reply {
+	t.Helper()
+	r, err := c.on(i, method, path, body)
+	if err != nil {
+		t.Fatalf("node %d: %s %s: %v", i, method, path, err)
+	}
+	if r.status != status {
+		t.Fatalf("node %d: %s %s = %d %v, want %d", i, method, path, r.status, r.body, status)
+	}
+	return r
+}
+
+// Three invitd processes share one database: creates racing across them
+// make one invitation, what one writes the others read, page and change, and
+// killing one under load loses nothing it answered while the others go on.
+func TestMultiNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three invitd processes")
+	}
+	db := emptyDatabase(t)
+	bin := buildInvitd(t)
+	c := &cluster{client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
+	for range 3 {
+		c.nodes = append(c.nodes, startInvitd(t, bin, db))
+	}
+	for _, n := range c.nodes {
+		n.waitReady(t)
+	}
+
+	org := c.must(t, 0, http.StatusCreated, "POST", "/v1/organizations", map[string]any{"name": "Acme"}).str("id")
+	invitations := "/v1/organizations/" + org + "/invitations"
+
+	t.Run("one invitation from concurrent creates", func(t *testing.T) {
+		const n = 50
+		replies := make([]reply, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				replies[i], _, errs[i] = c.rr("POST", invitations, map[string]any{"email": "race@example.com"})
+			})
+		}
+		close(start)
+		wg.Wait()
+		created, conflicts := 0, 0
+		for i, r := range replies {
+			switch {
+			case errs[i] != nil:
+				t.Errorf("create %d: %v", i, errs[i])
+			case r.status == http.StatusCreated:
+				created++
+			case r.status == http.StatusConflict:
+				conflicts++
+			default:
+				t.Errorf("create %d = %d %v", i, r.status, r.body)
+			}
+		}
+		if created != 1 || conflicts != n-1 {
+			t.Errorf("%d created, %d conflicts; want 1 and %d", created, conflicts, n-1)
+		}
+		for i := range c.nodes {
+			l := c.must(t, i, http.StatusOK, "GET", invitations+"?email=race@example.com", nil)
+			if data, _ := l.body["data"].([]any); len(data) != 1 {
+				t.Errorf("node %d lists %d invitations for the address, want 1", i, len(data))
+			}
+		}
+	})
+
+	t.Run("created on one node, used on the others", func(t *testing.T) {
+		inv := c.must(t, 0, http.StatusCreated, "POST", invitations, map[string]any{"email": "dana@example.com", "role": "admin"})
+		id := inv.str("id")
+		for i := 1; i < 3; i++ {
+			got := c.must(t, i, http.StatusOK, "GET", invitations+"/"+id, nil)
+			if got.str("email") != "dana@example.com" || got.str("state") != "pending" || got.str("role") != "admin" {
+				t.Errorf("node %d reads %v", i, got.body)
+			}
+		}
+
+		for i := range 7 {
+			c.must(t, i%3, http.StatusCreated, "POST", invitations, map[string]any{"email": fmt.Sprintf("page%d@example.com", i)})
+		}
+		all := c.must(t, 0, http.StatusOK, "GET", invitations+"?limit=100", nil)
+		want := ids(all)
+		// Each page is asked of the next node, with the cursor another node made.
+		var got []string
+		cursor := ""
+		for page := 0; page < 20; page++ {
+			q := invitations + "?limit=3"
+			if cursor != "" {
+				q += "&cursor=" + url.QueryEscape(cursor)
+			}
+			r := c.must(t, page%3, http.StatusOK, "GET", q, nil)
+			got = append(got, ids(r)...)
+			next, _ := r.body["next_cursor"].(string)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("paged across nodes: %v\nwant %v", got, want)
+		}
+
+		acc := c.must(t, 2, http.StatusOK, "POST", invitations+"/"+id+"/accept", map[string]any{"email": "dana@example.com", "name": "Dana"})
+		member, _ := acc.body["member"].(map[string]any)
+		if member == nil || member["email"] != "dana@example.com" || member["role"] != "admin" {
+			t.Fatalf("accept answered %v", acc.body)
+		}
+		if got := c.must(t, 0, http.StatusOK, "GET", invitations+"/"+id, nil); got.str("state") != "accepted" {
+			t.Errorf("node 0 sees state %q after the accept on node 2", got.str("state"))
+		}
+		c.must(t, 1, http.StatusConflict, "POST", invitations+"/"+id+"/accept", map[string]any{"email": "dana@example.com", "name": "Dana"})
+		c.must(t, 1, http.StatusConflict, "POST", invitations, map[string]any{"email": "dana@example.com"})
+		m := c.must(t, 1, http.StatusOK, "GET", "/v1/organizations/"+org+"/members/"+member["id"].(string), nil)
+		if m.str("email") != "dana@example.com" {
+			t.Errorf("node 1 reads the member as %v", m.body)
+		}
+	})
+
+	t.Run("kill -9 of one node under load", func(t *testing.T) {
+		const workers, total, killAfter = 6, 240, 60
+		victim := 2
+		var (
+			mu       sync.Mutex
+			answered = map[string]string{} // id -> email, for every 201
+			n        atomic.Int64
+			ok       atomic.Int64
+			killed   atomic.Bool
+			survived atomic.Int64 // 201s from the other nodes after the kill
+			killOnce sync.Once
+		)
+		kill := func() {
+			killOnce.Do(func() {
+				killed.Store(true)
+				if err := c.nodes[victim].cmd.Process.Kill(); err != nil {
+					t.Errorf("kill: %v", err)
+				}
+			})
+		}
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for {
+					i := int(n.Add(1) - 1)
+					if i >= total {
+						return
+					}
+					email := fmt.Sprintf("load%d@example.com", i)
+					wasKilled := killed.Load()
+					r, node, err := c.rr("POST", invitations, map[string]any{"email": email})
+					if node == victim && (wasKilled || killed.Load()) {
+						if err == nil && r.status == http.StatusCreated {
+							mu.Lock()
+							answered[r.str("id")] = email
+							mu.Unlock()
+						}
+						continue // the dead node may answer anything or nothing
+					}
+					if err != nil || r.status != http.StatusCreated {
+						t.Errorf("node %d: create %s = %v %v", node, email, r.status, err)
+						continue
+					}
+					mu.Lock()
+					answered[r.str("id")] = email
+					mu.Unlock()
+					if wasKilled {
+						survived.Add(1)
+					}
+					if ok.Add(1) == killAfter {
+						kill()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if !killed.Load() {
+			t.Fatal("the load ended before the kill")
+		}
+		if survived.Load() == 0 {
+			t.Error("no create succeeded on the other nodes after the kill")
+		}
+		c.nodes[victim].cmd.Wait()
+		for i := range c.nodes {
+			if i == victim {
+				continue
+			}
+			res, err := c.client.Get(c.nodes[i].url + "/readyz")
+			if err != nil || res.StatusCode != http.StatusOK {
+				t.Errorf("node %d is not ready after the kill: %v", i, err)
+			} else {
+				res.Body.Close()
+			}
+		}
+		t.Logf("%d creates answered 201, %d of them after the kill on the other nodes", len(answered), survived.Load())
+		for id, email := range answered {
+			r := c.must(t, int(c.next.Add(1))%2, http.StatusOK, "GET", invitations+"/"+id, nil)
+			if r.str("email") != email || r.str("state") != "pending" {
+				t.Errorf("invitation %s answered 201 for %s reads %v", id, email, r.body)
+			}
+		}
+	})
+}
+
+func ids(r reply) []string {
+	data, _ := r.body["data"].([]any)
+	out := make([]string, 0, len(data))
+	for _, d := range data {
+		if m, ok := d.(map[string]any); ok {
+			id, _ := m["id"].(string)
+			out = append(out, id)
+		}
+	}
+	return out
+}
