@@ -186,7 +186,18 @@ func (s *Store) Read(ctx context.Context, fn func(invite.Tx) error) error {
 // Write runs fn in an IMMEDIATE transaction on the single writer, possibly
 // shared with other writes (see Store).
 func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	// fn runs on the writer's goroutine: a panic in it undoes the write and
+	// is raised again here, in the caller's.
+	var panicked any
+	safe := func(t invite.Tx) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				panicked, err = p, fmt.Errorf("sqlite: panic in a write: %v", p)
+			}
+		}()
+		return fn(t)
+	}
+	r := &writeReq{ctx: ctx, fn: safe, done: make(chan error, 1)}
 	select {
 	case s.writes <- r:
 	case <-ctx.Done():
@@ -194,7 +205,11 @@ func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
 	case <-s.stop:
 		return errors.New("sqlite: store is closed")
 	}
-	return <-r.done
+	err := <-r.done
+	if panicked != nil {
+		panic(panicked)
+	}
+	return err
 }
 
 func (s *Store) writeLoop() {
@@ -278,6 +293,7 @@ func run(ctx context.Context, stmts *stmtCache, fn func(invite.Tx) error) error 
 	if err != nil {
 		return err
 	}
+	defer sqltx.Rollback() // a no-op after Commit; frees the connection if fn panics
 	t := &tx{tx: sqltx, stmts: stmts}
 	err = fn(t)
 	if err != nil {

@@ -8,6 +8,7 @@ package storetest
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -521,6 +522,53 @@ func testTx(t *testing.T, e *env) {
 		}
 		if err := e.store.Ping(ctx); err != nil {
 			t.Errorf("Ping: %v", err)
+		}
+	})
+
+	t.Run("PanicReachesTheCaller", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		id := invite.NewOrgID()
+		now := e.now()
+		for _, txn := range []struct {
+			name string
+			run  func(context.Context, func(invite.Tx) error) error
+		}{{"Write", e.store.Write}, {"Read", e.store.Read}} {
+			// More panics than a pool has connections.
+			for range 12 {
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Errorf("a panic in a %s function did not reach the caller", txn.name)
+						}
+					}()
+					txn.run(ctx, func(tx invite.Tx) error {
+						if txn.name == "Write" {
+							o := &invite.Organization{ID: id, Name: "p", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+							if err := tx.CreateOrg(ctx, o); err != nil {
+								return err
+							}
+						}
+						panic("boom")
+					})
+				}()
+			}
+		}
+		// Nothing of the panicking write stays, and the store still works.
+		wctx := ctx
+		err := e.store.Read(wctx, func(tx invite.Tx) error {
+			_, err := tx.GetOrg(wctx, id)
+			return err
+		})
+		if !errors.Is(err, invite.ErrNotFound) {
+			t.Errorf("the org of a panicking write: %v, want ErrNotFound", err)
+		}
+		o, err := e.svc.CreateOrg(wctx, "after a panic", nil)
+		if err != nil {
+			t.Fatalf("a write after panics: %v", err)
+		}
+		if _, err := e.svc.GetOrg(wctx, o.ID); err != nil {
+			t.Fatalf("a read after panics: %v", err)
 		}
 	})
 
