@@ -52,7 +52,8 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Batch is how many jobs one claim takes; default 50.
 	Batch int
-	// Lease is how long a claim holds its jobs; default 5m.
+	// Lease is how long a claim holds its jobs, and so how long the jobs of a
+	// crashed worker wait before another takes them; default 2m.
 	Lease time.Duration
 	// PollInterval is how often the outbox is looked at without a Wake; default 1s.
 	PollInterval time.Duration
@@ -75,7 +76,7 @@ func (c *Config) defaults() {
 		c.Batch = 50
 	}
 	if c.Lease <= 0 {
-		c.Lease = 5 * time.Minute
+		c.Lease = 2 * time.Minute
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second

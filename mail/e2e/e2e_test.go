@@ -1,0 +1,296 @@
+// Package e2e runs the real invitd binary against a real SMTP server: mail
+// survives kill -9, and several nodes on one PostgreSQL send each mail once.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/invitd/invitd/mail/mailtest"
+)
+
+const adminKey = "mail-e2e-admin-key-0123456789abcdef"
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "invitd-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "invitd")
+	if out, err := exec.Command("go", "build", "-o", binary, "github.com/invitd/invitd/cmd/invitd").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building invitd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// node is one `invitd serve` process.
+type node struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *syncBuffer
+}
+
+func startNode(t *testing.T, db, smtpURL string) *node {
+	t.Helper()
+	n := &node{addr: freeAddr(t), logs: &syncBuffer{}}
+	n.cmd = exec.Command(binary, "serve")
+	n.cmd.Env = append(os.Environ(), "INVITD_DB="+db, "INVITD_ADDR="+n.addr, "INVITD_ADMIN_KEY="+adminKey,
+		"INVITD_SMTP_URL="+smtpURL, "INVITD_BASE_URL=http://"+n.addr, "INVITD_MAIL_FROM=Invites <invites@example.com>")
+	n.cmd.Stderr = n.logs
+	n.cmd.Stdout = n.logs
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.cmd.Process.Kill(); n.cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + n.addr + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return n
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("invitd did not become ready:\n%s", n.logs)
+	return nil
+}
+
+func (n *node) call(method, path string, body any) (int, map[string]any, error) {
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
+	}
+	req, _ := http.NewRequest(method, "http://"+n.addr+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	err = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m, err
+}
+
+func (n *node) createOrg(t *testing.T) string {
+	t.Helper()
+	status, org, err := n.call("POST", "/v1/organizations", map[string]any{"name": "Acme"})
+	if err != nil || status != 201 {
+		t.Fatalf("create org: %d %v %v", status, org, err)
+	}
+	return org["id"].(string)
+}
+
+func (n *node) invite(org, email string) error {
+	status, inv, err := n.call("POST", "/v1/organizations/"+org+"/invitations", map[string]any{"email": email})
+	if err != nil || status != 201 {
+		return fmt.Errorf("invite %s: %d %v %v", email, status, inv, err)
+	}
+	return nil
+}
+
+// checkMail asserts exactly one mail per email, each with a working link.
+func checkMail(t *testing.T, msgs []*mailtest.Message, emails []string, n *node) {
+	t.Helper()
+	byTo := map[string][]*mailtest.Message{}
+	for _, m := range msgs {
+		byTo[m.To[0]] = append(byTo[m.To[0]], m)
+	}
+	for _, e := range emails {
+		got := byTo[e]
+		if len(got) != 1 {
+			t.Errorf("%s got %d mails, want 1", e, len(got))
+			continue
+		}
+		_, token := got[0].Link()
+		status, v, err := n.call("GET", "/v1/invitations/"+token, nil)
+		if err != nil || status != 200 {
+			t.Errorf("the link mailed to %s does not work: %d %v %v", e, status, v, err)
+		}
+	}
+	if len(msgs) != len(emails) {
+		t.Errorf("%d mails for %d invitations", len(msgs), len(emails))
+	}
+}
+
+// With the mail server down, invitations are answered 201; the process is
+// killed with SIGKILL; after a restart, once the mail server is up, every
+// answered invitation gets its mail, once.
+func TestKill9WhileTheMailServerIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a lease to run out (2 min)")
+	}
+	smtpAddr := freeAddr(t)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
+	n := startNode(t, db, "smtp://"+smtpAddr)
+	org := n.createOrg(t)
+	var emails []string
+	for i := range 40 {
+		e := fmt.Sprintf("crash%02d@example.com", i)
+		if err := n.invite(org, e); err != nil {
+			t.Fatal(err)
+		}
+		emails = append(emails, e)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(n.logs.String(), "cannot reach the mail server") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery attempt was logged:\n%s", n.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd.Wait()
+
+	srv, err := mailtest.Listen(smtpAddr, mailtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	n2 := startNode(t, db, "smtp://"+smtpAddr)
+	// A job that failed before the kill is retried after its backoff (at
+	// most 30 s); one the killed process held is freed when its lease ends
+	// (2 min).
+	msgs := srv.Wait(t, len(emails), 200*time.Second)
+	time.Sleep(2 * time.Second) // room for a duplicate to show up
+	checkMail(t, srv.Messages(), emails, n2)
+	if len(msgs) > 0 && !strings.Contains(msgs[0].Header.Get("From"), "Invites") || !strings.Contains(msgs[0].Header.Get("From"), "<invites@example.com>") {
+		t.Errorf("From = %q", msgs[0].Header.Get("From"))
+	}
+}
+
+// postgresURL makes a fresh database on the server named by
+// INVITD_TEST_POSTGRES_URL and returns its URL; the database is dropped at
+// the end.
+func postgresURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("INVITD_TEST_POSTGRES_URL")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("INVITD_TEST_POSTGRES_URL is needed under CI (bash .ci/postgres.sh prints one)")
+		}
+		t.Skip("set INVITD_TEST_POSTGRES_URL (export INVITD_TEST_POSTGRES_URL=$(bash .ci/postgres.sh)) to run the PostgreSQL delivery test")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("INVITD_TEST_POSTGRES_URL: %v", err)
+	}
+	name := fmt.Sprintf("invitd_mail_e2e_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		conn.Close(context.Background())
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Three nodes on one PostgreSQL share the outbox: every mail goes out once,
+// and more than one node sends.
+func TestThreeNodesOnPostgreSQLSendEachMailOnce(t *testing.T) {
+	db := postgresURL(t)
+	srv := mailtest.Start(t, mailtest.Options{Reply: func(stage string, _ int, _ string) error {
+		if stage == "DATA" {
+			time.Sleep(2 * time.Millisecond) // a server with some latency
+		}
+		return nil
+	}})
+	nodes := []*node{startNode(t, db, srv.URL())}
+	org := nodes[0].createOrg(t)
+	nodes = append(nodes, startNode(t, db, srv.URL()), startNode(t, db, srv.URL()))
+
+	const perNode = 100
+	var (
+		mu     sync.Mutex
+		emails []string
+		wg     sync.WaitGroup
+	)
+	for i, n := range nodes {
+		wg.Go(func() {
+			for j := range perNode {
+				e := fmt.Sprintf("n%d-%03d@example.com", i, j)
+				if err := n.invite(org, e); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				emails = append(emails, e)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	srv.Wait(t, len(emails), 60*time.Second)
+	time.Sleep(2 * time.Second)
+	checkMail(t, srv.Messages(), emails, nodes[0])
+
+	senders := 0
+	for i, n := range nodes {
+		sent := strings.Count(n.logs.String(), "invitation mail sent")
+		t.Logf("node %d sent %d mails", i, sent)
+		if sent > 0 {
+			senders++
+		}
+	}
+	if senders < 2 {
+		t.Errorf("only %d node(s) sent mail; the outbox is not shared", senders)
+	}
+}
