@@ -84,44 +84,64 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 	return nil
 }
 
-var (
-	readOpts  = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	writeOpts = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
+const (
+	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	beginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
 )
 
 // Read runs fn in a read-only transaction that sees one snapshot.
 func (s *Store) Read(ctx context.Context, fn func(invite.Tx) error) error {
-	return s.run(ctx, readOpts, fn)
+	return s.run(ctx, beginRead, false, fn)
 }
 
 // Write runs fn in a READ COMMITTED transaction.
 func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
-	return s.run(ctx, writeOpts, fn)
+	return s.run(ctx, beginWrite, true, fn)
 }
 
 // maxAttempts bounds how often a transaction the server aborted for a
 // deadlock or a serialization failure is run again.
 const maxAttempts = 3
 
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(invite.Tx) error) error {
+func (s *Store) run(ctx context.Context, begin string, write bool, fn func(invite.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.runOnce(ctx, opts, fn)
+		err := s.runOnce(ctx, begin, write, fn)
 		if err == nil || attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
 			return err
 		}
 	}
 }
 
-func (s *Store) runOnce(ctx context.Context, opts pgx.TxOptions, fn func(invite.Tx) error) error {
-	ptx, err := s.pool.BeginTx(ctx, opts)
+// errCommitRollback: the server rolled back at COMMIT a transaction a
+// statement of which had failed.
+var errCommitRollback = errors.New("postgres: commit unexpectedly resulted in rollback")
+
+func (s *Store) runOnce(ctx context.Context, begin string, write bool, fn func(invite.Tx) error) error {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: ptx, write: opts.AccessMode == pgx.ReadWrite}); err != nil {
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
+	// A connection left inside a transaction by an error is closed, not
+	// reused, when it is released.
+	defer conn.Release()
+	t := &tx{conn: conn.Conn(), begin: begin, write: write}
+	if err := fn(t); err != nil {
+		if t.begin == "" {
+			_, _ = t.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
 		return err
 	}
-	return mapErr(ptx.Commit(ctx))
+	if t.begin != "" {
+		return nil // fn ran no statement
+	}
+	tag, err := t.conn.Exec(ctx, "COMMIT")
+	if err != nil {
+		return mapErr(err)
+	}
+	if tag.String() == "ROLLBACK" {
+		return errCommitRollback
+	}
+	return nil
 }
 
 func retryable(err error) bool {

@@ -13,14 +13,91 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/invitd/invitd/invite"
 )
 
+// tx is one transaction on a connection of its own. Its BEGIN is not sent
+// alone: it goes in one round trip with the transaction's first statement.
 type tx struct {
-	tx    pgx.Tx
+	conn  *pgx.Conn
+	begin string // the BEGIN statement while it is still to be sent
 	write bool
+}
+
+// batch sends BEGIN and q together and reads BEGIN's answer; the caller
+// reads q's answer from the results and closes them.
+func (t *tx) batch(ctx context.Context, q string, args []any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	b.Queue(t.begin)
+	b.Queue(q, args...)
+	br := t.conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	t.begin = ""
+	return br, nil
+}
+
+func (t *tx) rawExec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error) {
+	if t.begin == "" {
+		return t.conn.Exec(ctx, q, args...)
+	}
+	br, err := t.batch(ctx, q, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+// batchRow is the one row of a statement sent with BEGIN.
+type batchRow struct {
+	br  pgx.BatchResults
+	err error
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) pgx.Row {
+	if t.begin == "" {
+		return t.conn.QueryRow(ctx, q, args...)
+	}
+	br, err := t.batch(ctx, q, args)
+	return batchRow{br: br, err: err}
+}
+
+// query runs q; done must be called after the rows are closed.
+func (t *tx) query(ctx context.Context, q string, args ...any) (rows pgx.Rows, done func() error, err error) {
+	if t.begin == "" {
+		rows, err := t.conn.Query(ctx, q, args...)
+		return rows, func() error { return nil }, err
+	}
+	br, err := t.batch(ctx, q, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err = br.Query()
+	if err != nil {
+		br.Close()
+		return nil, nil, err
+	}
+	return rows, br.Close, nil
 }
 
 // Counts read no row that FOR UPDATE could lock, so a Write transaction that
@@ -37,7 +114,7 @@ func (t *tx) lockCount(ctx context.Context, namespace int32, key int32) error {
 	if !t.write {
 		return nil
 	}
-	_, err := t.tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", namespace, key)
+	_, err := t.rawExec(ctx, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", namespace, key)
 	return mapErr(err)
 }
 
@@ -50,7 +127,7 @@ func orgLockKey(id invite.OrgID) int32 {
 type scanner interface{ Scan(...any) error }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(ctx, q, args...)
+	tag, err := t.rawExec(ctx, q, args...)
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -70,20 +147,26 @@ func (t *tx) execOne(ctx context.Context, q string, args ...any) error {
 }
 
 func queryAll[T any](ctx context.Context, t *tx, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := t.tx.Query(ctx, q, args...)
+	rows, done, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
+			rows.Close()
+			done()
 			return nil, err
 		}
 		out = append(out, v)
 	}
-	return out, mapErr(rows.Err())
+	rows.Close()
+	err = rows.Err()
+	if derr := done(); err == nil {
+		err = derr
+	}
+	return out, mapErr(err)
 }
 
 func notFound(err error) error {
@@ -147,7 +230,7 @@ func (t *tx) CreateOrg(ctx context.Context, o *invite.Organization) error {
 }
 
 func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization, error) {
-	return scanOrg(t.tx.QueryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = $1", orgUUID(id)))
+	return scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = $1", orgUUID(id)))
 }
 
 func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
@@ -202,7 +285,7 @@ func (t *tx) CreateKey(ctx context.Context, k *invite.APIKey) error {
 }
 
 func (t *tx) GetKey(ctx context.Context, id string) (*invite.APIKey, error) {
-	return scanKey(t.tx.QueryRow(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = $1", id))
+	return scanKey(t.queryRow(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = $1", id))
 }
 
 func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
@@ -221,7 +304,7 @@ func (t *tx) CountKeys(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var n int
-	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM api_keys").Scan(&n)
+	err := t.queryRow(ctx, "SELECT count(*) FROM api_keys").Scan(&n)
 	return n, mapErr(err)
 }
 
@@ -253,11 +336,11 @@ func (t *tx) CreateMember(ctx context.Context, m *invite.Member) error {
 }
 
 func (t *tx) GetMember(ctx context.Context, org invite.OrgID, id uuid.UUID) (*invite.Member, error) {
-	return scanMember(t.tx.QueryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND id = $2", orgUUID(org), idUUID(id)))
+	return scanMember(t.queryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND id = $2", orgUUID(org), idUUID(id)))
 }
 
 func (t *tx) GetMemberByEmail(ctx context.Context, org invite.OrgID, email string) (*invite.Member, error) {
-	return scanMember(t.tx.QueryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND email = $2", orgUUID(org), email))
+	return scanMember(t.queryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND email = $2", orgUUID(org), email))
 }
 
 func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
@@ -368,7 +451,7 @@ func metadataText(m json.RawMessage) string {
 // ErrDuplicateMember: the member check before it cannot lock a row that does
 // not exist yet, so an accept committed meanwhile is caught here.
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
-	err := t.tx.QueryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+	err := t.queryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
 		SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,
 			$11::timestamptz, $12::timestamptz, $13::text, $14::json, $15::text, $16::integer, $17::timestamptz, $18::bytea
@@ -381,7 +464,7 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 		return mapErr(err)
 	}
 	var member bool
-	err = t.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND email = $2)",
+	err = t.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND email = $2)",
 		orgUUID(inv.OrgID), inv.Email).Scan(&member)
 	switch {
 	case err != nil:
@@ -397,7 +480,7 @@ func (t *tx) getInv(ctx context.Context, forUpdate bool, cond string, args ...an
 	if forUpdate {
 		q += " FOR UPDATE"
 	}
-	return scanInv(t.tx.QueryRow(ctx, q, args...))
+	return scanInv(t.queryRow(ctx, q, args...))
 }
 
 func (t *tx) GetInvitation(ctx context.Context, org invite.OrgID, id uuid.UUID, forUpdate bool) (*invite.Invitation, error) {
@@ -493,7 +576,7 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 	}
 	w := invWhere(f)
 	var n int
-	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM invitations WHERE "+w.sql(), w.args...).Scan(&n)
+	err := t.queryRow(ctx, "SELECT count(*) FROM invitations WHERE "+w.sql(), w.args...).Scan(&n)
 	return n, mapErr(err)
 }
 
@@ -502,7 +585,7 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {
 	r := invite.IdempotencyRecord{Scope: scope, Key: key}
 	var id pgtype.UUID
-	err := t.tx.QueryRow(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2",
+	err := t.queryRow(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2",
 		scope, key).Scan(&r.RequestHash, &id, &r.CreatedAt)
 	if err != nil {
 		return nil, notFound(err)
@@ -542,7 +625,7 @@ func scanJob(row scanner) (*invite.Job, error) {
 }
 
 func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
-	err := t.tx.QueryRow(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	err := t.queryRow(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
 		j.Kind, idUUID(j.InvitationID), string(j.Payload), j.RunAt, j.CreatedAt).Scan(&j.ID)
 	return mapErr(err)
 }
@@ -590,7 +673,7 @@ func (t *tx) DeleteJobsFor(ctx context.Context, invitation uuid.UUID) error {
 func (t *tx) OutboxStats(ctx context.Context) (int, *time.Time, error) {
 	var n int
 	var oldest *time.Time
-	if err := t.tx.QueryRow(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
 		return 0, nil, mapErr(err)
 	}
 	return n, utcPtr(oldest), nil
