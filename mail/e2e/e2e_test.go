@@ -169,6 +169,7 @@ func TestKill9WhileTheMailServerIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a lease to run out (2 min)")
 	}
+	t.Parallel()
 	smtpAddr := freeAddr(t)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
 	n := startNode(t, db, "smtp://"+smtpAddr)
@@ -207,6 +208,75 @@ func TestKill9WhileTheMailServerIsDown(t *testing.T) {
 	checkMail(t, srv.Messages(), emails, n2)
 	if len(msgs) > 0 && !strings.Contains(msgs[0].Header.Get("From"), "Invites") || !strings.Contains(msgs[0].Header.Get("From"), "<invites@example.com>") {
 		t.Errorf("From = %q", msgs[0].Header.Get("From"))
+	}
+}
+
+// Killed in the middle of a burst, invitd sends every mail after a restart;
+// at most the one mail in flight at the kill goes out twice.
+func TestKill9InTheMiddleOfABurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a lease to run out (2 min)")
+	}
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{Reply: func(stage string, _ int, _ string) error {
+		if stage == "DATA" {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	}})
+	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
+	n := startNode(t, db, srv.URL())
+	org := n.createOrg(t)
+	var emails []string
+	for i := range 100 {
+		e := fmt.Sprintf("burst%03d@example.com", i)
+		if err := n.invite(org, e); err != nil {
+			t.Fatal(err)
+		}
+		emails = append(emails, e)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(srv.Messages()) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail went out:\n%s", n.logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd.Wait()
+	before := len(srv.Messages())
+	if before == len(emails) {
+		t.Fatal("every mail went out before the kill; the test proves nothing")
+	}
+	n2 := startNode(t, db, srv.URL())
+	deadline = time.Now().Add(200 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, m := range srv.Messages() {
+			seen[m.To[0]] = true
+		}
+		if len(seen) == len(emails) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d invitations got mail after the restart", len(seen), len(emails))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	msgs := srv.Messages()
+	dups := len(msgs) - len(emails)
+	t.Logf("%d mails before the kill, %d in all, %d sent twice", before, len(msgs), dups)
+	if dups > 1 {
+		t.Errorf("%d mails went out twice, want at most the one in flight", dups)
+	}
+	for _, m := range msgs {
+		_, token := m.Link()
+		if status, _, err := n2.call("GET", "/v1/invitations/"+token, nil); err != nil || status != 200 {
+			t.Errorf("the link mailed to %s does not work: %d %v", m.To[0], status, err)
+		}
 	}
 }
 
