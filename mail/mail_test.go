@@ -632,6 +632,7 @@ func TestAKeptConnectionThatDiedIsReplaced(t *testing.T) {
 	e.start(fast(first.URL()))
 	e.invite("one@example.com", nil)
 	first.Wait(t, 1, 10*time.Second)
+	eventually(t, 5*time.Second, "the first job is done", e.outboxEmpty)
 	first.Close()
 	second, err := mailtest.Listen(first.Addr, mailtest.Options{})
 	if err != nil {
