@@ -103,7 +103,7 @@ func validToken(s string) bool {
 
 // page is what the template shows.
 type page struct {
-	Kind    string // invite, accepted, already, declined-done, declined, expired, cancelled, error, notfound, forbidden, internal
+	Kind    string // invite, accepted, already, declineddone, declined, expired, cancelled, error, notfound, forbidden, badform, internal
 	Lang    string
 	Status  int
 	Title   string
@@ -282,7 +282,7 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 func (h *handler) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.simple(w, r, langFromRequest(r), "notfound", http.StatusBadRequest, false)
+		h.simple(w, r, langFromRequest(r), "badform", http.StatusBadRequest, false)
 		return false
 	}
 	c, err := r.Cookie(CookieName)

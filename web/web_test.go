@@ -394,3 +394,17 @@ func TestHEADAndMethods(t *testing.T) {
 		t.Error(fmt.Sprint(n, " members"))
 	}
 }
+
+func TestOversizedFormIsRefused(t *testing.T) {
+	e := newEnv(t, "Acme", nil)
+	_, token := e.invite("grace@example.com", nil)
+	b := newBrowser(t)
+	csrf := csrfOf(t, b.get(e.srv.URL+"/i/"+token).body)
+	r := b.post(e.srv.URL+"/i/"+token+"/accept", url.Values{"csrf": {csrf}, "name": {strings.Repeat("x", 64<<10)}})
+	expect(t, r, 400, "badform")
+	long := b.post(e.srv.URL+"/i/"+token+"/accept", url.Values{"csrf": {csrf}, "name": {strings.Repeat("x", 300)}})
+	expect(t, long, 422, "invite", "name is longer than 200 bytes")
+	if n := len(e.members()); n != 0 {
+		t.Errorf("%d members", n)
+	}
+}
