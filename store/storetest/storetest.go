@@ -525,6 +525,50 @@ func testTx(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("ConcurrentWritesFailAlone", func(t *testing.T) {
+		ctx := t.Context()
+		const n = 40
+		boom := errors.New("boom")
+		made := make([]invite.OrgID, n)
+		errs := make([]error, n)
+		now := e.now()
+		var wg sync.WaitGroup
+		for i := range n {
+			made[i] = invite.NewOrgID()
+			wg.Go(func() {
+				errs[i] = e.store.Write(ctx, func(tx invite.Tx) error {
+					o := &invite.Organization{ID: made[i], Name: "w", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+					if err := tx.CreateOrg(ctx, o); err != nil {
+						return err
+					}
+					if i%2 == 0 {
+						return boom
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			_, err := e.svc.GetOrg(ctx, made[i])
+			if i%2 == 0 {
+				if !errors.Is(errs[i], boom) {
+					t.Errorf("write %d returned %v, want its own error", i, errs[i])
+				}
+				if invite.ErrorKind(err) != invite.KindNotFound {
+					t.Errorf("the org of failed write %d: %v, want NotFound", i, err)
+				}
+			} else {
+				if errs[i] != nil {
+					t.Errorf("write %d: %v", i, errs[i])
+				}
+				if err != nil {
+					t.Errorf("the org of write %d: %v", i, err)
+				}
+			}
+		}
+	})
+
 	t.Run("PanicReachesTheCaller", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
