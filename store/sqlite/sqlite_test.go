@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/store/storetest"
@@ -130,5 +131,35 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestUseAfterClose(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.Write(ctx, func(invite.Tx) error { return nil }); err == nil {
+			t.Error("a write after Close succeeded")
+		}
+		if err := s.Read(ctx, func(invite.Tx) error { return nil }); err == nil {
+			t.Error("a read after Close succeeded")
+		}
+		if err := s.Ping(ctx); err == nil {
+			t.Error("Ping after Close succeeded")
+		}
+		s.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("using a closed store hangs")
 	}
 }
