@@ -2540,6 +2540,43 @@ func testResend(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("resend and create race for one address", func(t *testing.T) {
+		ctx := t.Context()
+		o := e.org(t, nil)
+		old := e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 3600}).Invitation
+		e.clock.Advance(2 * time.Hour)
+		const n = 10
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if i%2 == 0 {
+					_, errs[i] = e.svc.ResendInvitation(ctx, o.ID, ref(old.ID))
+				} else {
+					_, errs[i] = e.svc.CreateInvitation(ctx, o.ID, invite.CreateInvitation{Email: old.Email})
+				}
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case invite.ErrorKind(err) == invite.KindConflict:
+			case i%2 == 0 && invite.ErrorKind(err) == invite.KindTooManyRequests:
+			default:
+				t.Errorf("call %d: %v, want success, Conflict or (for a resend) TooManyRequests", i, err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d of the racing calls succeeded, want 1", ok)
+		}
+		if c := e.count(t, invite.InvitationFilter{Org: o.ID, Email: old.Email, States: []invite.State{invite.StatePending}}); c != 1 {
+			t.Errorf("%d pending for the address, want 1", c)
+		}
+	})
+
 	t.Run("finished ones cannot be resent", func(t *testing.T) {
 		o := e.org(t, nil)
 		for _, a := range []invite.Action{invite.ActionAccept, invite.ActionDecline, invite.ActionCancel} {
