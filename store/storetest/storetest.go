@@ -1991,6 +1991,16 @@ func testUniquePending(t *testing.T, e *env) {
 			t.Errorf("stored metadata %s", got.Metadata)
 		}
 		wantTimePtr(t, "last_sent_at", got.LastSentAt, got.CreatedAt)
+		fr := "fr"
+		if _, err := e.svc.UpdateOrg(ctx, o.ID, nil, &invite.SettingsPatch{Locale: &fr}); err != nil {
+			t.Fatal(err)
+		}
+		if l := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation.Locale; l != "fr" {
+			t.Errorf("an invitation without a locale got %q, want the org's fr", l)
+		}
+		if l := e.invite(t, o.ID, invite.CreateInvitation{Locale: "de"}).Invitation.Locale; l != "de" {
+			t.Errorf("an invitation with locale de got %q", l)
+		}
 		if inv.ID.Version() != 7 {
 			t.Errorf("invitation id %s is UUID version %d, want 7", inv.ID, inv.ID.Version())
 		}
