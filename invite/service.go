@@ -623,6 +623,9 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 	if errors.Is(err, ErrDuplicatePending) {
 		return nil, Conflict("another pending invitation for this email exists")
 	}
+	if errors.Is(err, ErrDuplicateMember) {
+		return nil, Conflict("the invitation's address is already a member of this organization")
+	}
 	if err == nil {
 		s.wake()
 	}

@@ -356,3 +356,55 @@ func TestAcceptRacingCreateAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// A resend of an expired invitation racing the accept of the newer one for
+// the same address ends with the member and no pending invitation for them.
+func TestAcceptRacingResendAcrossNodes(t *testing.T) {
+	_, u := openStore(t)
+	var mu sync.Mutex
+	now := time.Now().UTC()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var svcs []*invite.Service
+	for range 2 {
+		svc, err := invite.NewService(openURL(t, u), invite.Config{Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs = append(svcs, svc)
+	}
+	ctx := t.Context()
+	org, err := svcs[0].CreateOrg(ctx, "Acme", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		email := fmt.Sprintf("racer%d@example.com", i)
+		old, err := svcs[0].CreateInvitation(ctx, org.ID, invite.CreateInvitation{Email: email, NoEmail: true, ExpiresIn: 3600})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Hour)
+		mu.Unlock()
+		newer, err := svcs[0].CreateInvitation(ctx, org.ID, invite.CreateInvitation{Email: email, NoEmail: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var acceptErr, resendErr error
+		wg.Go(func() { _, _, acceptErr = svcs[0].AcceptByToken(ctx, newer.Token, "Racer") })
+		wg.Go(func() {
+			_, resendErr = svcs[1].ResendInvitation(ctx, org.ID, invite.InvitationRef{ID: old.Invitation.ID})
+		})
+		wg.Wait()
+		if acceptErr != nil {
+			t.Fatalf("accept: %v", acceptErr)
+		}
+		if resendErr == nil {
+			t.Fatalf("%s: an old invitation was made pending again for someone who had just joined", email)
+		}
+		if invite.ErrorKind(resendErr) != invite.KindConflict {
+			t.Fatalf("%s: resend = %v, want a conflict", email, resendErr)
+		}
+	}
+}

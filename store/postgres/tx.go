@@ -503,13 +503,33 @@ func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email s
 	return t.getInv(ctx, forUpdate, "org_id = $1 AND email = $2 AND state = 'pending'", orgUUID(org), email)
 }
 
+// UpdateInvitation stores inv. Like CreateInvitation, it does not make an
+// invitation pending for someone who is a member by then: ErrDuplicateMember.
 func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {
-	return t.execOne(ctx, `UPDATE invitations SET role = $1, permissions = $2, state = $3, updated_at = $4, expires_at = $5,
+	n, err := t.exec(ctx, `UPDATE invitations SET role = $1, permissions = $2, state = $3, updated_at = $4, expires_at = $5,
 		finished_at = $6, error = $7, metadata = $8, locale = $9, send_count = $10, last_sent_at = $11, token_hash = $12
-		WHERE org_id = $13 AND id = $14`,
+		WHERE org_id = $13 AND id = $14
+		AND ($3::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members m WHERE m.org_id = $13 AND m.email = invitations.email))`,
 		inv.Role, nonNil(inv.Permissions), string(inv.State), inv.UpdatedAt, inv.ExpiresAt,
 		inv.FinishedAt, inv.Error, metadataText(inv.Metadata), inv.Locale, inv.SendCount, inv.LastSentAt,
 		inv.TokenHash, orgUUID(inv.OrgID), idUUID(inv.ID))
+	if err != nil || n == 1 {
+		return err
+	}
+	if inv.State != invite.StatePending {
+		return invite.ErrNotFound
+	}
+	var exists, member bool
+	err = t.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invitations WHERE org_id = $1 AND id = $2),
+		EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND email = (SELECT email FROM invitations WHERE org_id = $1 AND id = $2))`,
+		orgUUID(inv.OrgID), idUUID(inv.ID)).Scan(&exists, &member)
+	switch {
+	case err != nil:
+		return mapErr(err)
+	case exists && member:
+		return invite.ErrDuplicateMember
+	}
+	return invite.ErrNotFound
 }
 
 // invWhere renders a filter's conditions; states match as observed at f.Now.
