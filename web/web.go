@@ -9,6 +9,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -158,7 +159,11 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) internal(w http.ResponseWriter, r *http.Request, lang string, err error) {
-	h.log.ErrorContext(r.Context(), "invitation page", "err", err, "path", redactPath(r.URL.Path))
+	if r.Context().Err() != nil {
+		h.log.DebugContext(r.Context(), "invitation page: the browser went away", "err", err, "path", redactPath(r.URL.Path))
+	} else {
+		h.log.ErrorContext(r.Context(), "invitation page", "err", err, "path", redactPath(r.URL.Path))
+	}
 	h.simple(w, r, lang, "internal", http.StatusInternalServerError, false)
 }
 
@@ -313,7 +318,9 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 		h.showState(w, r, token, v, "", http.StatusUnprocessableEntity, name, catalog[lang].get("name_required"))
 		return
 	}
-	_, _, err := h.svc.AcceptByToken(r.Context(), token, name)
+	ctx, cancel := actionContext(r)
+	defer cancel()
+	_, _, err := h.svc.AcceptByToken(ctx, token, name)
 	h.after(w, r, token, "accepted", name, err)
 }
 
@@ -326,8 +333,17 @@ func (h *handler) decline(w http.ResponseWriter, r *http.Request) {
 	if !h.checkCSRF(w, r) {
 		return
 	}
-	_, err := h.svc.DeclineByToken(r.Context(), token)
+	ctx, cancel := actionContext(r)
+	defer cancel()
+	_, err := h.svc.DeclineByToken(ctx, token)
 	h.after(w, r, token, "declined", "", err)
+}
+
+// actionContext lets an accept or decline finish when the browser drops the
+// request, as it does with the first of two quick clicks: the invitee acted,
+// and the outcome must not depend on when the connection closed.
+func actionContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 }
 
 // after answers a form: on success a redirect to the result page (so a

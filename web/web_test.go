@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,14 @@ type env struct {
 	org   *invite.Organization
 	clock *clock
 	srv   *httptest.Server
+	// posts counts the POST requests the server answered.
+	posts atomic.Int64
+	// postStatuses lists the statuses of those answers.
+	postMu       sync.Mutex
+	postStatuses []int
+	// postHold holds the answer to each POST this long (nanoseconds) after
+	// the handler ran, as a slow network would.
+	postHold atomic.Int64
 }
 
 func newEnv(t testing.TB, orgName string, wake func()) *env {
@@ -59,10 +68,33 @@ func newEnv(t testing.TB, orgName string, wake func()) *env {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/i/", web.New(e.svc, nil))
+	pages := web.New(e.svc, nil)
+	mux.Handle("/i/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			pages.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		pages.ServeHTTP(sw, r)
+		e.posts.Add(1)
+		e.postMu.Lock()
+		e.postStatuses = append(e.postStatuses, sw.status)
+		e.postMu.Unlock()
+		time.Sleep(time.Duration(e.postHold.Load()))
+	}))
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // invite creates an invitation without mail and returns it with its token.
