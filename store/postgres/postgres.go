@@ -24,9 +24,13 @@ import (
 var migrations embed.FS
 
 // Store is a pgx pool. Write transactions run at READ COMMITTED and lock the
-// rows they read with forUpdate; Read transactions are read-only snapshots.
-// Nothing is kept in memory between transactions, so any number of Stores in
-// any number of processes can share one database.
+// rows they read with forUpdate; a count in a Write holds an advisory lock
+// until commit, so a limit checked by counting holds; an invitation is never
+// made pending for someone already a member (ErrDuplicateMember), which a
+// check before the write cannot ensure for a row not yet there. Read
+// transactions are read-only snapshots (REPEATABLE READ). Nothing is kept in
+// memory between transactions, so any number of Stores in any number of
+// processes can share one database.
 type Store struct {
 	pool *pgxpool.Pool
 }
