@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -91,11 +96,58 @@ func adminPool(t testing.TB) *pgxpool.Pool {
 			// The named database does not exist; any database will do.
 			admin, adminErr = connect(ctx, withDatabase(t, base, "postgres"))
 		}
+		if adminErr == nil {
+			dropAbandoned(ctx, admin)
+		}
 	})
 	if adminErr != nil {
 		t.Fatalf("connecting to %s: %v", urlEnv, adminErr)
 	}
 	return admin
+}
+
+// hostTag tells this machine's test databases from those of other machines
+// that may share the server.
+var hostTag = func() string {
+	h := fnv.New32a()
+	name, _ := os.Hostname()
+	h.Write([]byte(name))
+	return fmt.Sprintf("%08x", h.Sum32())
+}()
+
+var testDBName = regexp.MustCompile(`^invitd_(?:test|template)_([0-9a-f]{8})_([0-9]+)(?:_[0-9]+)?$`)
+
+// dropAbandoned drops the databases of test processes of this machine that
+// are gone without cleaning up, killed by a timeout for instance.
+func dropAbandoned(ctx context.Context, a *pgxpool.Pool) {
+	rows, err := a.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'invitd\\_%'")
+	if err != nil {
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		m := testDBName.FindStringSubmatch(name)
+		if m == nil || m[1] != hostTag {
+			continue
+		}
+		pid, err := strconv.Atoi(m[2])
+		if err != nil || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		_, _ = a.Exec(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(name)+" WITH (FORCE)")
+	}
+}
+
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func connect(ctx context.Context, u string) (*pgxpool.Pool, error) {
@@ -115,7 +167,7 @@ func connect(ctx context.Context, u string) (*pgxpool.Pool, error) {
 func createDatabase(t testing.TB, tmpl string) string {
 	t.Helper()
 	a := adminPool(t)
-	name := fmt.Sprintf("invitd_test_%d_%d", os.Getpid(), dbSeq.Add(1))
+	name := fmt.Sprintf("invitd_test_%s_%d_%d", hostTag, os.Getpid(), dbSeq.Add(1))
 	q := "CREATE DATABASE " + quoteIdent(name)
 	if tmpl != "" {
 		q += " TEMPLATE " + quoteIdent(tmpl)
@@ -145,7 +197,7 @@ func migratedDatabase(t testing.TB) string {
 	t.Helper()
 	a := adminPool(t)
 	templateOnce.Do(func() {
-		name := fmt.Sprintf("invitd_template_%d", os.Getpid())
+		name := fmt.Sprintf("invitd_template_%s_%d", hostTag, os.Getpid())
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, templateErr = a.Exec(ctx, "CREATE DATABASE "+quoteIdent(name)); templateErr != nil {
