@@ -134,11 +134,11 @@ func (s *Service) ListInvitations(ctx context.Context, org OrgID, p ListParams) 
 	f.Now = s.Now()
 	var items []*Invitation
 	err = s.store.Read(ctx, func(tx Tx) error {
-		if _, err := s.getOrg(ctx, tx, org); err != nil {
+		var err error
+		if items, err = tx.ListInvitations(ctx, f); err != nil || len(items) > 0 {
 			return err
 		}
-		var err error
-		items, err = tx.ListInvitations(ctx, f)
+		_, err = s.getOrg(ctx, tx, org) // an empty list may mean no such org
 		return err
 	})
 	if err != nil {
