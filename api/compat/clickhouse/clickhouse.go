@@ -4,11 +4,8 @@
 package clickhouse
 
 import (
-	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -104,29 +101,12 @@ func fail(w http.ResponseWriter, status int, msg string) {
 func problem(w http.ResponseWriter, p *wire.Problem) { fail(w, p.Status, p.Message) }
 
 func coreError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := invite.ErrorMessage(err)
-	switch invite.ErrorKind(err) {
-	case invite.KindBadRequest, invite.KindInvalid:
-		fail(w, http.StatusBadRequest, msg)
-	case invite.KindUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Basic realm="invitd"`)
-		fail(w, http.StatusUnauthorized, msg)
-	case invite.KindForbidden:
-		fail(w, http.StatusForbidden, msg)
-	case invite.KindNotFound:
-		fail(w, http.StatusNotFound, msg)
-	case invite.KindConflict:
-		fail(w, http.StatusConflict, msg)
-	case invite.KindTooManyRequests:
-		var e *invite.Error
-		if errors.As(err, &e) && e.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	wire.CoreError(w, r, surface, err, wire.CoreStatuses, func(kind invite.Kind, status int, msg string) {
+		if kind == invite.KindUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="invitd"`)
 		}
-		fail(w, http.StatusTooManyRequests, msg)
-	default:
-		wire.LogInternal(r, surface, err)
-		fail(w, http.StatusInternalServerError, "internal error")
-	}
+		fail(w, status, msg)
+	})
 }
 
 // ---- auth and ids

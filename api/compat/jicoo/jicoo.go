@@ -4,12 +4,10 @@
 package jicoo
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -132,33 +130,29 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	fail(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
 }
 
-// coreError answers a core error with Jicoo's statuses: a rule broken by a
-// value or by the current state is 422 (Jicoo documents no 409).
+// statuses are Jicoo's: a rule broken by the input is a 422, and so is a
+// conflict, since Jicoo documents no 409.
+var statuses = wire.Statuses{
+	invite.KindBadRequest:      http.StatusBadRequest,
+	invite.KindInvalid:         http.StatusUnprocessableEntity,
+	invite.KindConflict:        http.StatusUnprocessableEntity,
+	invite.KindUnauthorized:    http.StatusUnauthorized,
+	invite.KindForbidden:       http.StatusForbidden,
+	invite.KindNotFound:        http.StatusNotFound,
+	invite.KindTooManyRequests: http.StatusTooManyRequests,
+}
+
+// codes name each kind in Jicoo's error body.
+var codes = map[invite.Kind]string{
+	invite.KindBadRequest: "bad_request", invite.KindInvalid: "unprocessable_entity", invite.KindConflict: "conflict",
+	invite.KindUnauthorized: "unauthorized", invite.KindForbidden: "forbidden", invite.KindNotFound: "not_found",
+	invite.KindTooManyRequests: "too_many_requests", invite.KindInternal: "internal_error",
+}
+
 func coreError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := invite.ErrorMessage(err)
-	switch invite.ErrorKind(err) {
-	case invite.KindBadRequest:
-		fail(w, http.StatusBadRequest, "bad_request", msg)
-	case invite.KindInvalid:
-		fail(w, http.StatusUnprocessableEntity, "unprocessable_entity", msg)
-	case invite.KindConflict:
-		fail(w, http.StatusUnprocessableEntity, "conflict", msg)
-	case invite.KindUnauthorized:
-		fail(w, http.StatusUnauthorized, "unauthorized", msg)
-	case invite.KindForbidden:
-		fail(w, http.StatusForbidden, "forbidden", msg)
-	case invite.KindNotFound:
-		fail(w, http.StatusNotFound, "not_found", msg)
-	case invite.KindTooManyRequests:
-		var e *invite.Error
-		if errors.As(err, &e) && e.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-		}
-		fail(w, http.StatusTooManyRequests, "too_many_requests", msg)
-	default:
-		wire.LogInternal(r, surface, err)
-		fail(w, http.StatusInternalServerError, "internal_error", "internal error")
-	}
+	wire.CoreError(w, r, surface, err, statuses, func(kind invite.Kind, status int, msg string) {
+		fail(w, status, codes[kind], msg)
+	})
 }
 
 // ---- auth

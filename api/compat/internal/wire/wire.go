@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/invitd/invitd/invite"
 )
 
 // MaxBody is the largest request body any surface reads.
@@ -133,6 +135,40 @@ func TimePtr(t *time.Time) *string {
 	}
 	s := Time(*t)
 	return &s
+}
+
+// Statuses maps the core's error kinds to a surface's HTTP statuses.
+type Statuses map[invite.Kind]int
+
+// CoreStatuses are the statuses most surfaces use; a rule broken by the
+// input is a 400.
+var CoreStatuses = Statuses{
+	invite.KindBadRequest:      http.StatusBadRequest,
+	invite.KindInvalid:         http.StatusBadRequest,
+	invite.KindUnauthorized:    http.StatusUnauthorized,
+	invite.KindForbidden:       http.StatusForbidden,
+	invite.KindNotFound:        http.StatusNotFound,
+	invite.KindConflict:        http.StatusConflict,
+	invite.KindTooManyRequests: http.StatusTooManyRequests,
+}
+
+// CoreError answers a core error through fail, the surface's own error
+// writer: the kind picks the status from statuses, a 429 gets Retry-After,
+// and anything unexpected is logged and answered 500 "internal error".
+func CoreError(w http.ResponseWriter, r *http.Request, surface string, err error, statuses Statuses,
+	fail func(kind invite.Kind, status int, msg string)) {
+	kind := invite.ErrorKind(err)
+	status, ok := statuses[kind]
+	if !ok {
+		LogInternal(r, surface, err)
+		fail(invite.KindInternal, http.StatusInternalServerError, "internal error")
+		return
+	}
+	var e *invite.Error
+	if status == http.StatusTooManyRequests && errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	fail(kind, status, invite.ErrorMessage(err))
 }
 
 // LogInternal records an error the caller is answered generically about.
