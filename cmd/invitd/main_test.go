@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,106 +16,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/invitd/invitd/internal/testnode"
 )
 
-const adminKey = "durability-admin-key-0123456789abcdef"
-
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "invitd-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "invitd")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building invitd: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// node is a real `invitd serve` process.
-type node struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *bytes.Buffer
-}
-
-func startNode(t *testing.T, db string, extraEnv ...string) *node {
-	t.Helper()
-	n := &node{addr: freeAddr(t), logs: &bytes.Buffer{}}
-	n.cmd = exec.Command(binary, "serve")
-	n.cmd.Env = append(os.Environ(), "INVITD_DB="+db, "INVITD_ADDR="+n.addr, "INVITD_ADMIN_KEY="+adminKey)
-	n.cmd.Env = append(n.cmd.Env, extraEnv...)
-	n.cmd.Stderr = &syncWriter{w: n.logs}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.cmd.Process.Kill(); n.cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get("http://" + n.addr + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return n
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("invitd did not become ready:\n%s", n.logs)
-	return nil
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (n *node) call(method, path string, body any) (int, map[string]any, error) {
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, "http://"+n.addr+path, rd)
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	var m map[string]any
-	err = json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m, err
-}
+func TestMain(m *testing.M) { os.Exit(testnode.Main(m)) }
 
 // Every invitation answered 201 survives kill -9 of the process.
 func TestKill9LosesNoAnsweredInvitation(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
-	n := startNode(t, db)
-	status, org, err := n.call("POST", "/v1/organizations", map[string]any{"name": "Durable"})
+	n := testnode.StartReady(t, "INVITD_DB="+db)
+	status, org, err := n.Call("POST", "/v1/organizations", map[string]any{"name": "Durable"})
 	if err != nil || status != 201 {
 		t.Fatalf("create org: %d %v", status, err)
 	}
@@ -134,7 +44,7 @@ func TestKill9LosesNoAnsweredInvitation(t *testing.T) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				email := fmt.Sprintf("d%d@example.com", seq.Add(1))
-				status, inv, err := n.call("POST", "/v1/organizations/"+orgID+"/invitations", map[string]any{"email": email})
+				status, inv, err := n.Call("POST", "/v1/organizations/"+orgID+"/invitations", map[string]any{"email": email})
 				if err != nil {
 					return // the process is gone
 				}
@@ -156,18 +66,15 @@ func TestKill9LosesNoAnsweredInvitation(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	n.cmd.Wait()
+	n.Kill()
 	wg.Wait()
 	if len(answered) < 300 {
 		t.Fatalf("only %d invitations were answered before the deadline", len(answered))
 	}
 
-	n2 := startNode(t, db)
+	n2 := testnode.StartReady(t, "INVITD_DB="+db)
 	for _, id := range answered {
-		status, inv, err := n2.call("GET", "/v1/organizations/"+orgID+"/invitations/"+id, nil)
+		status, inv, err := n2.Call("GET", "/v1/organizations/"+orgID+"/invitations/"+id, nil)
 		if err != nil || status != 200 || inv["state"] != "pending" {
 			t.Fatalf("invitation %s answered 201 before the crash is lost: %d %v %v", id, status, inv, err)
 		}
@@ -178,8 +85,7 @@ func TestKill9LosesNoAnsweredInvitation(t *testing.T) {
 func TestFirstStartPrintsAnAdminKeyOnce(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
 	start := func() string {
-		addr := freeAddr(t)
-		cmd := exec.Command(binary, "serve", "--addr", addr, "--db", db)
+		cmd := exec.Command(testnode.Binary(t), "serve", "--addr", testnode.FreeAddr(t), "--db", db)
 		cmd.Env = append(os.Environ(), "INVITD_ADMIN_KEY=")
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
@@ -210,8 +116,8 @@ func TestFirstStartPrintsAnAdminKeyOnce(t *testing.T) {
 		t.Fatalf("second start printed a key again:\n%s", second)
 	}
 	// The printed key is an admin key.
-	n := startNode(t, db, "INVITD_ADMIN_KEY=")
-	req, _ := http.NewRequest("GET", "http://"+n.addr+"/v1/organizations", nil)
+	n := testnode.StartReady(t, "INVITD_DB="+db, "INVITD_ADMIN_KEY=")
+	req, _ := http.NewRequest("GET", n.URL+"/v1/organizations", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 200 {
@@ -221,16 +127,16 @@ func TestFirstStartPrintsAnAdminKeyOnce(t *testing.T) {
 }
 
 func TestSIGTERMShutsDownGracefully(t *testing.T) {
-	n := startNode(t, "sqlite:"+filepath.Join(t.TempDir(), "invitd.db"))
-	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	n := testnode.StartReady(t, "INVITD_DB=sqlite:"+filepath.Join(t.TempDir(), "invitd.db"))
+	if err := n.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- n.cmd.Wait() }()
+	go func() { done <- n.Cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, n.logs)
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, n.Logs)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("invitd did not stop after SIGTERM")

@@ -3,15 +3,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,117 +16,30 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/invitd/invitd/internal/testnode"
 	"github.com/invitd/invitd/mail/mailtest"
 )
 
-const adminKey = "mail-e2e-admin-key-0123456789abcdef"
+func TestMain(m *testing.M) { os.Exit(testnode.Main(m)) }
 
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "invitd-e2e")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "invitd")
-	if out, err := exec.Command("go", "build", "-o", binary, "github.com/invitd/invitd/cmd/invitd").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building invitd: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
+// startNode starts a ready `invitd serve` on db that sends mail to smtpURL.
+func startNode(t *testing.T, db, smtpURL string) *testnode.Node {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testnode.StartReady(t, "INVITD_DB="+db, "INVITD_SMTP_URL="+smtpURL,
+		"INVITD_MAIL_FROM=Invites <invites@example.com>")
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// node is one `invitd serve` process.
-type node struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *syncBuffer
-}
-
-func startNode(t *testing.T, db, smtpURL string) *node {
+func createOrg(t *testing.T, n *testnode.Node) string {
 	t.Helper()
-	n := &node{addr: freeAddr(t), logs: &syncBuffer{}}
-	n.cmd = exec.Command(binary, "serve")
-	n.cmd.Env = append(os.Environ(), "INVITD_DB="+db, "INVITD_ADDR="+n.addr, "INVITD_ADMIN_KEY="+adminKey,
-		"INVITD_SMTP_URL="+smtpURL, "INVITD_BASE_URL=http://"+n.addr, "INVITD_MAIL_FROM=Invites <invites@example.com>")
-	n.cmd.Stderr = n.logs
-	n.cmd.Stdout = n.logs
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.cmd.Process.Kill(); n.cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get("http://" + n.addr + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return n
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("invitd did not become ready:\n%s", n.logs)
-	return nil
-}
-
-func (n *node) call(method, path string, body any) (int, map[string]any, error) {
-	var b []byte
-	if body != nil {
-		b, _ = json.Marshal(body)
-	}
-	req, _ := http.NewRequest(method, "http://"+n.addr+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	var m map[string]any
-	err = json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m, err
-}
-
-func (n *node) createOrg(t *testing.T) string {
-	t.Helper()
-	status, org, err := n.call("POST", "/v1/organizations", map[string]any{"name": "Acme"})
+	status, org, err := n.Call("POST", "/v1/organizations", map[string]any{"name": "Acme"})
 	if err != nil || status != 201 {
 		t.Fatalf("create org: %d %v %v", status, org, err)
 	}
 	return org["id"].(string)
 }
 
-func (n *node) invite(org, email string) error {
-	status, inv, err := n.call("POST", "/v1/organizations/"+org+"/invitations", map[string]any{"email": email})
+func invite(n *testnode.Node, org, email string) error {
+	status, inv, err := n.Call("POST", "/v1/organizations/"+org+"/invitations", map[string]any{"email": email})
 	if err != nil || status != 201 {
 		return fmt.Errorf("invite %s: %d %v %v", email, status, inv, err)
 	}
@@ -139,7 +47,7 @@ func (n *node) invite(org, email string) error {
 }
 
 // checkMail asserts exactly one mail per email, each with a working link.
-func checkMail(t *testing.T, msgs []*mailtest.Message, emails []string, n *node) {
+func checkMail(t *testing.T, msgs []*mailtest.Message, emails []string, n *testnode.Node) {
 	t.Helper()
 	byTo := map[string][]*mailtest.Message{}
 	for _, m := range msgs {
@@ -152,7 +60,7 @@ func checkMail(t *testing.T, msgs []*mailtest.Message, emails []string, n *node)
 			continue
 		}
 		_, token := got[0].Link()
-		status, v, err := n.call("GET", "/v1/invitations/"+token, nil)
+		status, v, err := n.Call("GET", "/v1/invitations/"+token, nil)
 		if err != nil || status != 200 {
 			t.Errorf("the link mailed to %s does not work: %d %v %v", e, status, v, err)
 		}
@@ -170,29 +78,29 @@ func TestKill9WhileTheMailServerIsDown(t *testing.T) {
 		t.Skip("waits for a lease to run out (2 min)")
 	}
 	t.Parallel()
-	smtpAddr := freeAddr(t)
+	smtpAddr := testnode.FreeAddr(t)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
 	n := startNode(t, db, "smtp://"+smtpAddr)
-	org := n.createOrg(t)
+	org := createOrg(t, n)
 	var emails []string
 	for i := range 40 {
 		e := fmt.Sprintf("crash%02d@example.com", i)
-		if err := n.invite(org, e); err != nil {
+		if err := invite(n, org, e); err != nil {
 			t.Fatal(err)
 		}
 		emails = append(emails, e)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(n.logs.String(), "cannot reach the mail server") {
+	for !strings.Contains(n.Logs.String(), "cannot reach the mail server") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no delivery attempt was logged:\n%s", n.logs)
+			t.Fatalf("no delivery attempt was logged:\n%s", n.Logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := n.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	n.cmd.Wait()
+	n.Cmd.Wait()
 
 	srv, err := mailtest.Listen(smtpAddr, mailtest.Options{})
 	if err != nil {
@@ -226,11 +134,11 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	}})
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
 	n := startNode(t, db, srv.URL())
-	org := n.createOrg(t)
+	org := createOrg(t, n)
 	var emails []string
 	for i := range 100 {
 		e := fmt.Sprintf("burst%03d@example.com", i)
-		if err := n.invite(org, e); err != nil {
+		if err := invite(n, org, e); err != nil {
 			t.Fatal(err)
 		}
 		emails = append(emails, e)
@@ -238,14 +146,14 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for len(srv.Messages()) < 10 {
 		if time.Now().After(deadline) {
-			t.Fatalf("no mail went out:\n%s", n.logs)
+			t.Fatalf("no mail went out:\n%s", n.Logs)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := n.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	n.cmd.Wait()
+	n.Cmd.Wait()
 	before := len(srv.Messages())
 	if before == len(emails) {
 		t.Fatal("every mail went out before the kill; the test proves nothing")
@@ -274,7 +182,7 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	}
 	for _, m := range msgs {
 		_, token := m.Link()
-		if status, _, err := n2.call("GET", "/v1/invitations/"+token, nil); err != nil || status != 200 {
+		if status, _, err := n2.Call("GET", "/v1/invitations/"+token, nil); err != nil || status != 200 {
 			t.Errorf("the link mailed to %s does not work: %d %v", m.To[0], status, err)
 		}
 	}
@@ -323,8 +231,8 @@ func TestThreeNodesOnPostgreSQLSendEachMailOnce(t *testing.T) {
 		}
 		return nil
 	}})
-	nodes := []*node{startNode(t, db, srv.URL())}
-	org := nodes[0].createOrg(t)
+	nodes := []*testnode.Node{startNode(t, db, srv.URL())}
+	org := createOrg(t, nodes[0])
 	nodes = append(nodes, startNode(t, db, srv.URL()), startNode(t, db, srv.URL()))
 
 	const perNode = 100
@@ -337,7 +245,7 @@ func TestThreeNodesOnPostgreSQLSendEachMailOnce(t *testing.T) {
 		wg.Go(func() {
 			for j := range perNode {
 				e := fmt.Sprintf("n%d-%03d@example.com", i, j)
-				if err := n.invite(org, e); err != nil {
+				if err := invite(n, org, e); err != nil {
 					t.Error(err)
 					return
 				}
@@ -354,7 +262,7 @@ func TestThreeNodesOnPostgreSQLSendEachMailOnce(t *testing.T) {
 
 	senders := 0
 	for i, n := range nodes {
-		sent := strings.Count(n.logs.String(), "invitation mail sent")
+		sent := strings.Count(n.Logs.String(), "invitation mail sent")
 		t.Logf("node %d sent %d mails", i, sent)
 		if sent > 0 {
 			senders++

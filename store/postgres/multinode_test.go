@@ -5,122 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/invitd/invitd/internal/testnode"
 )
-
-const multiNodeAdminKey = "multinode-admin-key-0123456789abcdef0123"
-
-var (
-	invitdBinary    string
-	invitdBinaryErr error
-	invitdBuildOnce sync.Once
-)
-
-// buildInvitd builds ./cmd/invitd once per test process.
-func buildInvitd(t *testing.T) string {
-	t.Helper()
-	invitdBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "invitd-multinode")
-		if err != nil {
-			invitdBinaryErr = err
-			return
-		}
-		bin := filepath.Join(dir, "invitd")
-		out, err := exec.Command("go", "build", "-o", bin, "github.com/invitd/invitd/cmd/invitd").CombinedOutput()
-		if err != nil {
-			invitdBinaryErr = fmt.Errorf("building invitd: %v\n%s", err, out)
-			return
-		}
-		invitdBinary = bin
-	})
-	if invitdBinaryErr != nil {
-		t.Fatal(invitdBinaryErr)
-	}
-	return invitdBinary
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// invitdNode is one `invitd serve` process.
-type invitdNode struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *lockedBuffer
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func startInvitd(t *testing.T, bin, db string) *invitdNode {
-	t.Helper()
-	addr := freePort(t)
-	n := &invitdNode{url: "http://" + addr, logs: &lockedBuffer{}}
-	n.cmd = exec.Command(bin, "serve")
-	n.cmd.Env = append(os.Environ(), "INVITD_DB="+db, "INVITD_ADDR="+addr, "INVITD_ADMIN_KEY="+multiNodeAdminKey,
-		"INVITD_LOG_LEVEL=warn")
-	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		n.cmd.Process.Kill()
-		n.cmd.Wait()
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", n.url, n.logs)
-		}
-	})
-	return n
-}
-
-func (n *invitdNode) waitReady(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(n.url + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not become ready:\n%s", n.url, n.logs)
-}
 
 type cluster struct {
-	nodes  []*invitdNode
+	nodes  []*testnode.Node
 	next   atomic.Int64
 	client *http.Client
 }
@@ -146,11 +43,11 @@ func (c *cluster) on(i int, method, path string, body any) (reply, error) {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.nodes[i].url+path, rd)
+	req, err := http.NewRequest(method, c.nodes[i].URL+path, rd)
 	if err != nil {
 		return reply{}, err
 	}
-	req.Header.Set("Authorization", "Bearer "+multiNodeAdminKey)
+	req.Header.Set("Authorization", "Bearer "+testnode.AdminKey)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -200,13 +97,12 @@ func TestMultiNode(t *testing.T) {
 		t.Skip("starts three invitd processes")
 	}
 	db := emptyDatabase(t)
-	bin := buildInvitd(t)
 	c := &cluster{client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
 	for range 3 {
-		c.nodes = append(c.nodes, startInvitd(t, bin, db))
+		c.nodes = append(c.nodes, testnode.Start(t, "INVITD_DB="+db, "INVITD_LOG_LEVEL=warn"))
 	}
 	for _, n := range c.nodes {
-		n.waitReady(t)
+		n.WaitReady(t)
 	}
 
 	org := c.must(t, 0, http.StatusCreated, "POST", "/v1/organizations", map[string]any{"name": "Acme"}).str("id")
@@ -316,7 +212,7 @@ func TestMultiNode(t *testing.T) {
 		kill := func() {
 			killOnce.Do(func() {
 				killed.Store(true)
-				if err := c.nodes[victim].cmd.Process.Kill(); err != nil {
+				if err := c.nodes[victim].Cmd.Process.Kill(); err != nil {
 					t.Errorf("kill: %v", err)
 				}
 			})
@@ -363,12 +259,12 @@ func TestMultiNode(t *testing.T) {
 		if survived.Load() == 0 {
 			t.Error("no create succeeded on the other nodes after the kill")
 		}
-		c.nodes[victim].cmd.Wait()
+		c.nodes[victim].Cmd.Wait()
 		for i := range c.nodes {
 			if i == victim {
 				continue
 			}
-			res, err := c.client.Get(c.nodes[i].url + "/readyz")
+			res, err := c.client.Get(c.nodes[i].URL + "/readyz")
 			if err != nil || res.StatusCode != http.StatusOK {
 				t.Errorf("node %d is not ready after the kill: %v", i, err)
 			} else {

@@ -22,6 +22,8 @@ import (
 
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/store/storetest"
+
+	"github.com/invitd/invitd/internal/testnode"
 )
 
 // The tests need a PostgreSQL server: INVITD_TEST_POSTGRES_URL names a
@@ -42,7 +44,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testnode.Main(m)
 	if admin != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if template != "" {
