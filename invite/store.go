@@ -7,11 +7,13 @@ import (
 	"github.com/google/uuid"
 )
 
-// Store keeps the model. Every change runs in a Write transaction, which a
-// backend serializes enough that a read followed by a write in it holds: the
-// SQLite backend has one writer, the PostgreSQL backend locks the rows read
-// with forUpdate. Constraint violations come back as the Err* values of this
-// package; a missing row as ErrNotFound.
+// Store keeps the model. Every change runs in a Write transaction, and a
+// backend makes a read followed by a write inside one hold: the SQLite
+// backend has a single writer; the PostgreSQL backend locks the rows read
+// with forUpdate, serializes counts that guard a limit, and refuses a pending
+// invitation for an existing member in the statement that writes it.
+// Constraint violations come back as the Err* values of this package; a
+// missing row as ErrNotFound.
 type Store interface {
 	Read(ctx context.Context, fn func(Tx) error) error
 	Write(ctx context.Context, fn func(Tx) error) error
