@@ -10,9 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/invitd/invitd/mail"
@@ -142,11 +142,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 // redact hides a password in a database URL.
 func redact(db string) string {
-	if at := strings.LastIndex(db, "@"); at > 0 && strings.Contains(db, "://") {
-		scheme, rest, _ := strings.Cut(db, "://")
-		if user, _, ok := strings.Cut(rest[:at-len(scheme)-3], ":"); ok {
-			return scheme + "://" + user + ":***" + db[at:]
-		}
+	if u, err := url.Parse(db); err == nil && u.User != nil {
+		return u.Redacted()
 	}
 	return db
 }

@@ -186,3 +186,15 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("bad email: %v", err)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://invitd:s3cret@db:5432/invitd?sslmode=require": "postgres://invitd:xxxxx@db:5432/invitd?sslmode=require",
+		"postgres://postgres@127.0.0.1:5432/x":                    "postgres://postgres@127.0.0.1:5432/x",
+		"sqlite:invitd.db":                                        "sqlite:invitd.db",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
