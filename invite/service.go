@@ -304,6 +304,9 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 	return res, nil
 }
 
+// IdempotencyTTL is how long an Idempotency-Key is remembered.
+const IdempotencyTTL = 24 * time.Hour
+
 // replay returns the answer stored for c's idempotency key, nil if none.
 func (s *Service) replay(ctx context.Context, tx Tx, org OrgID, c CreateInvitation, hash []byte) (*Created, error) {
 	rec, err := tx.GetIdempotency(ctx, c.IdempotencyScope+"|"+org.String(), c.IdempotencyKey)
@@ -312,6 +315,9 @@ func (s *Service) replay(ctx context.Context, tx Tx, org OrgID, c CreateInvitati
 	}
 	if err != nil {
 		return nil, err
+	}
+	if rec.CreatedAt.Before(s.Now().Add(-IdempotencyTTL)) {
+		return nil, nil // forgotten; the create that stores it anew purges it
 	}
 	if string(rec.RequestHash) != string(hash) {
 		return nil, Invalid("Idempotency-Key %q was already used with a different request", c.IdempotencyKey)
@@ -332,6 +338,11 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 	if c.IdempotencyKey != "" {
 		if res, err := s.replay(ctx, tx, org, c, reqHash); res != nil || err != nil {
 			return res, err
+		}
+		// Keys are kept for a day; purging them here keeps the table small
+		// without a job of its own.
+		if err := tx.DeleteIdempotencyBefore(ctx, s.Now().Add(-IdempotencyTTL)); err != nil {
+			return nil, err
 		}
 	}
 	role, perms, err := o.checkGrant(c.Role, c.Permissions)

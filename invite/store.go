@@ -61,6 +61,8 @@ type Tx interface {
 
 	GetIdempotency(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
 	PutIdempotency(ctx context.Context, r *IdempotencyRecord) error
+	// DeleteIdempotencyBefore removes the records created before t.
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 
 	// EnqueueJob adds a job to the outbox and sets j.ID.
 	EnqueueJob(ctx context.Context, j *Job) error

@@ -483,6 +483,11 @@ func (t *tx) PutIdempotency(ctx context.Context, r *invite.IdempotencyRecord) er
 	return err
 }
 
+func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) error {
+	_, err := t.exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?", micros(before))
+	return err
+}
+
 // ---- outbox
 
 const jobCols = "id, kind, invitation_id, payload, attempts, run_at, locked_by, locked_until, last_error, created_at"

@@ -2022,6 +2022,33 @@ func testUniquePending(t *testing.T, e *env) {
 // ---- idempotent create
 
 func testIdempotency(t *testing.T, e *env) {
+	t.Run("forgotten after a day", func(t *testing.T) {
+		ctx := t.Context()
+		o := e.org(t, nil)
+		c := invite.CreateInvitation{Email: e.email(), Role: "admin", IdempotencyKey: "day", IdempotencyScope: "key:day"}
+		first, err := e.svc.CreateInvitation(ctx, o.ID, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.CancelInvitation(ctx, o.ID, invite.InvitationRef{ID: first.Invitation.ID}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(invite.IdempotencyTTL - time.Second)
+		if r, err := e.svc.CreateInvitation(ctx, o.ID, c); err != nil || !r.Replayed || r.Invitation.ID != first.Invitation.ID {
+			t.Fatalf("within a day the key must replay: %+v %v", r, err)
+		}
+		e.clock.Advance(2 * time.Second)
+		other := c
+		other.Role = "member" // another body: refused while remembered, accepted once forgotten
+		again, err := e.svc.CreateInvitation(ctx, o.ID, other)
+		if err != nil || again.Replayed || again.Invitation.ID == first.Invitation.ID {
+			t.Fatalf("after a day the key must be free: %+v %v", again, err)
+		}
+		// Stored anew: the next retry within a day replays the new answer.
+		if r, err := e.svc.CreateInvitation(ctx, o.ID, other); err != nil || r.Invitation.ID != again.Invitation.ID {
+			t.Fatalf("replay of the new answer: %+v %v", r, err)
+		}
+	})
 	t.Run("replay", func(t *testing.T) {
 		ctx := t.Context()
 		o := e.org(t, nil)
