@@ -12,7 +12,7 @@ import (
 
 type createInvitationInput struct {
 	OrgPath
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Retrying with the same key and body returns the first answer"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Retrying with the same key and body within 24 hours returns the first answer"`
 	Body           struct {
 		Email       string   `json:"email" maxLength:"254"`
 		Role        string   `json:"role,omitempty" doc:"One of the organization's roles; its default role when empty"`
