@@ -29,20 +29,45 @@ func (s *Service) ClaimJobs(ctx context.Context, worker string, limit int, lease
 // MailFor loads what a send_invitation job's mail needs. ErrNotFound means the
 // job has nothing left to send.
 func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
-	var p MailPayload
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
+	mails, errs, err := s.MailsFor(ctx, []*Job{j})
+	if err != nil {
 		return nil, err
 	}
-	m := &Mail{Token: p.Token}
-	err := s.store.Read(ctx, func(tx Tx) error {
-		var err error
-		if m.Invitation, err = tx.GetInvitationByToken(ctx, HashToken(p.Token), false); err != nil {
-			return err
+	return mails[0], errs[0]
+}
+
+// MailsFor loads the mails of several jobs in one read transaction, which
+// matters when a worker claims a batch. For each job it gives the mail or why
+// there is none (ErrNotFound: nothing left to send; a JSON error: a damaged
+// job); err is set only when the transaction itself failed.
+func (s *Service) MailsFor(ctx context.Context, jobs []*Job) (mails []*Mail, errs []error, err error) {
+	mails, errs = make([]*Mail, len(jobs)), make([]error, len(jobs))
+	err = s.store.Read(ctx, func(tx Tx) error {
+		orgs := map[OrgID]*Organization{}
+		for i, j := range jobs {
+			var p MailPayload
+			if errs[i] = json.Unmarshal(j.Payload, &p); errs[i] != nil {
+				continue
+			}
+			m := &Mail{Token: p.Token}
+			m.Invitation, errs[i] = tx.GetInvitationByToken(ctx, HashToken(p.Token), false)
+			if errors.Is(errs[i], ErrNotFound) {
+				continue
+			}
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if m.Organization = orgs[m.Invitation.OrgID]; m.Organization == nil {
+				if m.Organization, err = tx.GetOrg(ctx, m.Invitation.OrgID); err != nil {
+					return err
+				}
+				orgs[m.Invitation.OrgID] = m.Organization
+			}
+			mails[i] = m
 		}
-		m.Organization, err = tx.GetOrg(ctx, m.Invitation.OrgID)
-		return err
+		return nil
 	})
-	return m, err
+	return mails, errs, err
 }
 
 // JobDone removes a job after its work was done.

@@ -197,15 +197,30 @@ func (w *Worker) runOnce(ctx context.Context) int {
 	if margin > w.cfg.Lease/2 {
 		margin = w.cfg.Lease / 2
 	}
+	var mails []*invite.Mail
+	var loadErrs []error
 	for i, j := range jobs {
 		if ctx.Err() != nil || time.Until(leaseEnd) < margin {
 			w.release(ctx, jobs[i:])
 			break
 		}
-		w.process(ctx, j)
+		// Mails are loaded a few at a time: one read for several sends, yet
+		// fresh enough that a job voided meanwhile is rarely sent.
+		if i%loadChunk == 0 {
+			var err error
+			if mails, loadErrs, err = w.svc.MailsFor(ctx, jobs[i:min(i+loadChunk, len(jobs))]); err != nil {
+				for k := range loadErrs {
+					loadErrs[k] = err
+				}
+			}
+		}
+		w.process(ctx, j, mails[i%loadChunk], loadErrs[i%loadChunk])
 	}
 	return len(jobs)
 }
+
+// loadChunk is how many jobs' mails are read together.
+const loadChunk = 10
 
 // settle runs a store call that must happen even while ctx ends: the mail
 // went out (or not) and the outbox must say so.
@@ -227,7 +242,8 @@ func (w *Worker) release(ctx context.Context, jobs []*invite.Job) {
 	}
 }
 
-func (w *Worker) process(ctx context.Context, j *invite.Job) {
+// process sends one job's mail m, loaded with loadErr, and records the outcome.
+func (w *Worker) process(ctx context.Context, j *invite.Job, m *invite.Mail, loadErr error) {
 	log := w.log.With("job", j.ID, "invitation", j.InvitationID, "attempt", j.Attempts)
 	if j.Kind != invite.JobSendInvitation {
 		// Not ours; leave it for the worker that knows the kind.
@@ -236,7 +252,7 @@ func (w *Worker) process(ctx context.Context, j *invite.Job) {
 		})
 		return
 	}
-	m, err := w.svc.MailFor(ctx, j)
+	err := loadErr
 	if errors.Is(err, invite.ErrNotFound) {
 		w.done(ctx, log, j, "invitation gone or its token replaced")
 		return

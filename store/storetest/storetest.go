@@ -2911,6 +2911,27 @@ func testOutbox(t *testing.T, e *env) {
 		if v, err := e.svc.GetByToken(ctx, token); err != nil || v.Invitation.SendCount != 2 {
 			t.Errorf("the resent mail's token: %v", err)
 		}
+		// Several jobs read at once: each gets its own mail or its own reason.
+		other := e.invite(t, e.org(t, nil).ID, invite.CreateInvitation{}).Invitation
+		second := e.jobFor(t, other.ID)
+		current := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":"` + token + `"}`)}
+		damaged := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":`)}
+		mails, errs, err := e.svc.MailsFor(ctx, []*invite.Job{old, current, damaged, second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(errs[0], invite.ErrNotFound) || mails[0] != nil {
+			t.Errorf("the replaced job: %v", errs[0])
+		}
+		if errs[1] != nil || mails[1].Invitation.ID != inv.ID || mails[1].Token != token || mails[1].Organization.ID != o.ID {
+			t.Errorf("the current job: %+v %v", mails[1], errs[1])
+		}
+		if errs[2] == nil || errors.Is(errs[2], invite.ErrNotFound) {
+			t.Errorf("the damaged job: %v, want a JSON error", errs[2])
+		}
+		if errs[3] != nil || mails[3].Invitation.ID != other.ID || mails[3].Organization.ID != other.OrgID {
+			t.Errorf("the job of another org: %+v %v", mails[3], errs[3])
+		}
 		drain(t)
 	})
 }
