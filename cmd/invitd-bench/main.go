@@ -118,18 +118,26 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}}
 	fmt.Printf("invitd-bench: %d clients, %s each, database %s, %d node(s)\n\n", conc, d, strings.SplitN(db, "?", 2)[0], nodes)
 
-	// (a) a plain net/http handler answering a JSON body like an invitation.
-	sample := sampleInvitation()
+	// (a) a plain net/http handler answering JSON bodies like invitd's: one
+	// invitation (as a create answers) and a page of 20 (as a list answers).
+	one, page := sampleBodies()
 	plainURL, stopPlain, err := listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(sample)
+		if r.URL.Path == "/page" {
+			w.Write(page)
+			return
+		}
+		w.Write(one)
 	}))
 	if err != nil {
 		return err
 	}
-	plain := load("(a) plain net/http JSON", conc, d, func(_, _ int) error {
+	plain := load("(a) plain net/http, one invitation", conc, d, func(_, _ int) error {
 		return do(client, "GET", plainURL+"/", "", nil, 200, nil)
+	})
+	plainPage := load("(a) plain net/http, a page of 20", conc, d, func(_, _ int) error {
+		return do(client, "GET", plainURL+"/page", "", nil, 200, nil)
 	})
 	stopPlain()
 
@@ -199,21 +207,29 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	})
 
 	fmt.Printf("\nratios (same run):\n")
-	fmt.Printf("  list   / plain handler  = %5.1f%%\n", 100*list.rps/plain.rps)
-	fmt.Printf("  create / plain handler  = %5.1f%%\n", 100*create.rps/plain.rps)
-	fmt.Printf("  create / raw insert     = %5.1f%%\n", 100*create.rps/raw.rps)
+	fmt.Printf("  list   / plain handler, a page of 20  = %5.1f%%\n", 100*list.rps/plainPage.rps)
+	fmt.Printf("  list   / plain handler, one           = %5.1f%%\n", 100*list.rps/plain.rps)
+	fmt.Printf("  create / plain handler, one           = %5.1f%%\n", 100*create.rps/plain.rps)
+	fmt.Printf("  create / raw insert                   = %5.1f%%\n", 100*create.rps/raw.rps)
 	return nil
 }
 
-func sampleInvitation() []byte {
-	b, _ := json.Marshal(map[string]any{
+// sampleBodies returns an invitation and a page of 20 as invitd writes them.
+func sampleBodies() (one, page []byte) {
+	inv := map[string]any{
 		"id": "01936f3e-7b1c-7cc3-9c61-0f1f1d1f8a10", "number": 12345, "organization_id": "01JD7S2W6T0M6V7B5X1PQ4R8ZK",
 		"email": "someone@example.com", "role": "member", "permissions": []string{"billing"},
 		"inviter": map[string]any{"id": "u_1", "name": "Alice"}, "state": "pending",
 		"created_at": time.Now(), "updated_at": time.Now(), "expires_at": time.Now(), "finished_at": nil, "error": nil,
 		"metadata": map[string]any{}, "locale": "", "send_count": 1, "last_sent_at": time.Now(),
-	})
-	return b
+	}
+	one, _ = json.Marshal(inv)
+	data := make([]any, 20)
+	for i := range data {
+		data[i] = inv
+	}
+	page, _ = json.Marshal(map[string]any{"data": data, "next_cursor": "eyJzIjoiLWNyZWF0ZWRfYXQiLCJ0IjoxNzk2MDcwODUyMDAwMDAwLCJuIjo0MjF9"})
+	return one, page
 }
 
 func listen(h http.Handler) (string, func(), error) {
