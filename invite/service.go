@@ -352,11 +352,8 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 	if c.Locale == "" {
 		c.Locale = o.Settings.Locale
 	}
-	if _, err := tx.GetMemberByEmail(ctx, org, c.Email); err == nil {
-		return nil, Conflict("%s is already a member of this organization", c.Email)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
+	// An existing member is refused by the insert itself (ErrDuplicateMember),
+	// which also covers one who joins while this transaction runs.
 	now := s.Now()
 	if err := s.clearPending(ctx, tx, org, c.Email, c.Force, now); err != nil {
 		return nil, err

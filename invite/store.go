@@ -45,7 +45,8 @@ type Tx interface {
 	UpdateMember(ctx context.Context, m *Member) error
 	DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error
 
-	// CreateInvitation inserts inv and sets inv.Number.
+	// CreateInvitation inserts inv and sets inv.Number. A pending invitation
+	// for someone already a member of the org is refused with ErrDuplicateMember.
 	CreateInvitation(ctx context.Context, inv *Invitation) error
 	GetInvitation(ctx context.Context, org OrgID, id uuid.UUID, forUpdate bool) (*Invitation, error)
 	// GetInvitationByID finds an invitation in any org, for background work.

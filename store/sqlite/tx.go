@@ -356,11 +356,17 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 	}
 	row := t.queryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING number`,
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+		WHERE ?8 <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = ?2 AND email = ?3)
+		RETURNING number`,
 		inv.ID.String(), inv.OrgID, inv.Email, inv.Role, jsonText(nonNil(inv.Permissions)), inv.Inviter.ID, inv.Inviter.Name, string(inv.State),
 		micros(inv.CreatedAt), micros(inv.UpdatedAt), micros(inv.ExpiresAt), microsPtr(inv.FinishedAt), inv.Error, metadata,
 		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), inv.TokenHash)
-	return mapErr(row.Scan(&inv.Number))
+	err := row.Scan(&inv.Number)
+	if errors.Is(err, sql.ErrNoRows) {
+		return invite.ErrDuplicateMember
+	}
+	return mapErr(err)
 }
 
 func (t *tx) getInv(ctx context.Context, cond string, args ...any) (*invite.Invitation, error) {
