@@ -131,21 +131,9 @@ func (s *Service) ListInvitations(ctx context.Context, org OrgID, p ListParams) 
 	}
 	limit := f.Limit
 	f.Limit++
-	f.Now = s.Now()
-	var items []*Invitation
-	err = s.store.Read(ctx, func(tx Tx) error {
-		var err error
-		if items, err = tx.ListInvitations(ctx, f); err != nil || len(items) > 0 {
-			return err
-		}
-		_, err = s.getOrg(ctx, tx, org) // an empty list may mean no such org
-		return err
-	})
+	items, err := s.FindInvitations(ctx, f)
 	if err != nil {
 		return nil, err
-	}
-	for _, inv := range items {
-		inv.Observe(f.Now)
 	}
 	page := &Page[*Invitation]{Items: items}
 	if len(items) > limit {

@@ -465,19 +465,26 @@ func (s *Service) GetInvitation(ctx context.Context, org OrgID, ref InvitationRe
 }
 
 // FindInvitations lists invitations by a filter as the store takes it, for
-// surfaces with their own paging. Now is set by the service.
+// surfaces with their own paging. Now is set by the service. An empty answer
+// for an organization that does not exist is NotFound.
 func (s *Service) FindInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error) {
 	f.Now = s.Now()
 	var out []*Invitation
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
-		out, err = tx.ListInvitations(ctx, f)
+		if out, err = tx.ListInvitations(ctx, f); err != nil || len(out) > 0 {
+			return err
+		}
+		_, err = s.getOrg(ctx, tx, f.Org) // only an empty page needs the lookup
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
 	for _, inv := range out {
 		inv.Observe(f.Now)
 	}
-	return out, err
+	return out, nil
 }
 
 // CountInvitations counts what FindInvitations would list with no paging.

@@ -103,8 +103,38 @@ func TestEverySurfaceIsMountedOnOneCore(t *testing.T) {
 			}
 		}
 	}
+	// An admin key may name any org; one that does not exist is 404, not an empty list.
+	admin := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+adminKey) }
+	if status, body := c.do("GET", "/compat/upsun/organizations/"+invite.NewOrgID().String()+"/invitations", nil, admin); status != 404 {
+		t.Errorf("upsun list of an unknown org: %d %s", status, body)
+	}
+	if status, body := c.do("GET", "/v1/organizations/"+invite.NewOrgID().String()+"/invitations", nil, admin); status != 404 {
+		t.Errorf("native list of an unknown org: %d %s", status, body)
+	}
 	n, err := srv.Service.CountInvitations(ctx, invite.InvitationFilter{Org: o.ID})
 	if err != nil || n != len(creates) {
 		t.Fatalf("the core holds %d invitations, want %d (%v)", n, len(creates), err)
+	}
+}
+
+// /readyz answers 503 once the database cannot be reached; /healthz still 200.
+func TestReadyzSaysWhenTheDatabaseIsGone(t *testing.T) {
+	srv, err := server.Open(context.Background(), server.Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db"), AdminKey: adminKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	c := &client{t: t, url: ts.URL}
+	none := func(*http.Request) {}
+	if status, _ := c.do("GET", "/readyz", nil, none); status != 200 {
+		t.Fatalf("readyz with the database up: %d", status)
+	}
+	srv.Close()
+	if status, body := c.do("GET", "/readyz", nil, none); status != 503 || !strings.Contains(string(body), "database") {
+		t.Fatalf("readyz with the database closed: %d %s", status, body)
+	}
+	if status, _ := c.do("GET", "/healthz", nil, none); status != 200 {
+		t.Fatalf("healthz: %d", status)
 	}
 }

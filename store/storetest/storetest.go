@@ -855,6 +855,12 @@ func testOrgs(t *testing.T, e *env) {
 		if _, err := e.svc.ListKeys(ctx, &o.ID); invite.ErrorKind(err) != invite.KindNotFound {
 			t.Errorf("ListKeys of a deleted org: %v", err)
 		}
+		if _, err := e.svc.FindInvitations(ctx, invite.InvitationFilter{Org: o.ID, Limit: 10}); invite.ErrorKind(err) != invite.KindNotFound {
+			t.Errorf("FindInvitations of a deleted org: %v, want NotFound", err)
+		}
+		if _, err := e.svc.ListInvitations(ctx, o.ID, invite.ListParams{}); invite.ErrorKind(err) != invite.KindNotFound {
+			t.Errorf("ListInvitations of a deleted org: %v, want NotFound", err)
+		}
 		wantKind(t, e.svc.DeleteOrg(ctx, o.ID), invite.KindNotFound)
 
 		// Numbers of deleted invitations are not given again.
@@ -1758,8 +1764,12 @@ func testPaging(t *testing.T, e *env) {
 		if n := e.count(t, invite.InvitationFilter{Org: o.ID}); n != len(full) {
 			t.Errorf("count of all = %d, want %d", n, len(full))
 		}
-		if got := e.find(t, invite.InvitationFilter{Org: invite.NewOrgID()}); len(got) != 0 {
-			t.Errorf("an unknown org lists %d invitations", len(got))
+		if got, err := e.svc.FindInvitations(ctx, invite.InvitationFilter{Org: invite.NewOrgID(), Limit: 10}); invite.ErrorKind(err) != invite.KindNotFound || len(got) != 0 {
+			t.Errorf("an unknown org lists %d invitations, %v; want NotFound", len(got), err)
+		}
+		// A filter that matches nothing in a real org is an empty list, not NotFound.
+		if got := e.find(t, invite.InvitationFilter{Org: o.ID, Email: "nobody@example.com"}); len(got) != 0 {
+			t.Errorf("an unmatched filter lists %d invitations", len(got))
 		}
 	})
 
