@@ -100,11 +100,6 @@ func writeStatus(w http.ResponseWriter, code int, status string) {
 // Handler serves every surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// EnsureAdminKey creates and returns a first admin key when there is none.
-func (s *Server) EnsureAdminKey(ctx context.Context) (string, error) {
-	return s.Service.EnsureAdminKey(ctx)
-}
-
 // Serve answers on ln and runs the mail worker until ctx is done, then
 // drains requests in flight for up to 20 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {

@@ -123,7 +123,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	key, err := srv.EnsureAdminKey(ctx)
+	key, err := srv.Service.EnsureAdminKey(ctx)
 	if err != nil {
 		return err
 	}
