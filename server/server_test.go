@@ -117,7 +117,8 @@ func TestEverySurfaceIsMountedOnOneCore(t *testing.T) {
 	}
 }
 
-// /readyz answers 503 once the database cannot be reached; /healthz still 200.
+// Without its database: /readyz answers 503, /healthz still 200, and the API
+// a 500 that leaks nothing.
 func TestReadyzSaysWhenTheDatabaseIsGone(t *testing.T) {
 	srv, err := server.Open(context.Background(), server.Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db"), AdminKey: adminKey})
 	if err != nil {
@@ -136,5 +137,11 @@ func TestReadyzSaysWhenTheDatabaseIsGone(t *testing.T) {
 	}
 	if status, _ := c.do("GET", "/healthz", nil, none); status != 200 {
 		t.Fatalf("healthz: %d", status)
+	}
+	// A request that needs the database is a 500 that names no cause.
+	admin := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+adminKey) }
+	status, body := c.do("GET", "/v1/organizations", nil, admin)
+	if status != 500 || !strings.Contains(string(body), `"detail":"internal error"`) || strings.Contains(string(body), "closed") {
+		t.Fatalf("a store failure answered %d %s", status, body)
 	}
 }
