@@ -287,7 +287,7 @@ const rawTable = `CREATE TABLE IF NOT EXISTS raw_insert (
 
 func rawSQLite(path, sync string, conc int, d time.Duration) (result, error) {
 	// The same settings as store/sqlite: WAL, one writer, IMMEDIATE transactions.
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_txlock=immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous("+sync+")&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return result{}, err
 	}

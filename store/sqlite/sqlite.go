@@ -108,7 +108,9 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("sqlite: synchronous must be NORMAL or FULL, not %q", synchronous)
 	}
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")"
+	// Statement and savepoint journals live in memory (temp_store): on disk
+	// they cost a write call per page changed, in the single writer.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_pragma=temp_store(MEMORY)"
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
