@@ -50,7 +50,7 @@ func (s *Service) MailsFor(ctx context.Context, jobs []*Job) (mails []*Mail, err
 				continue
 			}
 			m := &Mail{Token: p.Token}
-			m.Invitation, errs[i] = tx.GetInvitationByToken(ctx, HashToken(p.Token), false)
+			m.Invitation, errs[i] = getInvitationByToken(ctx, tx, p.Token, false)
 			if errors.Is(errs[i], ErrNotFound) {
 				continue
 			}

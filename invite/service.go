@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Service holds every rule of invitd; the surfaces only translate to and from it.
@@ -245,11 +248,52 @@ func (c *CreateInvitation) normalize() error {
 	return nil
 }
 
-func newToken() (token string, hash []byte) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
+// An accept token is the invitation's id followed by 32 random bytes, in
+// base64url. The id finds the row without an index of its own; the stored
+// hash of the whole token proves the link.
+func newToken(id uuid.UUID) (token string, hash []byte) {
+	b := make([]byte, 16+32)
+	copy(b, id[:])
+	_, _ = rand.Read(b[16:])
 	token = base64.RawURLEncoding.EncodeToString(b)
 	return token, HashToken(token)
+}
+
+// tokenLen is the length of a token in base64url.
+var tokenLen = base64.RawURLEncoding.EncodedLen(16 + 32)
+
+// tokenInvitation returns the id of the invitation token names.
+func tokenInvitation(token string) (uuid.UUID, bool) {
+	if len(token) != tokenLen {
+		return uuid.UUID{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return uuid.UUID{}, false
+	}
+	return uuid.UUID(b[:16]), true
+}
+
+// TokenShaped tells a string that has the shape of an accept token.
+func TokenShaped(s string) bool {
+	_, ok := tokenInvitation(s)
+	return ok
+}
+
+// getInvitationByToken returns the invitation token opens, ErrNotFound if none.
+func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
+	id, ok := tokenInvitation(token)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	inv, err := tx.GetInvitationByID(ctx, id, forUpdate)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(inv.TokenHash, HashToken(token)) != 1 {
+		return nil, ErrNotFound // an older link of a resent invitation, or a forged one
+	}
+	return inv, nil
 }
 
 // HashToken is how an accept token is stored.
@@ -371,9 +415,10 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 	if c.ExpiresIn != 0 {
 		ttl = time.Duration(c.ExpiresIn) * time.Second
 	}
-	token, hash := newToken()
+	id := newUUIDv7()
+	token, hash := newToken(id)
 	inv := &Invitation{
-		ID: newUUIDv7(), OrgID: org, Email: c.Email, Role: role, Permissions: perms,
+		ID: id, OrgID: org, Email: c.Email, Role: role, Permissions: perms,
 		Inviter: c.Inviter, State: StatePending, CreatedAt: now, UpdatedAt: now,
 		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale, TokenHash: hash,
 	}
@@ -623,7 +668,7 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		if inv.LastSentAt != nil {
 			start = *inv.LastSentAt
 		}
-		token, hash := newToken()
+		token, hash := newToken(inv.ID)
 		inv.ExpiresAt = now.Add(inv.ExpiresAt.Sub(start))
 		inv.TokenHash = hash
 		inv.Error = ""
@@ -650,7 +695,7 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 // ---- the invitee, with the token as credential
 
 func (s *Service) getByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
-	inv, err := tx.GetInvitationByToken(ctx, HashToken(token), forUpdate)
+	inv, err := getInvitationByToken(ctx, tx, token, forUpdate)
 	if errors.Is(err, ErrNotFound) {
 		return nil, NotFound("this invitation link is not valid")
 	}

@@ -89,8 +89,12 @@ func headers(next http.Handler) http.Handler {
 	})
 }
 
-// validToken tells a string shaped like an accept token (256 bits, base64url).
-func validToken(s string) bool {
+// validToken tells a string shaped like an accept token, so that junk paths
+// answer without a database read.
+func validToken(s string) bool { return invite.TokenShaped(s) }
+
+// validCSRF tells a string shaped like a form token (256 bits, base64url).
+func validCSRF(s string) bool {
 	if len(s) != 43 {
 		return false
 	}
@@ -395,8 +399,6 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 	})
 	return v
 }
-
-func validCSRF(s string) bool { return validToken(s) }
 
 // formatTime writes t in UTC for lang, with how far off it is from now when
 // now is set.

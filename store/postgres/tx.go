@@ -495,10 +495,6 @@ func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number
 	return t.getInv(ctx, forUpdate, "org_id = $1 AND number = $2", orgUUID(org), number)
 }
 
-func (t *tx) GetInvitationByToken(ctx context.Context, hash []byte, forUpdate bool) (*invite.Invitation, error) {
-	return t.getInv(ctx, forUpdate, "token_hash = $1", hash)
-}
-
 func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, forUpdate bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, forUpdate, "org_id = $1 AND email = $2 AND state = 'pending'", orgUUID(org), email)
 }

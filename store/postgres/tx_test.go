@@ -174,7 +174,7 @@ func TestForUpdateLocksTheRow(t *testing.T) {
 	go func() {
 		var role string
 		err := s.Write(ctx, func(tx invite.Tx) error {
-			got, err := tx.GetInvitationByToken(ctx, inv.TokenHash, true)
+			got, err := tx.GetInvitationByID(ctx, inv.ID, true)
 			if err != nil {
 				return err
 			}

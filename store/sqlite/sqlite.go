@@ -340,7 +340,7 @@ func mapErr(err error) error {
 	if se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 		msg := se.Error()
 		switch {
-		case strings.Contains(msg, "invitations.org_id, invitations.email"):
+		case strings.Contains(msg, "index 'invitations_email'"): // an index on an expression is named so
 			return invite.ErrDuplicatePending
 		case strings.Contains(msg, "members.org_id, members.email"):
 			return invite.ErrDuplicateMember

@@ -354,19 +354,22 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 	if metadata == "" {
 		metadata = "{}"
 	}
-	row := t.queryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+	// Exec rather than RETURNING, which costs SQLite a result table of its own.
+	r, err := t.exec(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
-		WHERE ?8 <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = ?2 AND email = ?3)
-		RETURNING number`,
+		WHERE ?8 <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = ?2 AND email = ?3)`,
 		inv.ID.String(), inv.OrgID, inv.Email, inv.Role, jsonText(nonNil(inv.Permissions)), inv.Inviter.ID, inv.Inviter.Name, string(inv.State),
 		micros(inv.CreatedAt), micros(inv.UpdatedAt), micros(inv.ExpiresAt), microsPtr(inv.FinishedAt), inv.Error, metadata,
 		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), inv.TokenHash)
-	err := row.Scan(&inv.Number)
-	if errors.Is(err, sql.ErrNoRows) {
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
 		return invite.ErrDuplicateMember
 	}
-	return mapErr(err)
+	inv.Number, err = r.LastInsertId()
+	return err
 }
 
 func (t *tx) getInv(ctx context.Context, cond string, args ...any) (*invite.Invitation, error) {
@@ -383,10 +386,6 @@ func (t *tx) GetInvitationByID(ctx context.Context, id uuid.UUID, _ bool) (*invi
 
 func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number int64, _ bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, "org_id = ? AND number = ?", org, number)
-}
-
-func (t *tx) GetInvitationByToken(ctx context.Context, hash []byte, _ bool) (*invite.Invitation, error) {
-	return t.getInv(ctx, "token_hash = ?", hash)
 }
 
 func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, _ bool) (*invite.Invitation, error) {
@@ -512,9 +511,13 @@ func scanJob(row interface{ Scan(...any) error }) (*invite.Job, error) {
 }
 
 func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
-	row := t.queryRow(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+	r, err := t.exec(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?)",
 		j.Kind, j.InvitationID.String(), string(j.Payload), micros(j.RunAt), micros(j.CreatedAt))
-	return mapErr(row.Scan(&j.ID))
+	if err != nil {
+		return err
+	}
+	j.ID, err = r.LastInsertId()
+	return err
 }
 
 func (t *tx) ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {

@@ -338,9 +338,6 @@ func testTx(t *testing.T, e *env) {
 			"GetInvitationByNumber": func(tx invite.Tx) (*invite.Invitation, error) {
 				return tx.GetInvitationByNumber(ctx, o.ID, inv.Number, false)
 			},
-			"GetInvitationByToken": func(tx invite.Tx) (*invite.Invitation, error) {
-				return tx.GetInvitationByToken(ctx, inv.TokenHash, false)
-			},
 			"GetPendingInvitation": func(tx invite.Tx) (*invite.Invitation, error) {
 				return tx.GetPendingInvitation(ctx, o.ID, inv.Email, false)
 			},
@@ -399,10 +396,6 @@ func testTx(t *testing.T, e *env) {
 			"GetInvitationByID": func(tx invite.Tx) error { _, err := tx.GetInvitationByID(ctx, id, true); return err },
 			"GetInvitationByNumber": func(tx invite.Tx) error {
 				_, err := tx.GetInvitationByNumber(ctx, o.ID, 1<<60, true)
-				return err
-			},
-			"GetInvitationByToken": func(tx invite.Tx) error {
-				_, err := tx.GetInvitationByToken(ctx, invite.HashToken("none"), true)
 				return err
 			},
 			"GetPendingInvitation": func(tx invite.Tx) error {
@@ -1318,6 +1311,47 @@ func testStates(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("links that open nothing", func(t *testing.T) {
+		ctx := t.Context()
+		inv, token := e.quiet(t, o.ID)
+		other, otherToken := e.quiet(t, o.ID)
+		raw, _ := base64.RawURLEncoding.DecodeString(token)
+		forged := append([]byte{}, raw...)
+		forged[len(forged)-1] ^= 1
+		swapped, _ := base64.RawURLEncoding.DecodeString(otherToken)
+		copy(swapped, inv.ID[:]) // inv's id with other's secret
+		for name, bad := range map[string]string{
+			"another secret":        base64.RawURLEncoding.EncodeToString(forged),
+			"another link's secret": base64.RawURLEncoding.EncodeToString(swapped),
+			"not base64":            strings.Repeat("*", len(token)),
+			"too short":             token[:len(token)-1],
+			"too long":              token + "A",
+			"empty":                 "",
+			"an unknown invitation": base64.RawURLEncoding.EncodeToString(append(make([]byte, 16), raw[16:]...)),
+		} {
+			if _, err := e.svc.GetByToken(ctx, bad); invite.ErrorKind(err) != invite.KindNotFound {
+				t.Errorf("GetByToken with %s: %v, want not found", name, err)
+			}
+			if _, _, err := e.svc.AcceptByToken(ctx, bad, "x"); invite.ErrorKind(err) != invite.KindNotFound {
+				t.Errorf("AcceptByToken with %s: %v, want not found", name, err)
+			}
+		}
+		// A resend replaces the link: the old one opens nothing, the new one works.
+		e.clock.Advance(invite.ResendInterval)
+		if _, err := e.svc.ResendInvitation(ctx, o.ID, ref(inv.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.GetByToken(ctx, token); invite.ErrorKind(err) != invite.KindNotFound {
+			t.Errorf("GetByToken with the link a resend replaced: %v, want not found", err)
+		}
+		if v, err := e.svc.GetByToken(ctx, otherToken); err != nil || v.Invitation.ID != other.ID {
+			t.Errorf("GetByToken with a good link: %v, %v", v, err)
+		}
+		if s := e.get(t, o.ID, inv.ID).State; s != invite.StatePending {
+			t.Errorf("bad links left the invitation %s", s)
+		}
+	})
+
 	t.Run("failed accept leaves the invitation pending", func(t *testing.T) {
 		ctx := t.Context()
 		inv, token := e.quiet(t, o.ID)
@@ -2018,9 +2052,10 @@ func testUniquePending(t *testing.T, e *env) {
 		if q.Invitation.SendCount != 0 || q.Invitation.LastSentAt != nil || q.Invitation.Role != "admin" {
 			t.Errorf("an invitation without mail: role %q, send_count %d, last_sent_at %v", q.Invitation.Role, q.Invitation.SendCount, q.Invitation.LastSentAt)
 		}
-		// The token is 256 random bits; only its hash is kept.
-		if raw, err := base64.RawURLEncoding.DecodeString(q.Token); err != nil || len(raw) != 32 {
-			t.Errorf("token %q is not 32 bytes of base64url: %v", q.Token, err)
+		// The token is the invitation's id and 256 random bits; only its hash is kept.
+		if raw, err := base64.RawURLEncoding.DecodeString(q.Token); err != nil || len(raw) != 48 ||
+			string(raw[:16]) != string(q.Invitation.ID[:]) {
+			t.Errorf("token %q is not the id and 32 bytes in base64url: %v", q.Token, err)
 		}
 		stored := e.get(t, o.ID, q.Invitation.ID)
 		if string(stored.TokenHash) != string(invite.HashToken(q.Token)) || strings.Contains(string(stored.TokenHash), q.Token) {

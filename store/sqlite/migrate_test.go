@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// TestMigrationRebuildsInvitations fills a database at version 2, then
+// opens it: the rebuilt invitations table keeps every row, goes on
+// numbering after the highest number ever given, and still allows one
+// pending invitation per address.
+func TestMigrationRebuildsInvitations(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, _ := fs.Sub(migrations, "migrations")
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	org := invite.NewOrgID()
+	now := time.Now().UnixMicro()
+	stmts := []string{
+		`INSERT INTO organizations VALUES ('` + org.UUID() + `', 'Org', '{}', 0, 0)`,
+	}
+	for i, c := range []struct{ email, state string }{{"a@example.com", "pending"}, {"b@example.com", "accepted"}, {"c@example.com", "pending"}} {
+		stmts = append(stmts, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+			created_at, updated_at, expires_at, error, metadata, locale, send_count, token_hash)
+			VALUES ('`+uuid.NewString()+`', '`+org.UUID()+`', '`+c.email+`', 'member', '[]', '', '', '`+c.state+`', `+
+			itoa(now)+`, `+itoa(now)+`, `+itoa(now+3600e6)+`, '', '{}', '', 1, x'0`+itoa(int64(i))+`')`)
+	}
+	stmts = append(stmts, `DELETE FROM invitations WHERE number = 3`)
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.writer.QueryRowContext(ctx, "SELECT count(*) FROM invitations").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d invitations after the migration (%v), want 2", n, err)
+	}
+	add := func(email string) (*invite.Invitation, error) {
+		inv := &invite.Invitation{ID: uuid.New(), OrgID: org, Email: email, Role: "member", State: invite.StatePending,
+			CreatedAt: time.Now(), UpdatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), TokenHash: []byte{9}}
+		return inv, s.Write(ctx, func(tx invite.Tx) error { return tx.CreateInvitation(ctx, inv) })
+	}
+	if _, err := add("a@example.com"); !errors.Is(err, invite.ErrDuplicatePending) {
+		t.Errorf("a second pending invitation for a: %v, want ErrDuplicatePending", err)
+	}
+	inv, err := add("b@example.com")
+	if err != nil {
+		t.Fatalf("a pending invitation beside an accepted one: %v", err)
+	}
+	if inv.Number != 4 {
+		t.Errorf("the first invitation after the migration has number %d, want 4", inv.Number)
+	}
+	got, err := readInv(t, s, org, "a@example.com")
+	if err != nil || got.State != invite.StatePending || string(got.TokenHash) != "\x00" {
+		t.Errorf("a's invitation after the migration: %+v, %v", got, err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func readInv(t *testing.T, s *Store, org invite.OrgID, email string) (*invite.Invitation, error) {
+	var inv *invite.Invitation
+	err := s.Read(t.Context(), func(tx invite.Tx) error {
+		var err error
+		inv, err = tx.GetPendingInvitation(t.Context(), org, email, false)
+		return err
+	})
+	return inv, err
+}
