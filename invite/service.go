@@ -259,8 +259,12 @@ func newToken(id uuid.UUID) (token string, hash []byte) {
 	return token, HashToken(token)
 }
 
-// tokenLen is the length of a token in base64url.
-var tokenLen = base64.RawURLEncoding.EncodedLen(16 + 32)
+// tokenLen is the length of a token in base64url; legacyTokenLen that of
+// the tokens made before they carried their invitation's id, 32 random bytes.
+var (
+	tokenLen       = base64.RawURLEncoding.EncodedLen(16 + 32)
+	legacyTokenLen = base64.RawURLEncoding.EncodedLen(32)
+)
 
 // tokenInvitation returns the id of the invitation token names.
 func tokenInvitation(token string) (uuid.UUID, bool) {
@@ -277,11 +281,22 @@ func tokenInvitation(token string) (uuid.UUID, bool) {
 // TokenShaped tells a string that has the shape of an accept token.
 func TokenShaped(s string) bool {
 	_, ok := tokenInvitation(s)
-	return ok
+	return ok || legacyToken(s)
+}
+
+func legacyToken(s string) bool {
+	if len(s) != legacyTokenLen {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
 }
 
 // getInvitationByToken returns the invitation token opens, ErrNotFound if none.
 func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
+	if legacyToken(token) {
+		return tx.GetInvitationByLegacyToken(ctx, HashToken(token), forUpdate)
+	}
 	id, ok := tokenInvitation(token)
 	if !ok {
 		return nil, ErrNotFound

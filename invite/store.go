@@ -52,6 +52,10 @@ type Tx interface {
 	// GetInvitationByID finds an invitation in any org, for background work.
 	GetInvitationByID(ctx context.Context, id uuid.UUID, forUpdate bool) (*Invitation, error)
 	GetInvitationByNumber(ctx context.Context, org OrgID, number int64, forUpdate bool) (*Invitation, error)
+	// GetInvitationByLegacyToken finds the invitation whose current token
+	// hashes to tokenHash, for tokens made before they carried their
+	// invitation's id.
+	GetInvitationByLegacyToken(ctx context.Context, tokenHash []byte, forUpdate bool) (*Invitation, error)
 	// GetPendingInvitation returns the stored pending invitation for
 	// (org, email), expired or not.
 	GetPendingInvitation(ctx context.Context, org OrgID, email string, forUpdate bool) (*Invitation, error)

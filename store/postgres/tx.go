@@ -495,6 +495,10 @@ func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number
 	return t.getInv(ctx, forUpdate, "org_id = $1 AND number = $2", orgUUID(org), number)
 }
 
+func (t *tx) GetInvitationByLegacyToken(ctx context.Context, hash []byte, forUpdate bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, forUpdate, "id = (SELECT invitation_id FROM legacy_tokens WHERE token_hash = $1) AND token_hash = $1", hash)
+}
+
 func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, forUpdate bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, forUpdate, "org_id = $1 AND email = $2 AND state = 'pending'", orgUUID(org), email)
 }

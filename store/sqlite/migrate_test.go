@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +19,9 @@ import (
 
 // TestMigrationRebuildsInvitations fills a database at version 2, then
 // opens it: the rebuilt invitations table keeps every row, goes on
-// numbering after the highest number ever given, and still allows one
-// pending invitation per address.
+// numbering after the highest number ever given, still allows one pending
+// invitation per address, and the links mailed before still open their
+// invitations until a resend replaces them.
 func TestMigrationRebuildsInvitations(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -36,6 +39,8 @@ func TestMigrationRebuildsInvitations(t *testing.T) {
 	}
 	org := invite.NewOrgID()
 	now := time.Now().UnixMicro()
+	// Tokens as they were: 32 random bytes in base64url.
+	tokens := []string{strings.Repeat("a", 43), strings.Repeat("b", 43), strings.Repeat("c", 43)}
 	stmts := []string{
 		`INSERT INTO organizations VALUES ('` + org.UUID() + `', 'Org', '{}', 0, 0)`,
 	}
@@ -43,7 +48,7 @@ func TestMigrationRebuildsInvitations(t *testing.T) {
 		stmts = append(stmts, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 			created_at, updated_at, expires_at, error, metadata, locale, send_count, token_hash)
 			VALUES ('`+uuid.NewString()+`', '`+org.UUID()+`', '`+c.email+`', 'member', '[]', '', '', '`+c.state+`', `+
-			itoa(now)+`, `+itoa(now)+`, `+itoa(now+3600e6)+`, '', '{}', '', 1, x'0`+itoa(int64(i))+`')`)
+			itoa(now)+`, `+itoa(now)+`, `+itoa(now+3600e6)+`, '', '{}', '', 1, x'`+hex.EncodeToString(invite.HashToken(tokens[i]))+`')`)
 	}
 	stmts = append(stmts, `DELETE FROM invitations WHERE number = 3`)
 	for _, q := range stmts {
@@ -77,9 +82,28 @@ func TestMigrationRebuildsInvitations(t *testing.T) {
 	if inv.Number != 4 {
 		t.Errorf("the first invitation after the migration has number %d, want 4", inv.Number)
 	}
-	got, err := readInv(t, s, org, "a@example.com")
-	if err != nil || got.State != invite.StatePending || string(got.TokenHash) != "\x00" {
-		t.Errorf("a's invitation after the migration: %+v, %v", got, err)
+	a, err := readInv(t, s, org, "a@example.com")
+	if err != nil || a.State != invite.StatePending || string(a.TokenHash) != string(invite.HashToken(tokens[0])) {
+		t.Fatalf("a's invitation after the migration: %+v, %v", a, err)
+	}
+
+	svc, err := invite.NewService(s, invite.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []invite.State{invite.StatePending, invite.StateAccepted} {
+		if v, err := svc.GetByToken(ctx, tokens[i]); err != nil || v.Invitation.State != want {
+			t.Errorf("the link mailed for invitation %d: %+v, %v; want it %s", i+1, v, err, want)
+		}
+	}
+	if _, err := svc.GetByToken(ctx, tokens[2]); invite.ErrorKind(err) != invite.KindNotFound {
+		t.Errorf("the link of a deleted invitation: %v, want not found", err)
+	}
+	if _, err := svc.ResendInvitation(ctx, org, invite.InvitationRef{ID: a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.GetByToken(ctx, tokens[0]); invite.ErrorKind(err) != invite.KindNotFound {
+		t.Errorf("a link a resend replaced: %v, want not found", err)
 	}
 }
 

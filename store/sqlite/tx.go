@@ -388,6 +388,10 @@ func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number
 	return t.getInv(ctx, "org_id = ? AND number = ?", org, number)
 }
 
+func (t *tx) GetInvitationByLegacyToken(ctx context.Context, hash []byte, _ bool) (*invite.Invitation, error) {
+	return t.getInv(ctx, "id = (SELECT invitation_id FROM legacy_tokens WHERE token_hash = ?1) AND token_hash = ?1", hash)
+}
+
 func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, _ bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, "org_id = ? AND email = ? AND state = 'pending'", org, email)
 }

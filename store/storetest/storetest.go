@@ -398,6 +398,10 @@ func testTx(t *testing.T, e *env) {
 				_, err := tx.GetInvitationByNumber(ctx, o.ID, 1<<60, true)
 				return err
 			},
+			"GetInvitationByLegacyToken": func(tx invite.Tx) error {
+				_, err := tx.GetInvitationByLegacyToken(ctx, invite.HashToken("none"), true)
+				return err
+			},
 			"GetPendingInvitation": func(tx invite.Tx) error {
 				_, err := tx.GetPendingInvitation(ctx, o.ID, "nobody@example.com", true)
 				return err

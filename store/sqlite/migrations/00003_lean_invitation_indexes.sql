@@ -4,6 +4,7 @@
 -- key is 0 for a pending row and NULL, never equal, for the others). Every
 -- index an insert touches at a random place costs a page written per insert.
 -- SQLite cannot drop a column constraint, so the table is built anew.
+-- Links mailed before keep working: legacy_tokens finds their invitations.
 
 -- +goose Up
 CREATE TABLE invitations_new (
@@ -38,8 +39,14 @@ ALTER TABLE invitations_new RENAME TO invitations;
 CREATE UNIQUE INDEX invitations_email ON invitations(org_id, email, (CASE WHEN state = 'pending' THEN 0 END));
 CREATE INDEX invitations_org_created ON invitations(org_id, created_at, number);
 CREATE INDEX invitations_org_updated ON invitations(org_id, updated_at, number);
+CREATE TABLE legacy_tokens (
+    token_hash    BLOB PRIMARY KEY,
+    invitation_id TEXT NOT NULL REFERENCES invitations(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO legacy_tokens SELECT token_hash, id FROM invitations;
 
 -- +goose Down
+DROP TABLE legacy_tokens;
 CREATE TABLE invitations_old (
     number       INTEGER PRIMARY KEY AUTOINCREMENT,
     id           TEXT NOT NULL UNIQUE,
