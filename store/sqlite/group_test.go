@@ -73,3 +73,63 @@ func TestGroupCommitUndoesOnlyTheFailedWrite(t *testing.T) {
 		}
 	}
 }
+
+// Writes in one group read their organization once; each still sees every
+// change made before it in the group, and none of a write that was undone.
+func TestGroupSeesOrgChanges(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	org := &invite.Organization{ID: invite.NewOrgID(), Name: "old", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+	if err := st.Write(ctx, func(tx invite.Tx) error { return tx.CreateOrg(ctx, org) }); err != nil {
+		t.Fatal(err)
+	}
+	errBoom := errors.New("boom")
+	var seen []string
+	read := func(tx invite.Tx) error {
+		o, err := tx.GetOrg(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		seen = append(seen, o.Name+" "+o.Settings.Roles[0])
+		o.Settings.Roles = append(o.Settings.Roles[:0], "changed by its reader") // must not reach the others
+		return nil
+	}
+	rename := func(name string, fail bool) func(tx invite.Tx) error {
+		return func(tx invite.Tx) error {
+			o, err := tx.GetOrg(ctx, org.ID)
+			if err != nil {
+				return err
+			}
+			o.Name = name
+			if err := tx.UpdateOrg(ctx, o); err != nil {
+				return err
+			}
+			if err := read(tx); err != nil || fail {
+				return errBoom
+			}
+			return nil
+		}
+	}
+	fns := []func(invite.Tx) error{read, read, rename("undone", true), read, rename("new", false), read}
+	batch := make([]*writeReq, len(fns))
+	for i, fn := range fns {
+		batch[i] = &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	}
+	if err := st.runGroup(batch); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"old owner", "old owner", "undone owner", "old owner", "new owner", "new owner"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("the group's writes saw %q, want %q", seen, want)
+	}
+	for i, r := range batch {
+		if err := <-r.done; (err != nil) != (i == 2) {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+}

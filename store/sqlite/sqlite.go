@@ -256,7 +256,7 @@ func (s *Store) runGroup(batch []*writeReq) error {
 	}
 	// A cancelled context would interrupt SQLite mid-transaction and undo
 	// the others' writes too; each write here is short, so none is cancelled.
-	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true}
+	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true, orgs: map[invite.OrgID]*invite.Organization{}}
 	errs := make([]error, len(batch))
 	for i, r := range batch {
 		if errs[i] = r.ctx.Err(); errs[i] != nil {
@@ -267,6 +267,7 @@ func (s *Store) runGroup(batch []*writeReq) error {
 			return err
 		}
 		if errs[i] = r.fn(t); errs[i] != nil {
+			t.forgetOrgs()
 			if _, err := t.exec(ctx, "ROLLBACK TO w"); err != nil {
 				sqltx.Rollback()
 				return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,25 @@ type tx struct {
 	tx     *sql.Tx
 	stmts  *stmtCache
 	misses []string // queries to prepare once the transaction is over
+	// bound holds the statements bound to this transaction, as a group's
+	// transaction runs each many times.
+	bound map[*sql.Stmt]*sql.Stmt
 	// detached: statements ignore their context's cancellation (group commit).
 	detached bool
+	// orgs, in a group's transaction, keeps the organizations read in it, as
+	// most of its writes read the same one; a write to one forgets them all.
+	orgs map[invite.OrgID]*invite.Organization
+}
+
+// forgetOrgs drops what orgs keeps, after an org's row changed or a write's
+// changes were undone.
+func (t *tx) forgetOrgs() { clear(t.orgs) }
+
+func cloneOrg(o *invite.Organization) *invite.Organization {
+	c := *o
+	c.Settings.Roles = slices.Clone(o.Settings.Roles)
+	c.Settings.Permissions = slices.Clone(o.Settings.Permissions)
+	return &c
 }
 
 func (t *tx) context(ctx context.Context) context.Context {
@@ -36,7 +54,15 @@ func (t *tx) context(ctx context.Context) context.Context {
 func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	ctx = t.context(ctx)
 	if s := t.stmts.lookup(q); s != nil {
-		return t.tx.StmtContext(ctx, s)
+		if b := t.bound[s]; b != nil {
+			return b
+		}
+		b := t.tx.StmtContext(ctx, s)
+		if t.bound == nil {
+			t.bound = map[*sql.Stmt]*sql.Stmt{}
+		}
+		t.bound[s] = b
+		return b
 	}
 	t.misses = append(t.misses, q)
 	return nil
@@ -140,7 +166,14 @@ func (t *tx) CreateOrg(ctx context.Context, o *invite.Organization) error {
 }
 
 func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization, error) {
-	return scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
+	if o, ok := t.orgs[id]; ok {
+		return cloneOrg(o), nil
+	}
+	o, err := scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
+	if err == nil && t.orgs != nil {
+		t.orgs[id] = cloneOrg(o)
+	}
+	return o, err
 }
 
 func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
@@ -154,11 +187,13 @@ func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*i
 }
 
 func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
+	t.forgetOrgs()
 	return t.execOne(ctx, "UPDATE organizations SET name = ?, settings = ?, updated_at = ? WHERE id = ?",
 		o.Name, jsonText(o.Settings), micros(o.UpdatedAt), o.ID)
 }
 
 func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
+	t.forgetOrgs()
 	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id IN (SELECT id FROM invitations WHERE org_id = ?)", id); err != nil {
 		return err
 	}
