@@ -411,21 +411,7 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 	if c.Locale == "" {
 		c.Locale = o.Settings.Locale
 	}
-	// An existing member is refused by the insert itself (ErrDuplicateMember),
-	// which also covers one who joins while this transaction runs.
 	now := s.Now()
-	if err := s.clearPending(ctx, tx, org, c.Email, c.Force, now); err != nil {
-		return nil, err
-	}
-	if max := o.Settings.MaxPending; max > 0 {
-		n, err := tx.CountInvitations(ctx, InvitationFilter{Org: org, States: []State{StatePending}, Now: now})
-		if err != nil {
-			return nil, err
-		}
-		if n >= max {
-			return nil, Conflict("the organization has reached its limit of %d pending invitations", max)
-		}
-	}
 	ttl := time.Duration(o.Settings.InvitationTTL) * time.Second
 	if c.ExpiresIn != 0 {
 		ttl = time.Duration(c.ExpiresIn) * time.Second
@@ -441,8 +427,27 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 		inv.SendCount = 1
 		inv.LastSentAt = &now
 	}
-	if err := tx.CreateInvitation(ctx, inv); err != nil {
+	// The insert comes first: it refuses an existing member (ErrDuplicateMember),
+	// one who joins while this transaction runs too, and a pending invitation
+	// already stored, which the usual create never meets and so never looks for.
+	err = tx.CreateInvitation(ctx, inv)
+	if errors.Is(err, ErrDuplicatePending) {
+		if err := s.clearPending(ctx, tx, org, c.Email, c.Force, now); err != nil {
+			return nil, err
+		}
+		err = tx.CreateInvitation(ctx, inv)
+	}
+	if err != nil {
 		return nil, err
+	}
+	if max := o.Settings.MaxPending; max > 0 {
+		n, err := tx.CountInvitations(ctx, InvitationFilter{Org: org, States: []State{StatePending}, Now: now})
+		if err != nil {
+			return nil, err
+		}
+		if n > max { // the count holds the new one; returning an error undoes it
+			return nil, Conflict("the organization has reached its limit of %d pending invitations", max)
+		}
 	}
 	res := &Created{Invitation: inv}
 	if c.NoEmail {

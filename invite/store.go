@@ -46,7 +46,10 @@ type Tx interface {
 	DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error
 
 	// CreateInvitation inserts inv and sets inv.Number. A pending invitation
-	// for someone already a member of the org is refused with ErrDuplicateMember.
+	// for someone already a member of the org, one who became a member while
+	// the insert ran included, is refused with ErrDuplicateMember; a second
+	// pending one for an address with ErrDuplicatePending. Either leaves the
+	// transaction usable.
 	CreateInvitation(ctx context.Context, inv *Invitation) error
 	GetInvitation(ctx context.Context, org OrgID, id uuid.UUID, forUpdate bool) (*Invitation, error)
 	// GetInvitationByID finds an invitation in any org, for background work.

@@ -451,7 +451,15 @@ func metadataText(m json.RawMessage) string {
 // ErrDuplicateMember: the member check before it cannot lock a row that does
 // not exist yet, so an accept committed meanwhile is caught here.
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
-	err := t.queryRow(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+	// The member check after the insert is a statement of its own, so it
+	// sees a member committed while the insert waited on the pending index
+	// (for an accept of the invitation this one replaces). Both go in one
+	// round trip.
+	b := &pgx.Batch{}
+	if t.begin != "" {
+		b.Queue(t.begin)
+	}
+	b.Queue(`INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
 		SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,
 			$11::timestamptz, $12::timestamptz, $13::text, $14::json, $15::text, $16::integer, $17::timestamptz, $18::bytea
@@ -459,20 +467,42 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 		ON CONFLICT (org_id, email) WHERE state = 'pending' DO NOTHING RETURNING number`,
 		idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
 		string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
-		inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash).Scan(&inv.Number)
-	if !errors.Is(err, pgx.ErrNoRows) {
+		inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash)
+	b.Queue("SELECT $1::text = 'pending' AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND email = $3)",
+		string(inv.State), orgUUID(inv.OrgID), inv.Email)
+	br := t.conn.SendBatch(ctx, b)
+	defer br.Close()
+	if t.begin != "" {
+		if _, err := br.Exec(); err != nil {
+			return mapErr(err)
+		}
+		t.begin = ""
+	}
+	inserted := true
+	if err := br.QueryRow().Scan(&inv.Number); errors.Is(err, pgx.ErrNoRows) {
+		inserted = false
+	} else if err != nil {
 		return mapErr(err)
 	}
 	var member bool
-	err = t.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND email = $2)",
-		orgUUID(inv.OrgID), inv.Email).Scan(&member)
-	switch {
-	case err != nil:
+	if err := br.QueryRow().Scan(&member); err != nil {
 		return mapErr(err)
+	}
+	if err := br.Close(); err != nil {
+		return mapErr(err)
+	}
+	switch {
+	case member && inserted:
+		if _, err := t.conn.Exec(ctx, "DELETE FROM invitations WHERE number = $1", inv.Number); err != nil {
+			return mapErr(err)
+		}
+		return invite.ErrDuplicateMember
 	case member:
 		return invite.ErrDuplicateMember
+	case !inserted:
+		return invite.ErrDuplicatePending
 	}
-	return invite.ErrDuplicatePending
+	return nil
 }
 
 func (t *tx) getInv(ctx context.Context, forUpdate bool, cond string, args ...any) (*invite.Invitation, error) {

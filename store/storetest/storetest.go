@@ -426,11 +426,17 @@ func testTx(t *testing.T, e *env) {
 		o, other := newOrg(t), newOrg(t)
 		email := e.email()
 		e.write(t, func(tx invite.Tx) error { return tx.CreateInvitation(ctx, newInv(o.ID, email, invite.StatePending)) })
-		err := e.store.Write(ctx, func(tx invite.Tx) error {
-			return tx.CreateInvitation(ctx, newInv(o.ID, email, invite.StatePending))
+		var err error
+		later := newInv(o.ID, e.email(), invite.StatePending)
+		e.write(t, func(tx invite.Tx) error {
+			err = tx.CreateInvitation(ctx, newInv(o.ID, email, invite.StatePending))
+			return tx.CreateInvitation(ctx, later) // the refusal left the transaction usable
 		})
 		if !errors.Is(err, invite.ErrDuplicatePending) {
 			t.Fatalf("a second pending invitation for one email: %v, want ErrDuplicatePending", err)
+		}
+		if got := e.get(t, o.ID, later.ID); got.Email != later.Email {
+			t.Fatalf("the write after the refusal stored %+v", got)
 		}
 		// Finished invitations for the email and pending ones in another org are fine.
 		e.write(t, func(tx invite.Tx) error {
