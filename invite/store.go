@@ -71,7 +71,9 @@ type Tx interface {
 	// DeleteIdempotencyBefore removes the records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 
-	// EnqueueJob adds a job to the outbox and sets j.ID.
+	// EnqueueJob adds a job to the outbox and sets j.ID. A store may send
+	// the insert with the transaction's next statement or its commit, and
+	// report its failure there; j.ID is set by the time the commit returns.
 	EnqueueJob(ctx context.Context, j *Job) error
 	// ClaimJobs leases up to limit jobs whose RunAt has come and whose lease
 	// (if any) has run out, to worker until leaseUntil; no two workers get the

@@ -135,10 +135,10 @@ func (s *Store) runOnce(ctx context.Context, begin string, write bool, fn func(i
 		}
 		return err
 	}
-	if t.begin != "" {
+	if t.begin != "" && len(t.ahead) == 0 {
 		return nil // fn ran no statement
 	}
-	tag, err := t.conn.Exec(ctx, "COMMIT")
+	tag, err := t.rawExec(ctx, "COMMIT")
 	if err != nil {
 		return mapErr(err)
 	}

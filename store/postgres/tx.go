@@ -20,33 +20,62 @@ import (
 )
 
 // tx is one transaction on a connection of its own. Its BEGIN is not sent
-// alone: it goes in one round trip with the transaction's first statement.
+// alone, nor are writes whose answer nobody waits for: they go in one round
+// trip with the statement that follows them, or with COMMIT.
 type tx struct {
 	conn  *pgx.Conn
 	begin string // the BEGIN statement while it is still to be sent
+	ahead []ahead
 	write bool
 }
 
-// batch sends BEGIN and q together and reads BEGIN's answer; the caller
-// reads q's answer from the results and closes them.
-func (t *tx) batch(ctx context.Context, q string, args []any) (pgx.BatchResults, error) {
+// ahead is a statement to send with the next one; read takes its answer.
+type ahead struct {
+	q    string
+	args []any
+	read func(pgx.BatchResults) error
+}
+
+// held tells whether statements wait to be sent with the next one.
+func (t *tx) held() bool { return t.begin != "" || len(t.ahead) > 0 }
+
+// batch sends what is held and then qs, all in one round trip, and reads
+// the answers to what was held; the caller reads qs' answers from the
+// results and closes them.
+func (t *tx) batch(ctx context.Context, qs ...ahead) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	b.Queue(t.begin)
-	b.Queue(q, args...)
-	br := t.conn.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, err
+	if t.begin != "" {
+		b.Queue(t.begin)
 	}
-	t.begin = ""
+	for _, a := range t.ahead {
+		b.Queue(a.q, a.args...)
+	}
+	for _, a := range qs {
+		b.Queue(a.q, a.args...)
+	}
+	br := t.conn.SendBatch(ctx, b)
+	begin, held := t.begin, t.ahead
+	t.begin, t.ahead = "", nil
+	if begin != "" {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
+	for _, a := range held {
+		if err := a.read(br); err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
 	return br, nil
 }
 
 func (t *tx) rawExec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error) {
-	if t.begin == "" {
+	if !t.held() {
 		return t.conn.Exec(ctx, q, args...)
 	}
-	br, err := t.batch(ctx, q, args)
+	br, err := t.batch(ctx, ahead{q: q, args: args})
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -75,20 +104,20 @@ func (r batchRow) Scan(dest ...any) error {
 }
 
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) pgx.Row {
-	if t.begin == "" {
+	if !t.held() {
 		return t.conn.QueryRow(ctx, q, args...)
 	}
-	br, err := t.batch(ctx, q, args)
+	br, err := t.batch(ctx, ahead{q: q, args: args})
 	return batchRow{br: br, err: err}
 }
 
 // query runs q; done must be called after the rows are closed.
 func (t *tx) query(ctx context.Context, q string, args ...any) (rows pgx.Rows, done func() error, err error) {
-	if t.begin == "" {
+	if !t.held() {
 		rows, err := t.conn.Query(ctx, q, args...)
 		return rows, func() error { return nil }, err
 	}
-	br, err := t.batch(ctx, q, args)
+	br, err := t.batch(ctx, ahead{q: q, args: args})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -455,29 +484,21 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 	// sees a member committed while the insert waited on the pending index
 	// (for an accept of the invitation this one replaces). Both go in one
 	// round trip.
-	b := &pgx.Batch{}
-	if t.begin != "" {
-		b.Queue(t.begin)
-	}
-	b.Queue(`INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+	br, err := t.batch(ctx, ahead{q: `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
 		SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,
 			$11::timestamptz, $12::timestamptz, $13::text, $14::json, $15::text, $16::integer, $17::timestamptz, $18::bytea
 		WHERE $8::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = $2::uuid AND email = $3::text)
 		ON CONFLICT (org_id, email) WHERE state = 'pending' DO NOTHING RETURNING number`,
-		idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
-		string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
-		inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash)
-	b.Queue("SELECT $1::text = 'pending' AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND email = $3)",
-		string(inv.State), orgUUID(inv.OrgID), inv.Email)
-	br := t.conn.SendBatch(ctx, b)
-	defer br.Close()
-	if t.begin != "" {
-		if _, err := br.Exec(); err != nil {
-			return mapErr(err)
-		}
-		t.begin = ""
+		args: []any{idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
+			string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
+			inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash}},
+		ahead{q: "SELECT $1::text = 'pending' AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND email = $3)",
+			args: []any{string(inv.State), orgUUID(inv.OrgID), inv.Email}})
+	if err != nil {
+		return mapErr(err)
 	}
+	defer br.Close()
 	inserted := true
 	if err := br.QueryRow().Scan(&inv.Number); errors.Is(err, pgx.ErrNoRows) {
 		inserted = false
@@ -493,7 +514,7 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 	}
 	switch {
 	case member && inserted:
-		if _, err := t.conn.Exec(ctx, "DELETE FROM invitations WHERE number = $1", inv.Number); err != nil {
+		if _, err := t.rawExec(ctx, "DELETE FROM invitations WHERE number = $1", inv.Number); err != nil {
 			return mapErr(err)
 		}
 		return invite.ErrDuplicateMember
@@ -679,10 +700,15 @@ func scanJob(row scanner) (*invite.Job, error) {
 	return &j, nil
 }
 
+// EnqueueJob holds its insert, to be sent with the transaction's next
+// statement or its COMMIT: the caller needs no answer from it.
 func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
-	err := t.queryRow(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-		j.Kind, idUUID(j.InvitationID), string(j.Payload), j.RunAt, j.CreatedAt).Scan(&j.ID)
-	return mapErr(err)
+	t.ahead = append(t.ahead, ahead{
+		q:    "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+		args: []any{j.Kind, idUUID(j.InvitationID), string(j.Payload), j.RunAt, j.CreatedAt},
+		read: func(br pgx.BatchResults) error { return mapErr(br.QueryRow().Scan(&j.ID)) },
+	})
+	return nil
 }
 
 // ClaimJobs leases due jobs. Rows another transaction is claiming are

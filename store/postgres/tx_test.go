@@ -299,3 +299,58 @@ func TestReadIsOneSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A job's insert goes with the next statement or the commit; when it fails
+// there, the write fails as a whole and stores nothing.
+func TestHeldJobFailureFailsTheWrite(t *testing.T) {
+	s, _ := openStore(t)
+	o := newOrg(t, s)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	// PostgreSQL text cannot hold a NUL byte.
+	bad := func(inv *invite.Invitation) *invite.Job {
+		return &invite.Job{Kind: "k", InvitationID: inv.ID, Payload: json.RawMessage("\x00"), RunAt: now, CreatedAt: now}
+	}
+	for name, next := range map[string]func(tx invite.Tx, inv *invite.Invitation) error{
+		"at the commit": func(invite.Tx, *invite.Invitation) error { return nil },
+		"at the next statement": func(tx invite.Tx, inv *invite.Invitation) error {
+			_, err := tx.GetInvitation(t.Context(), o.ID, inv.ID, false)
+			if err == nil {
+				t.Error("the statement after a failed held insert succeeded")
+			}
+			return err
+		},
+	} {
+		inv := newInv(o.ID, name+"@example.com", now)
+		err := s.Write(t.Context(), func(tx invite.Tx) error {
+			if err := tx.CreateInvitation(t.Context(), inv); err != nil {
+				return err
+			}
+			if err := tx.EnqueueJob(t.Context(), bad(inv)); err != nil {
+				return err
+			}
+			return next(tx, inv)
+		})
+		if err == nil {
+			t.Errorf("%s: a write whose job could not be stored succeeded", name)
+		}
+		err = s.Read(t.Context(), func(tx invite.Tx) error {
+			_, err := tx.GetInvitation(t.Context(), o.ID, inv.ID, false)
+			return err
+		})
+		if !errors.Is(err, invite.ErrNotFound) {
+			t.Errorf("%s: the failed write left its invitation: %v", name, err)
+		}
+	}
+	// A good job is stored with its write and has its id.
+	inv := newInv(o.ID, "good@example.com", now)
+	j := &invite.Job{Kind: "k", InvitationID: inv.ID, Payload: json.RawMessage(`{}`), RunAt: now, CreatedAt: now}
+	err := s.Write(t.Context(), func(tx invite.Tx) error {
+		if err := tx.EnqueueJob(t.Context(), j); err != nil {
+			return err
+		}
+		return tx.CreateInvitation(t.Context(), inv)
+	})
+	if err != nil || j.ID == 0 {
+		t.Fatalf("a good job: id %d, %v", j.ID, err)
+	}
+}
