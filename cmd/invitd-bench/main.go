@@ -115,6 +115,7 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	if nodes > 1 && !isPG {
 		return fmt.Errorf("several nodes need PostgreSQL")
 	}
+	server.TuneGC() // as invitd serve does; the baselines share the process, and so the setting
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}}
 	fmt.Printf("invitd-bench: %d clients, %s each, database %s, %d node(s)\n\n", conc, d, strings.SplitN(db, "?", 2)[0], nodes)
 

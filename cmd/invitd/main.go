@@ -115,6 +115,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	server.TuneGC()
 	srv, err := server.Open(ctx, server.Config{
 		DB: *db, AdminKey: *adminKey, BaseURL: *baseURL, Log: log,
 		Mail: mail.Config{SMTPURL: *smtpURL, From: *from, TemplatesDir: *templates},
