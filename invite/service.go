@@ -322,12 +322,16 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 	if err := c.normalize(); err != nil {
 		return nil, err
 	}
-	reqHash, _ := json.Marshal(c)
-	sum := sha256.Sum256(reqHash)
+	var reqHash []byte // what an Idempotency-Key is bound to
+	if c.IdempotencyKey != "" {
+		body, _ := json.Marshal(c)
+		sum := sha256.Sum256(body)
+		reqHash = sum[:]
+	}
 	var res *Created
 	err := s.store.Write(ctx, func(tx Tx) error {
 		var err error
-		res, err = s.createInvitation(ctx, tx, org, c, sum[:])
+		res, err = s.createInvitation(ctx, tx, org, c, reqHash)
 		return err
 	})
 	if err != nil && c.IdempotencyKey != "" &&
@@ -335,7 +339,7 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 		// A concurrent request with the same key may have won; answer as it did.
 		rerr := s.store.Read(ctx, func(tx Tx) error {
 			var rerr error
-			res, rerr = s.replay(ctx, tx, org, c, sum[:])
+			res, rerr = s.replay(ctx, tx, org, c, reqHash)
 			return rerr
 		})
 		if rerr == nil && res != nil {
