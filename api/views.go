@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/invitd/invitd/invite"
 )
 
@@ -36,7 +38,7 @@ type Invitation struct {
 	ExpiresAt      string         `json:"expires_at" format:"date-time"`
 	FinishedAt     *string        `json:"finished_at" format:"date-time" nullable:"true"`
 	Error          *string        `json:"error" nullable:"true" doc:"Why the mail could not be delivered, when state is error"`
-	Metadata       map[string]any `json:"metadata"`
+	Metadata       object         `json:"metadata"`
 	Locale         string         `json:"locale"`
 	SendCount      int            `json:"send_count"`
 	LastSentAt     *string        `json:"last_sent_at" format:"date-time" nullable:"true"`
@@ -50,7 +52,7 @@ func ViewInvitation(inv *invite.Invitation) *Invitation {
 		Role: inv.Role, Permissions: inv.Permissions, Inviter: inv.Inviter, State: string(inv.State),
 		CreatedAt: timestamp(inv.CreatedAt), UpdatedAt: timestamp(inv.UpdatedAt), ExpiresAt: timestamp(inv.ExpiresAt),
 		FinishedAt: timestampOrNull(inv.FinishedAt), LastSentAt: timestampOrNull(inv.LastSentAt),
-		Locale: inv.Locale, SendCount: inv.SendCount, Metadata: map[string]any{},
+		Locale: inv.Locale, SendCount: inv.SendCount, Metadata: object(inv.Metadata),
 	}
 	if v.Permissions == nil {
 		v.Permissions = []string{}
@@ -58,8 +60,23 @@ func ViewInvitation(inv *invite.Invitation) *Invitation {
 	if inv.Error != "" {
 		v.Error = &inv.Error
 	}
-	_ = json.Unmarshal(inv.Metadata, &v.Metadata)
 	return v
+}
+
+// object is a JSON object the store holds as text, written out as it is: a
+// list carries many, and decoding each only to encode it again costs more
+// than the rest of the row.
+type object json.RawMessage
+
+func (o object) MarshalJSON() ([]byte, error) {
+	if len(o) == 0 {
+		return []byte("{}"), nil
+	}
+	return o, nil
+}
+
+func (object) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true}
 }
 
 // timestamp formats t as time.Time's JSON does. Lists carry many times, and a
