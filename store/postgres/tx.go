@@ -477,13 +477,13 @@ func metadataText(m json.RawMessage) string {
 // CreateInvitation inserts inv. A second pending invitation for the same
 // (org, email) is reported without aborting the transaction. A pending
 // invitation for someone who is a member by the time it is inserted is
-// ErrDuplicateMember: the member check before it cannot lock a row that does
-// not exist yet, so an accept committed meanwhile is caught here.
+// ErrDuplicateMember, and is not inserted.
+//
+// The member check after the insert is a statement of its own, with a
+// snapshot of its own, so it sees a member committed while the insert waited
+// on the pending index (the accept of the invitation this one replaces),
+// which the insert's own check cannot. Both go in one round trip.
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
-	// The member check after the insert is a statement of its own, so it
-	// sees a member committed while the insert waited on the pending index
-	// (for an accept of the invitation this one replaces). Both go in one
-	// round trip.
 	br, err := t.batch(ctx, ahead{q: `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
 		SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,
