@@ -1568,6 +1568,33 @@ func testExpiry(t *testing.T, e *env) {
 		_, err = e.svc.CreateInvitation(t.Context(), o.ID, invite.CreateInvitation{Email: e.email()})
 		wantKind(t, err, invite.KindConflict)
 	})
+
+	t.Run("at the pending limit", func(t *testing.T) {
+		ctx := t.Context()
+		limit := 2
+		o := e.org(t, &invite.SettingsPatch{MaxPending: &limit})
+		first := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
+		e.invite(t, o.ID, invite.CreateInvitation{})
+		// A refused create leaves nothing behind.
+		refused := e.email()
+		_, err := e.svc.CreateInvitation(ctx, o.ID, invite.CreateInvitation{Email: refused})
+		wantKind(t, err, invite.KindConflict, "2")
+		if c := e.count(t, invite.InvitationFilter{Org: o.ID, Email: refused}); c != 0 {
+			t.Errorf("a create refused at the limit left %d invitations", c)
+		}
+		// Replacing one keeps the count, so it is allowed.
+		e.clock.Advance(time.Second)
+		res, err := e.svc.CreateInvitation(ctx, o.ID, invite.CreateInvitation{Email: first.Email, Force: true})
+		if err != nil {
+			t.Fatalf("replacing a pending invitation at the limit: %v", err)
+		}
+		if got := e.get(t, o.ID, first.ID).State; got != invite.StateCancelled || res.Invitation.ID == first.ID {
+			t.Errorf("after the replacement the old one is %s", got)
+		}
+		if c := e.count(t, invite.InvitationFilter{Org: o.ID, States: []invite.State{invite.StatePending}}); c != limit {
+			t.Errorf("%d pending after a replacement at the limit of %d", c, limit)
+		}
+	})
 }
 
 // ---- listing
