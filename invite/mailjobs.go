@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Mail is everything an invitation mail says.
@@ -42,28 +44,52 @@ func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
 // job); err is set only when the transaction itself failed.
 func (s *Service) MailsFor(ctx context.Context, jobs []*Job) (mails []*Mail, errs []error, err error) {
 	mails, errs = make([]*Mail, len(jobs)), make([]error, len(jobs))
+	tokens := make([]string, len(jobs))
+	var ids []uuid.UUID
+	for i, j := range jobs {
+		var p MailPayload
+		if errs[i] = json.Unmarshal(j.Payload, &p); errs[i] != nil {
+			continue
+		}
+		tokens[i] = p.Token
+		if id, ok := tokenInvitation(p.Token); ok {
+			ids = append(ids, id)
+		}
+	}
 	err = s.store.Read(ctx, func(tx Tx) error {
+		// The invitations are read in one statement; a token names its own.
+		found, err := tx.GetInvitationsByID(ctx, ids)
+		if err != nil {
+			return err
+		}
+		byID := make(map[uuid.UUID]*Invitation, len(found))
+		for _, inv := range found {
+			byID[inv.ID] = inv
+		}
 		orgs := map[OrgID]*Organization{}
-		for i, j := range jobs {
-			var p MailPayload
-			if errs[i] = json.Unmarshal(j.Payload, &p); errs[i] != nil {
-				continue
-			}
-			m := &Mail{Token: p.Token}
-			m.Invitation, errs[i] = getInvitationByToken(ctx, tx, p.Token, false)
-			if errors.Is(errs[i], ErrNotFound) {
-				continue
-			}
+		for i, token := range tokens {
 			if errs[i] != nil {
+				continue
+			}
+			var inv *Invitation
+			if id, ok := tokenInvitation(token); ok {
+				if inv = byID[id]; inv == nil || !tokenOpens(inv, token) {
+					errs[i] = ErrNotFound
+					continue
+				}
+			} else if inv, errs[i] = getInvitationByToken(ctx, tx, token, false); errors.Is(errs[i], ErrNotFound) {
+				continue
+			} else if errs[i] != nil {
 				return errs[i]
 			}
-			if m.Organization = orgs[m.Invitation.OrgID]; m.Organization == nil {
-				if m.Organization, err = tx.GetOrg(ctx, m.Invitation.OrgID); err != nil {
+			o := orgs[inv.OrgID]
+			if o == nil {
+				if o, err = tx.GetOrg(ctx, inv.OrgID); err != nil {
 					return err
 				}
-				orgs[m.Invitation.OrgID] = m.Organization
+				orgs[inv.OrgID] = o
 			}
-			mails[i] = m
+			mails[i] = &Mail{Token: token, Invitation: inv, Organization: o}
 		}
 		return nil
 	})

@@ -305,10 +305,15 @@ func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bo
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare(inv.TokenHash, HashToken(token)) != 1 {
+	if !tokenOpens(inv, token) {
 		return nil, ErrNotFound // an older link of a resent invitation, or a forged one
 	}
 	return inv, nil
+}
+
+// tokenOpens tells whether token is inv's current link.
+func tokenOpens(inv *Invitation, token string) bool {
+	return subtle.ConstantTimeCompare(inv.TokenHash, HashToken(token)) == 1
 }
 
 // HashToken is how an accept token is stored.

@@ -371,6 +371,53 @@ func testTx(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("GetInvitationsByID", func(t *testing.T) {
+		ctx := t.Context()
+		a, b := newInv(newOrg(t).ID, e.email(), invite.StatePending), newInv(newOrg(t).ID, e.email(), invite.StateAccepted)
+		e.write(t, func(tx invite.Tx) error {
+			if err := tx.CreateInvitation(ctx, a); err != nil {
+				return err
+			}
+			return tx.CreateInvitation(ctx, b)
+		})
+		for _, c := range []struct {
+			ids  []uuid.UUID
+			want []uuid.UUID
+		}{
+			{[]uuid.UUID{a.ID, uuid.New(), b.ID}, []uuid.UUID{a.ID, b.ID}},
+			{[]uuid.UUID{b.ID}, []uuid.UUID{b.ID}},
+			{[]uuid.UUID{uuid.New()}, nil},
+			{nil, nil},
+		} {
+			var got []*invite.Invitation
+			err := e.store.Read(ctx, func(tx invite.Tx) error {
+				var err error
+				got, err = tx.GetInvitationsByID(ctx, c.ids)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotIDs []string
+			for _, inv := range got {
+				gotIDs = append(gotIDs, inv.ID.String())
+				if inv.ID == a.ID && (inv.OrgID != a.OrgID || inv.Email != a.Email || inv.State != a.State ||
+					inv.Number != a.Number || string(inv.TokenHash) != string(a.TokenHash)) {
+					t.Errorf("GetInvitationsByID read back %+v, want %+v", inv, a)
+				}
+			}
+			var wantIDs []string
+			for _, id := range c.want {
+				wantIDs = append(wantIDs, id.String())
+			}
+			slices.Sort(gotIDs)
+			slices.Sort(wantIDs)
+			if !slices.Equal(gotIDs, wantIDs) {
+				t.Errorf("GetInvitationsByID(%v) = %v, want %v", c.ids, gotIDs, wantIDs)
+			}
+		}
+	})
+
 	t.Run("NotFound", func(t *testing.T) {
 		ctx := t.Context()
 		o := newOrg(t)
@@ -2998,7 +3045,12 @@ func testOutbox(t *testing.T, e *env) {
 		second := e.jobFor(t, other.ID)
 		current := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":"` + token + `"}`)}
 		damaged := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":`)}
-		mails, errs, err := e.svc.MailsFor(ctx, []*invite.Job{old, current, damaged, second})
+		raw, _ := base64.RawURLEncoding.DecodeString(token)
+		copy(raw, make([]byte, 16)) // the id of no invitation
+		unknown := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID,
+			Payload: json.RawMessage(`{"token":"` + base64.RawURLEncoding.EncodeToString(raw) + `"}`)}
+		junk := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":"x"}`)}
+		mails, errs, err := e.svc.MailsFor(ctx, []*invite.Job{old, current, damaged, second, unknown, junk})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -3013,6 +3065,11 @@ func testOutbox(t *testing.T, e *env) {
 		}
 		if errs[3] != nil || mails[3].Invitation.ID != other.ID || mails[3].Organization.ID != other.OrgID {
 			t.Errorf("the job of another org: %+v %v", mails[3], errs[3])
+		}
+		for i, what := range map[int]string{4: "a token of no invitation", 5: "a token of no shape"} {
+			if !errors.Is(errs[i], invite.ErrNotFound) || mails[i] != nil {
+				t.Errorf("the job with %s: %+v %v, want ErrNotFound", what, mails[i], errs[i])
+			}
 		}
 		drain(t)
 	})
