@@ -278,7 +278,8 @@ func tokenInvitation(token string) (uuid.UUID, bool) {
 	return uuid.UUID(b[:16]), true
 }
 
-// TokenShaped tells a string that has the shape of an accept token.
+// TokenShaped tells a string that has the shape of an accept token, so that
+// junk answers without a database read.
 func TokenShaped(s string) bool {
 	_, ok := tokenInvitation(s)
 	return ok || legacyToken(s)

@@ -89,10 +89,6 @@ func headers(next http.Handler) http.Handler {
 	})
 }
 
-// validToken tells a string shaped like an accept token, so that junk paths
-// answer without a database read.
-func validToken(s string) bool { return invite.TokenShaped(s) }
-
 // validCSRF tells a string shaped like a form token (256 bits, base64url).
 func validCSRF(s string) bool {
 	if len(s) != 43 {
@@ -190,7 +186,7 @@ func tokenFromPath(p string) string {
 		return ""
 	}
 	tok, _, _ := strings.Cut(rest, "/")
-	if !validToken(tok) {
+	if !invite.TokenShaped(tok) {
 		return ""
 	}
 	return tok
@@ -208,7 +204,7 @@ func redactPath(p string) string {
 // or a copied address) with the invitation itself.
 func (h *handler) back(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	if a := r.PathValue("action"); !validToken(tok) || (a != "accept" && a != "decline") {
+	if a := r.PathValue("action"); !invite.TokenShaped(tok) || (a != "accept" && a != "decline") {
 		h.notFound(w, r)
 		return
 	}
@@ -217,7 +213,7 @@ func (h *handler) back(w http.ResponseWriter, r *http.Request) {
 
 // view loads the invitation; nil with the error page written when it cannot.
 func (h *handler) view(w http.ResponseWriter, r *http.Request, token string) *invite.TokenView {
-	if !validToken(token) {
+	if !invite.TokenShaped(token) {
 		h.notFound(w, r)
 		return nil
 	}
@@ -305,7 +301,7 @@ func (h *handler) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
 
 func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	if !validToken(token) {
+	if !invite.TokenShaped(token) {
 		h.notFound(w, r)
 		return
 	}
@@ -330,7 +326,7 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) decline(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	if !validToken(token) {
+	if !invite.TokenShaped(token) {
 		h.notFound(w, r)
 		return
 	}
