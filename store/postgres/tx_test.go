@@ -354,3 +354,82 @@ func TestHeldJobFailureFailsTheWrite(t *testing.T) {
 		t.Fatalf("a good job: id %d, %v", j.ID, err)
 	}
 }
+
+// An insert that waits on the pending index for an accept in progress, and
+// goes through once it commits, is refused as a member's and leaves no row:
+// the transaction goes on and commits without it.
+func TestCreateBehindAnAcceptLeavesNoRow(t *testing.T) {
+	s, _ := openStore(t)
+	o := newOrg(t, s)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	old := newInv(o.ID, "a@example.com", now)
+	insert(t, s, old)
+	ctx := t.Context()
+
+	locked, release := make(chan struct{}), make(chan struct{})
+	accepted := make(chan error, 1)
+	go func() {
+		accepted <- s.Write(ctx, func(tx invite.Tx) error {
+			inv, err := tx.GetInvitation(ctx, o.ID, old.ID, true)
+			if err != nil {
+				return err
+			}
+			inv.State, inv.FinishedAt, inv.UpdatedAt = invite.StateAccepted, &now, now
+			if err := tx.UpdateInvitation(ctx, inv); err != nil {
+				return err
+			}
+			m := &invite.Member{ID: uuid.New(), OrgID: o.ID, Email: old.Email, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateMember(ctx, m); err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+
+	again, other := newInv(o.ID, old.Email, now), newInv(o.ID, "b@example.com", now)
+	var againErr error
+	created := make(chan error, 1)
+	go func() {
+		created <- s.Write(ctx, func(tx invite.Tx) error {
+			againErr = tx.CreateInvitation(ctx, again)
+			return tx.CreateInvitation(ctx, other)
+		})
+	}()
+	// Let the accept commit only once the insert waits on it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the insert never waited on the accept")
+		}
+	}
+	close(release)
+	if err := <-accepted; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; err != nil {
+		t.Fatalf("the transaction after the refused insert: %v", err)
+	}
+	if !errors.Is(againErr, invite.ErrDuplicateMember) {
+		t.Errorf("an insert behind an accept: %v, want ErrDuplicateMember", againErr)
+	}
+	err := s.Read(ctx, func(tx invite.Tx) error {
+		if _, err := tx.GetInvitation(ctx, o.ID, again.ID, false); !errors.Is(err, invite.ErrNotFound) {
+			t.Errorf("the refused invitation was stored: %v", err)
+		}
+		_, err := tx.GetInvitation(ctx, o.ID, other.ID, false)
+		return err
+	})
+	if err != nil {
+		t.Errorf("the write after the refusal was not committed: %v", err)
+	}
+}
