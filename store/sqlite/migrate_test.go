@@ -118,3 +118,67 @@ func readInv(t *testing.T, s *Store, org invite.OrgID, email string) (*invite.In
 	})
 	return inv, err
 }
+
+// Down from the rebuild gives back the version-2 table with every row and
+// its pending rule; Up again keeps them too.
+func TestMigrationRebuildGoesBackDown(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "new.db")
+	s, err := Open(ctx, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := &invite.Organization{ID: invite.NewOrgID(), Name: "Org", Settings: invite.DefaultSettings(), CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	inv := func(email string, state invite.State) *invite.Invitation {
+		return &invite.Invitation{ID: uuid.New(), OrgID: org.ID, Email: email, Role: "member", State: state,
+			CreatedAt: time.Now(), UpdatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), TokenHash: invite.HashToken(uuid.NewString())}
+	}
+	err = s.Write(ctx, func(tx invite.Tx) error {
+		if err := tx.CreateOrg(ctx, org); err != nil {
+			return err
+		}
+		for _, i := range []*invite.Invitation{inv("a@example.com", invite.StatePending), inv("a@example.com", invite.StateAccepted)} {
+			if err := tx.CreateInvitation(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, _ := fs.Sub(migrations, "migrations")
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM invitations").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d invitations after going down (%v), want 2", n, err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
+		created_at, updated_at, expires_at, error, metadata, locale, send_count, token_hash)
+		VALUES ('x', ?, 'a@example.com', 'member', '[]', '', '', 'pending', 0, 0, 0, '', '{}', '', 0, x'01')`, org.ID.UUID())
+	if err == nil || !strings.Contains(err.Error(), "UNIQUE") {
+		t.Errorf("a second pending invitation after going down: %v, want a UNIQUE failure", err)
+	}
+	db.Close()
+
+	s, err = Open(ctx, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := readInv(t, s, org.ID, "a@example.com"); err != nil || got.State != invite.StatePending {
+		t.Errorf("the pending invitation after going down and up: %+v, %v", got, err)
+	}
+}
