@@ -248,47 +248,78 @@ func (s *Store) writeLoop() {
 
 // runGroup commits batch in one transaction and answers each request; if the
 // transaction itself fails, it answers none and returns the error.
+//
+// Writes rarely fail, so the group first runs without savepoints: each one
+// costs SQLite a copy of every page its write touches. If a write fails,
+// that attempt is rolled back and the group runs again with a savepoint per
+// write, so that the failed one is undone alone.
 func (s *Store) runGroup(batch []*writeReq) error {
-	ctx := context.Background()
-	sqltx, err := s.writer.BeginTx(ctx, nil)
+	errs, err := s.tryGroup(batch, false)
+	if errors.Is(err, errWriteFailed) {
+		errs, err = s.tryGroup(batch, true)
+	}
 	if err != nil {
 		return err
-	}
-	// A cancelled context would interrupt SQLite mid-transaction and undo
-	// the others' writes too; each write here is short, so none is cancelled.
-	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true, orgs: map[invite.OrgID]*invite.Organization{}}
-	errs := make([]error, len(batch))
-	for i, r := range batch {
-		if errs[i] = r.ctx.Err(); errs[i] != nil {
-			continue
-		}
-		if _, err := t.exec(ctx, "SAVEPOINT w"); err != nil {
-			sqltx.Rollback()
-			return err
-		}
-		if errs[i] = r.fn(t); errs[i] != nil {
-			t.forgetOrgs()
-			if _, err := t.exec(ctx, "ROLLBACK TO w"); err != nil {
-				sqltx.Rollback()
-				return err
-			}
-		}
-		if _, err := t.exec(ctx, "RELEASE w"); err != nil {
-			sqltx.Rollback()
-			return err
-		}
-	}
-	if err := mapErr(sqltx.Commit()); err != nil {
-		return err
-	}
-	if len(t.misses) > 0 {
-		s.wstmts.prepare(ctx, t.misses)
 	}
 	s.grouped.Add(int64(len(batch)))
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
 	return nil
+}
+
+// errWriteFailed stops a group run without savepoints at its first failed write.
+var errWriteFailed = errors.New("sqlite: a write in the group failed")
+
+// tryGroup runs batch in one transaction and commits it, giving each write's
+// own error. Without savepoints, a failed write rolls back the whole
+// transaction and tryGroup returns errWriteFailed.
+func (s *Store) tryGroup(batch []*writeReq, savepoints bool) ([]error, error) {
+	ctx := context.Background()
+	sqltx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	// A cancelled context would interrupt SQLite mid-transaction and undo
+	// the others' writes too; each write here is short, so none is cancelled.
+	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true, orgs: map[invite.OrgID]*invite.Organization{}}
+	defer func() {
+		if len(t.misses) > 0 {
+			s.wstmts.prepare(ctx, t.misses)
+		}
+	}()
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		if errs[i] = r.ctx.Err(); errs[i] != nil {
+			continue
+		}
+		if !savepoints {
+			if errs[i] = r.fn(t); errs[i] != nil {
+				sqltx.Rollback()
+				return nil, errWriteFailed
+			}
+			continue
+		}
+		if _, err := t.exec(ctx, "SAVEPOINT w"); err != nil {
+			sqltx.Rollback()
+			return nil, err
+		}
+		if errs[i] = r.fn(t); errs[i] != nil {
+			t.forgetOrgs()
+			if _, err := t.exec(ctx, "ROLLBACK TO w"); err != nil {
+				sqltx.Rollback()
+				return nil, err
+			}
+		}
+		if _, err := t.exec(ctx, "RELEASE w"); err != nil {
+			sqltx.Rollback()
+			return nil, err
+		}
+	}
+	if err := mapErr(sqltx.Commit()); err != nil {
+		return nil, err
+	}
+	return errs, nil
 }
 
 func run(ctx context.Context, stmts *stmtCache, fn func(invite.Tx) error) error {
