@@ -495,9 +495,6 @@ func (s *Service) clearPending(ctx context.Context, tx Tx, org OrgID, email stri
 	case force:
 		old.State = StateCancelled
 		old.FinishedAt = &now
-		if err := tx.DeleteJobsFor(ctx, old.ID); err != nil {
-			return err
-		}
 	default:
 		return Conflict("a pending invitation for %s already exists (id %s)", email, old.ID)
 	}
@@ -597,9 +594,6 @@ func (s *Service) change(ctx context.Context, find func(Tx) (*Invitation, error)
 		inv.UpdatedAt = now
 		if to.Finished() {
 			inv.FinishedAt = &now
-			if err := tx.DeleteJobsFor(ctx, inv.ID); err != nil {
-				return err
-			}
 		}
 		return tx.UpdateInvitation(ctx, inv)
 	})
@@ -705,9 +699,6 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		inv.FinishedAt = nil
 		inv.SendCount++
 		inv.LastSentAt = &now
-		if err := tx.DeleteJobsFor(ctx, inv.ID); err != nil {
-			return err
-		}
 		return s.enqueueMail(ctx, tx, inv, token, now)
 	})
 	if errors.Is(err, ErrDuplicatePending) {

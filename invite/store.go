@@ -86,8 +86,6 @@ type Tx interface {
 	RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error
 	// DeleteJob removes a job worker holds; ErrNotFound if the lease was lost.
 	DeleteJob(ctx context.Context, id int64, worker string) error
-	// DeleteJobsFor removes every job of an invitation (its token is void).
-	DeleteJobsFor(ctx context.Context, invitation uuid.UUID) error
 	// OutboxStats reports how many jobs wait and the creation time of the oldest.
 	OutboxStats(ctx context.Context) (depth int, oldest *time.Time, err error)
 }

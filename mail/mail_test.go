@@ -487,6 +487,14 @@ func TestVoidedJobsSendNothingStale(t *testing.T) {
 	if _, err := e.svc.CancelInvitation(e.ctx, e.org.ID, invite.InvitationRef{ID: cancelled.ID}); err != nil {
 		t.Fatal(err)
 	}
+	declined := e.invite("declined@example.com", nil)
+	if _, err := e.svc.DeclineInvitation(e.ctx, e.org.ID, invite.InvitationRef{ID: declined.ID}); err != nil {
+		t.Fatal(err)
+	}
+	accepted := e.invite("accepted@example.com", nil)
+	if _, _, err := e.svc.AcceptInvitation(e.ctx, e.org.ID, invite.InvitationRef{ID: accepted.ID}, invite.Accept{Email: "accepted@example.com"}); err != nil {
+		t.Fatal(err)
+	}
 	resent := e.invite("resent@example.com", nil)
 	mu.Lock()
 	clock = clock.Add(2 * time.Minute)

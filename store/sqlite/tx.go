@@ -583,11 +583,6 @@ func (t *tx) DeleteJob(ctx context.Context, id int64, worker string) error {
 	return t.execOne(ctx, "DELETE FROM outbox WHERE id = ? AND locked_by = ?", id, worker)
 }
 
-func (t *tx) DeleteJobsFor(ctx context.Context, invitation uuid.UUID) error {
-	_, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id = ?", invitation.String())
-	return err
-}
-
 func (t *tx) OutboxStats(ctx context.Context) (int, *time.Time, error) {
 	var n int
 	var oldest sql.NullInt64
