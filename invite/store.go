@@ -21,6 +21,18 @@ type Store interface {
 	Close() error
 }
 
+type backgroundKey struct{}
+
+// Background marks ctx as work no request waits on (the mail worker's
+// bookkeeping). A store may hold a write made with it back briefly, so that
+// it shares a commit with the writes of requests instead of costing one.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// IsBackground tells whether ctx was marked by Background.
+func IsBackground(ctx context.Context) bool { return ctx.Value(backgroundKey{}) != nil }
+
 // Tx is one transaction. In a Read transaction writes fail.
 type Tx interface {
 	CreateOrg(ctx context.Context, o *Organization) error

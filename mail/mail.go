@@ -163,6 +163,7 @@ func (w *Worker) Wake() {
 
 // Run works until ctx is done.
 func (w *Worker) Run(ctx context.Context) {
+	ctx = invite.Background(ctx) // its writes may wait for the requests' commits
 	w.running.Lock()
 	defer w.running.Unlock()
 	defer func() { _ = w.sender.close() }()

@@ -137,3 +137,55 @@ func TestGroupSeesOrgChanges(t *testing.T) {
 		}
 	}
 }
+
+// While requests write, a background write alone waits for a request's
+// write to share its commit; with no request writing, it does not wait.
+func TestBackgroundWriteWaitsForARequest(t *testing.T) {
+	hold, window := holdBackground, busyWindow
+	holdBackground, busyWindow = time.Minute, time.Minute // only a request ends a wait
+	t.Cleanup(func() { holdBackground, busyWindow = hold, window })
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	write := func(ctx context.Context) error {
+		return st.Write(ctx, func(tx invite.Tx) error {
+			now := time.Now()
+			return tx.CreateOrg(ctx, &invite.Organization{ID: invite.NewOrgID(), Name: "o", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now})
+		})
+	}
+	bg := invite.Background(ctx)
+
+	// No request has written yet: the background write goes through alone.
+	done := make(chan error, 1)
+	go func() { done <- write(bg) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a background write waited with no request writing")
+	}
+
+	if err := write(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- write(bg) }()
+	select {
+	case err := <-done:
+		t.Fatalf("a background write went through alone while requests write: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := write(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := st.grouped.Load(); n != 2 {
+		t.Errorf("%d writes shared a commit, want the background write and the request's", n)
+	}
+}

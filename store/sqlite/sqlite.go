@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -50,6 +51,16 @@ type writeReq struct {
 
 // maxGroup bounds how many writes share one commit.
 const maxGroup = 64
+
+// While requests are writing (one was taken within busyWindow), a batch
+// of background writes alone (invite.Background) waits up to holdBackground
+// for a request's write to join it: alone, each costs a whole commit, which
+// the requests then queue behind. With no request writing, nothing waits.
+// (Variables, for tests.)
+var (
+	holdBackground = time.Millisecond
+	busyWindow     = 5 * time.Millisecond
+)
 
 // stmtCache holds statements prepared on one pool, by query text. A
 // statement is prepared at pool level only between transactions: inside one,
@@ -216,6 +227,7 @@ func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
 
 func (s *Store) writeLoop() {
 	defer close(s.stopped)
+	var lastRequest time.Time // when a request's write was last taken
 	for {
 		var batch []*writeReq
 		select {
@@ -233,6 +245,12 @@ func (s *Store) writeLoop() {
 				break more
 			}
 		}
+		if background(batch) && time.Since(lastRequest) < busyWindow {
+			batch = s.awaitRequest(batch)
+		}
+		if !background(batch) {
+			lastRequest = time.Now()
+		}
 		if len(batch) == 1 {
 			batch[0].done <- run(batch[0].ctx, s.wstmts, batch[0].fn)
 			continue
@@ -244,6 +262,35 @@ func (s *Store) writeLoop() {
 			}
 		}
 	}
+}
+
+// background tells whether every write in batch is background work.
+func background(batch []*writeReq) bool {
+	for _, r := range batch {
+		if !invite.IsBackground(r.ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+// awaitRequest adds writes to batch until one is a request's, the group is
+// full, or holdBackground has passed.
+func (s *Store) awaitRequest(batch []*writeReq) []*writeReq {
+	t := time.NewTimer(holdBackground)
+	defer t.Stop()
+	for len(batch) < maxGroup {
+		select {
+		case r := <-s.writes:
+			batch = append(batch, r)
+			if !invite.IsBackground(r.ctx) {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // runGroup commits batch in one transaction and answers each request; if the
