@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -187,5 +188,96 @@ func TestBackgroundWriteWaitsForARequest(t *testing.T) {
 	}
 	if n := st.grouped.Load(); n != 2 {
 		t.Errorf("%d writes shared a commit, want the background write and the request's", n)
+	}
+
+	// A write that panics in the group's first run and not in its second is
+	// committed, and its caller gets no panic.
+	go func() { done <- write(bg) }()
+	time.Sleep(100 * time.Millisecond) // the background write is held
+	runs := 0
+	org := invite.NewOrgID()
+	err = st.Write(ctx, func(tx invite.Tx) error {
+		if runs++; runs == 1 {
+			panic("first run")
+		}
+		now := time.Now()
+		return tx.CreateOrg(ctx, &invite.Organization{ID: org, Name: "flaky", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now})
+	})
+	if err != nil || runs != 2 {
+		t.Fatalf("a write that panicked only in the first run: %v after %d runs", err, runs)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Read(ctx, func(tx invite.Tx) error { _, err := tx.GetOrg(ctx, org); return err }); err != nil {
+		t.Errorf("the write is not stored: %v", err)
+	}
+}
+
+// The writer keeps organizations across its transactions, yet sees a change
+// committed by another connection (another process on the file) and forgets
+// what a write it undid had read.
+func TestWriterOrgCacheStaysTrue(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+	st, err := Open(ctx, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	org := &invite.Organization{ID: invite.NewOrgID(), Name: "first", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+	if err := st.Write(ctx, func(tx invite.Tx) error { return tx.CreateOrg(ctx, org) }); err != nil {
+		t.Fatal(err)
+	}
+	name := func() string {
+		var got string
+		if err := st.Write(ctx, func(tx invite.Tx) error {
+			o, err := tx.GetOrg(ctx, org.ID)
+			if err == nil {
+				got = o.Name
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := name(); got != "first" {
+		t.Fatalf("name %q, want first", got)
+	}
+
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ExecContext(ctx, "UPDATE organizations SET name = 'second' WHERE id = ?", org.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(); got != "second" {
+		t.Errorf("after another connection renamed it: %q, want second", got)
+	}
+
+	errBoom := errors.New("boom")
+	err = st.Write(ctx, func(tx invite.Tx) error {
+		o, err := tx.GetOrg(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		o.Name = "undone"
+		if err := tx.UpdateOrg(ctx, o); err != nil {
+			return err
+		}
+		if _, err := tx.GetOrg(ctx, org.ID); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("the undone write: %v", err)
+	}
+	if got := name(); got != "second" {
+		t.Errorf("after a write that renamed it was undone: %q, want second", got)
 	}
 }

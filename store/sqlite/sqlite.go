@@ -40,6 +40,7 @@ type Store struct {
 	stop           chan struct{}
 	stopped        chan struct{}
 	grouped        atomic.Int64 // writes committed in a shared transaction
+	orgs           *orgCache    // used on the writer's goroutine only
 	closeOnce      sync.Once
 }
 
@@ -148,6 +149,7 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 		writes:  make(chan *writeReq),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		orgs:    newOrgCache(),
 	}
 	go s.writeLoop()
 	return s, nil
@@ -193,7 +195,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Read runs fn in a read-only snapshot.
 func (s *Store) Read(ctx context.Context, fn func(invite.Tx) error) error {
-	return run(ctx, s.rstmts, fn)
+	return run(ctx, s.rstmts, nil, fn)
 }
 
 // Write runs fn in an IMMEDIATE transaction on the single writer, possibly
@@ -203,6 +205,7 @@ func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
 	// is raised again here, in the caller's.
 	var panicked any
 	safe := func(t invite.Tx) (err error) {
+		panicked = nil // fn may run again (see runGroup); its last run counts
 		defer func() {
 			if p := recover(); p != nil {
 				panicked, err = p, fmt.Errorf("sqlite: panic in a write: %v", p)
@@ -252,13 +255,13 @@ func (s *Store) writeLoop() {
 			lastRequest = time.Now()
 		}
 		if len(batch) == 1 {
-			batch[0].done <- run(batch[0].ctx, s.wstmts, batch[0].fn)
+			batch[0].done <- run(batch[0].ctx, s.wstmts, s.orgs, batch[0].fn)
 			continue
 		}
 		if err := s.runGroup(batch); err != nil {
 			// The shared transaction failed as a whole: run each on its own.
 			for _, r := range batch {
-				r.done <- run(r.ctx, s.wstmts, r.fn)
+				r.done <- run(r.ctx, s.wstmts, s.orgs, r.fn)
 			}
 		}
 	}
@@ -329,7 +332,8 @@ func (s *Store) tryGroup(batch []*writeReq, savepoints bool) ([]error, error) {
 	}
 	// A cancelled context would interrupt SQLite mid-transaction and undo
 	// the others' writes too; each write here is short, so none is cancelled.
-	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true, orgs: map[invite.OrgID]*invite.Organization{}}
+	s.orgs.begin()
+	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true, orgs: s.orgs}
 	defer func() {
 		if len(t.misses) > 0 {
 			s.wstmts.prepare(ctx, t.misses)
@@ -342,45 +346,58 @@ func (s *Store) tryGroup(batch []*writeReq, savepoints bool) ([]error, error) {
 		}
 		if !savepoints {
 			if errs[i] = r.fn(t); errs[i] != nil {
-				sqltx.Rollback()
+				s.rollback(sqltx)
 				return nil, errWriteFailed
 			}
 			continue
 		}
 		if _, err := t.exec(ctx, "SAVEPOINT w"); err != nil {
-			sqltx.Rollback()
+			s.rollback(sqltx)
 			return nil, err
 		}
 		if errs[i] = r.fn(t); errs[i] != nil {
-			t.forgetOrgs()
+			s.orgs.forget()
 			if _, err := t.exec(ctx, "ROLLBACK TO w"); err != nil {
-				sqltx.Rollback()
+				s.rollback(sqltx)
 				return nil, err
 			}
 		}
 		if _, err := t.exec(ctx, "RELEASE w"); err != nil {
-			sqltx.Rollback()
+			s.rollback(sqltx)
 			return nil, err
 		}
 	}
 	if err := mapErr(sqltx.Commit()); err != nil {
+		s.orgs.forget()
 		return nil, err
 	}
 	return errs, nil
 }
 
-func run(ctx context.Context, stmts *stmtCache, fn func(invite.Tx) error) error {
+// rollback undoes a writer transaction, and so whatever it cached.
+func (s *Store) rollback(sqltx *sql.Tx) {
+	sqltx.Rollback()
+	s.orgs.forget()
+}
+
+// run runs fn in a transaction of its own; orgs is the writer's cache, nil
+// for a read.
+func run(ctx context.Context, stmts *stmtCache, orgs *orgCache, fn func(invite.Tx) error) error {
 	sqltx, err := stmts.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer sqltx.Rollback() // a no-op after Commit; frees the connection if fn panics
-	t := &tx{tx: sqltx, stmts: stmts}
+	orgs.begin()
+	t := &tx{tx: sqltx, stmts: stmts, orgs: orgs}
 	err = fn(t)
 	if err != nil {
 		sqltx.Rollback()
 	} else {
 		err = mapErr(sqltx.Commit())
+	}
+	if err != nil {
+		orgs.forget()
 	}
 	if len(t.misses) > 0 {
 		stmts.prepare(context.WithoutCancel(ctx), t.misses)

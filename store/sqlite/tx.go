@@ -25,14 +25,38 @@ type tx struct {
 	bound map[*sql.Stmt]*sql.Stmt
 	// detached: statements ignore their context's cancellation (group commit).
 	detached bool
-	// orgs, in a group's transaction, keeps the organizations read in it, as
-	// most of its writes read the same one; a write to one forgets them all.
-	orgs map[invite.OrgID]*invite.Organization
+	// orgs is the writer's organization cache; nil in read transactions.
+	orgs *orgCache
 }
 
-// forgetOrgs drops what orgs keeps, after an org's row changed or a write's
-// changes were undone.
-func (t *tx) forgetOrgs() { clear(t.orgs) }
+// orgCache keeps the organizations the writer has read, across its
+// transactions: nearly every write reads its organization first, and
+// organizations seldom change. What the writer changes itself is forgotten
+// at once (an organization's row written, or a write undone); what another
+// connection commits (another process on the file) changes PRAGMA
+// data_version, which each transaction checks before its first use.
+type orgCache struct {
+	m       map[invite.OrgID]*invite.Organization
+	version int64
+	checked bool // in the current transaction
+}
+
+func newOrgCache() *orgCache { return &orgCache{m: map[invite.OrgID]*invite.Organization{}} }
+
+// begin marks the start of a writer transaction.
+func (c *orgCache) begin() {
+	if c != nil {
+		c.checked = false
+	}
+}
+
+// forget drops every organization kept, after an organization's row changed
+// or a write's changes were undone.
+func (c *orgCache) forget() {
+	if c != nil {
+		clear(c.m)
+	}
+}
 
 func cloneOrg(o *invite.Organization) *invite.Organization {
 	c := *o
@@ -166,12 +190,26 @@ func (t *tx) CreateOrg(ctx context.Context, o *invite.Organization) error {
 }
 
 func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization, error) {
-	if o, ok := t.orgs[id]; ok {
-		return cloneOrg(o), nil
+	c := t.orgs
+	if c != nil && !c.checked {
+		var v int64
+		if err := t.queryRow(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			return nil, err
+		}
+		if v != c.version {
+			c.forget()
+			c.version = v
+		}
+		c.checked = true
+	}
+	if c != nil {
+		if o, ok := c.m[id]; ok {
+			return cloneOrg(o), nil
+		}
 	}
 	o, err := scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
-	if err == nil && t.orgs != nil {
-		t.orgs[id] = cloneOrg(o)
+	if err == nil && c != nil {
+		c.m[id] = cloneOrg(o)
 	}
 	return o, err
 }
@@ -187,13 +225,13 @@ func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*i
 }
 
 func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
-	t.forgetOrgs()
+	t.orgs.forget()
 	return t.execOne(ctx, "UPDATE organizations SET name = ?, settings = ?, updated_at = ? WHERE id = ?",
 		o.Name, jsonText(o.Settings), micros(o.UpdatedAt), o.ID)
 }
 
 func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
-	t.forgetOrgs()
+	t.orgs.forget()
 	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id IN (SELECT id FROM invitations WHERE org_id = ?)", id); err != nil {
 		return err
 	}
