@@ -30,9 +30,9 @@ var migrations embed.FS
 // followed by a write inside it can never be overtaken.
 //
 // Writes that arrive while another is committing are committed together
-// (group commit): one transaction, each write in its own savepoint, so a
-// write that fails is undone alone. Each caller is answered only after the
-// commit that holds its write.
+// (group commit): one transaction, in which a write that fails is undone
+// alone (see runGroup). Each caller is answered only after the commit that
+// holds its write.
 type Store struct {
 	writer, reader *sql.DB
 	wstmts, rstmts *stmtCache
