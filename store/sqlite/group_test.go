@@ -17,11 +17,7 @@ import (
 // whose caller gives up does not take the others with it.
 func TestGroupCommitUndoesOnlyTheFailedWrite(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openAt(t, filepath.Join(t.TempDir(), "g.db"))
 	errBoom := errors.New("boom")
 	const n = 200
 	ids := make([]invite.OrgID, n)
@@ -80,11 +76,7 @@ func TestGroupCommitUndoesOnlyTheFailedWrite(t *testing.T) {
 // A group with a failed write runs twice: see runGroup.
 func TestGroupSeesOrgChanges(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openAt(t, filepath.Join(t.TempDir(), "g.db"))
 	now := time.Now()
 	org := &invite.Organization{ID: invite.NewOrgID(), Name: "old", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
 	if err := st.Write(ctx, func(tx invite.Tx) error { return tx.CreateOrg(ctx, org) }); err != nil {
@@ -146,11 +138,7 @@ func TestBackgroundWriteWaitsForARequest(t *testing.T) {
 	holdBackground, busyWindow = time.Minute, time.Minute // only a request ends a wait
 	t.Cleanup(func() { holdBackground, busyWindow = hold, window })
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openAt(t, filepath.Join(t.TempDir(), "g.db"))
 	write := func(ctx context.Context) error {
 		return st.Write(ctx, func(tx invite.Tx) error {
 			now := time.Now()
@@ -196,7 +184,7 @@ func TestBackgroundWriteWaitsForARequest(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the background write is held
 	runs := 0
 	org := invite.NewOrgID()
-	err = st.Write(ctx, func(tx invite.Tx) error {
+	err := st.Write(ctx, func(tx invite.Tx) error {
 		if runs++; runs == 1 {
 			panic("first run")
 		}
@@ -220,11 +208,7 @@ func TestBackgroundWriteWaitsForARequest(t *testing.T) {
 func TestWriterOrgCacheStaysTrue(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.db")
-	st, err := Open(ctx, path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openAt(t, path)
 	now := time.Now()
 	org := &invite.Organization{ID: invite.NewOrgID(), Name: "first", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
 	if err := st.Write(ctx, func(tx invite.Tx) error { return tx.CreateOrg(ctx, org) }); err != nil {
@@ -280,4 +264,15 @@ func TestWriterOrgCacheStaysTrue(t *testing.T) {
 	if got := name(); got != "second" {
 		t.Errorf("after a write that renamed it was undone: %q, want second", got)
 	}
+}
+
+// openAt opens the store at path, closed when the test ends.
+func openAt(t *testing.T, path string) *Store {
+	t.Helper()
+	st, err := Open(t.Context(), path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
