@@ -276,3 +276,51 @@ func openAt(t *testing.T, path string) *Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// A write that went through in a group's first run, but whose caller gave
+// up before the group ran again (another write having failed), is not
+// stored and its caller hears why.
+func TestGroupRerunSkipsAWriteGivenUp(t *testing.T) {
+	ctx := context.Background()
+	st := openAt(t, filepath.Join(t.TempDir(), "g.db"))
+	kept, given := invite.NewOrgID(), invite.NewOrgID()
+	create := func(id invite.OrgID) func(invite.Tx) error {
+		return func(tx invite.Tx) error {
+			now := time.Now()
+			return tx.CreateOrg(ctx, &invite.Organization{ID: id, Name: "o", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now})
+		}
+	}
+	giveUpCtx, giveUp := context.WithCancel(ctx)
+	defer giveUp()
+	errBoom := errors.New("boom")
+	fns := []struct {
+		ctx context.Context
+		fn  func(invite.Tx) error
+	}{
+		{giveUpCtx, func(tx invite.Tx) error { giveUp(); return create(given)(tx) }},
+		{ctx, create(kept)},
+		{ctx, func(invite.Tx) error { return errBoom }},
+	}
+	batch := make([]*writeReq, len(fns))
+	for i, f := range fns {
+		batch[i] = &writeReq{ctx: f.ctx, fn: f.fn, done: make(chan error, 1)}
+	}
+	if err := st.runGroup(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []error{context.Canceled, nil, errBoom} {
+		if err := <-batch[i].done; !errors.Is(err, want) {
+			t.Errorf("write %d: %v, want %v", i, err, want)
+		}
+	}
+	err := st.Read(ctx, func(tx invite.Tx) error {
+		if _, err := tx.GetOrg(ctx, given); !errors.Is(err, invite.ErrNotFound) {
+			t.Errorf("the write given up is stored: %v", err)
+		}
+		_, err := tx.GetOrg(ctx, kept)
+		return err
+	})
+	if err != nil {
+		t.Errorf("the write that went through: %v", err)
+	}
+}

@@ -45,9 +45,10 @@ type Store struct {
 }
 
 type writeReq struct {
-	ctx  context.Context
-	fn   func(invite.Tx) error
-	done chan error
+	ctx        context.Context
+	fn         func(invite.Tx) error
+	done       chan error
+	background bool // invite.IsBackground(ctx), asked once by the caller
 }
 
 // maxGroup bounds how many writes share one commit.
@@ -213,7 +214,7 @@ func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
 		}()
 		return fn(t)
 	}
-	r := &writeReq{ctx: ctx, fn: safe, done: make(chan error, 1)}
+	r := &writeReq{ctx: ctx, fn: safe, done: make(chan error, 1), background: invite.IsBackground(ctx)}
 	select {
 	case s.writes <- r:
 	case <-ctx.Done():
@@ -248,10 +249,11 @@ func (s *Store) writeLoop() {
 				break more
 			}
 		}
-		if background(batch) && time.Since(lastRequest) < busyWindow {
-			batch = s.awaitRequest(batch)
+		bg := background(batch)
+		if bg && time.Since(lastRequest) < busyWindow {
+			batch, bg = s.awaitRequest(batch)
 		}
-		if !background(batch) {
+		if !bg {
 			lastRequest = time.Now()
 		}
 		if len(batch) == 1 {
@@ -270,30 +272,31 @@ func (s *Store) writeLoop() {
 // background tells whether every write in batch is background work.
 func background(batch []*writeReq) bool {
 	for _, r := range batch {
-		if !invite.IsBackground(r.ctx) {
+		if !r.background {
 			return false
 		}
 	}
 	return true
 }
 
-// awaitRequest adds writes to batch until one is a request's, the group is
-// full, or holdBackground has passed.
-func (s *Store) awaitRequest(batch []*writeReq) []*writeReq {
+// awaitRequest adds writes to a batch of background ones until one is a
+// request's, the group is full, or holdBackground has passed; it tells
+// whether the batch is still background work only.
+func (s *Store) awaitRequest(batch []*writeReq) ([]*writeReq, bool) {
 	t := time.NewTimer(holdBackground)
 	defer t.Stop()
 	for len(batch) < maxGroup {
 		select {
 		case r := <-s.writes:
 			batch = append(batch, r)
-			if !invite.IsBackground(r.ctx) {
-				return batch
+			if !r.background {
+				return batch, false
 			}
 		case <-t.C:
-			return batch
+			return batch, true
 		}
 	}
-	return batch
+	return batch, true
 }
 
 // runGroup commits batch in one transaction and answers each request; if the

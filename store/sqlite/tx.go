@@ -190,8 +190,14 @@ func (t *tx) CreateOrg(ctx context.Context, o *invite.Organization) error {
 }
 
 func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization, error) {
+	read := func() (*invite.Organization, error) {
+		return scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
+	}
 	c := t.orgs
-	if c != nil && !c.checked {
+	if c == nil {
+		return read()
+	}
+	if !c.checked {
 		var v int64
 		if err := t.queryRow(ctx, "PRAGMA data_version").Scan(&v); err != nil {
 			return nil, err
@@ -202,13 +208,11 @@ func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization,
 		}
 		c.checked = true
 	}
-	if c != nil {
-		if o, ok := c.m[id]; ok {
-			return cloneOrg(o), nil
-		}
+	if o, ok := c.m[id]; ok {
+		return cloneOrg(o), nil
 	}
-	o, err := scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
-	if err == nil && c != nil {
+	o, err := read()
+	if err == nil {
 		c.m[id] = cloneOrg(o)
 	}
 	return o, err
