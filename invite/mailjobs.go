@@ -66,21 +66,24 @@ func (s *Service) MailsFor(ctx context.Context, jobs []*Job) (mails []*Mail, err
 		for _, inv := range found {
 			byID[inv.ID] = inv
 		}
+		read := func(id uuid.UUID) (*Invitation, error) {
+			if inv := byID[id]; inv != nil {
+				return inv, nil
+			}
+			return nil, ErrNotFound
+		}
 		orgs := map[OrgID]*Organization{}
 		for i, token := range tokens {
 			if errs[i] != nil {
 				continue
 			}
-			var inv *Invitation
-			if id, ok := tokenInvitation(token); ok {
-				if inv = byID[id]; inv == nil || !tokenOpens(inv, token) {
-					errs[i] = ErrNotFound
-					continue
-				}
-			} else if inv, errs[i] = getInvitationByToken(ctx, tx, token, false); errors.Is(errs[i], ErrNotFound) {
+			inv, err := openToken(ctx, tx, token, false, read)
+			if errors.Is(err, ErrNotFound) {
+				errs[i] = err
 				continue
-			} else if errs[i] != nil {
-				return errs[i]
+			}
+			if err != nil {
+				return err
 			}
 			o := orgs[inv.OrgID]
 			if o == nil {

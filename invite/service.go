@@ -295,6 +295,14 @@ func legacyToken(s string) bool {
 
 // getInvitationByToken returns the invitation token opens, ErrNotFound if none.
 func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
+	return openToken(ctx, tx, token, forUpdate, func(id uuid.UUID) (*Invitation, error) {
+		return tx.GetInvitationByID(ctx, id, forUpdate)
+	})
+}
+
+// openToken returns the invitation token opens, ErrNotFound if none; byID
+// reads the invitation a token names.
+func openToken(ctx context.Context, tx Tx, token string, forUpdate bool, byID func(uuid.UUID) (*Invitation, error)) (*Invitation, error) {
 	if legacyToken(token) {
 		return tx.GetInvitationByLegacyToken(ctx, HashToken(token), forUpdate)
 	}
@@ -302,7 +310,7 @@ func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bo
 	if !ok {
 		return nil, ErrNotFound
 	}
-	inv, err := tx.GetInvitationByID(ctx, id, forUpdate)
+	inv, err := byID(id)
 	if err != nil {
 		return nil, err
 	}
