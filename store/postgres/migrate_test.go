@@ -72,3 +72,31 @@ func TestLinksMailedBeforeTheUpgradeStillOpen(t *testing.T) {
 		t.Errorf("accepting with a link a resend replaced: %v, want not found", err)
 	}
 }
+
+// Every migration goes down and up again.
+func TestMigrationsGoDownAndUp(t *testing.T) {
+	ctx := t.Context()
+	cc, err := pgx.ParseConfig(emptyDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cc)
+	defer db.Close()
+	fsys, _ := fs.Sub(migrations, "migrations")
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := p.GetDBVersion(ctx); err != nil || v != int64(len(p.ListSources())) {
+		t.Errorf("version %d (%v) after going down and up, want %d", v, err, len(p.ListSources()))
+	}
+}
