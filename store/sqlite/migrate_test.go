@@ -25,15 +25,7 @@ import (
 func TestMigrationRebuildsInvitations(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, _ := fs.Sub(migrations, "migrations")
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := migrator(t, path)
 	if _, err := p.UpTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +99,22 @@ func TestMigrationRebuildsInvitations(t *testing.T) {
 	}
 }
 
+// migrator opens the file at path for goose, with the embedded migrations.
+func migrator(t *testing.T, path string) (*sql.DB, *goose.Provider) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fsys, _ := fs.Sub(migrations, "migrations")
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, p
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func readInv(t *testing.T, s *Store, org invite.OrgID, email string) (*invite.Invitation, error) {
@@ -149,15 +157,7 @@ func TestMigrationRebuildGoesBackDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, _ := fs.Sub(migrations, "migrations")
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := migrator(t, path)
 	if _, err := p.DownTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -180,5 +180,23 @@ func TestMigrationRebuildGoesBackDown(t *testing.T) {
 	defer s.Close()
 	if got, err := readInv(t, s, org.ID, "a@example.com"); err != nil || got.State != invite.StatePending {
 		t.Errorf("the pending invitation after going down and up: %+v, %v", got, err)
+	}
+}
+
+// Every migration goes down and up again.
+func TestMigrationsGoDownAndUp(t *testing.T) {
+	ctx := t.Context()
+	_, p := migrator(t, filepath.Join(t.TempDir(), "m.db"))
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := p.GetDBVersion(ctx); err != nil || v != int64(len(p.ListSources())) {
+		t.Errorf("version %d (%v) after going down and up, want %d", v, err, len(p.ListSources()))
 	}
 }
