@@ -1,0 +1,228 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// Clock is a settable clock. It starts off UTC and with nanoseconds, as a
+// real clock does, so that anything not stored as the service's Now shows.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2031, 3, 4, 5, 6, 7, 891234567, time.FixedZone("UTC+2", 2*3600))}
+}
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type env struct {
+	store invite.Store
+	clock *Clock
+	svc   *invite.Service
+	seq   atomic.Int64
+}
+
+func newEnv(t *testing.T, st invite.Store) *env {
+	t.Helper()
+	c := NewClock()
+	svc, err := invite.NewService(st, invite.Config{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: st, clock: c, svc: svc}
+}
+
+// now is the service's view of the clock.
+func (e *env) now() time.Time { return e.svc.Now() }
+
+// email returns an address not used before in this group.
+func (e *env) email() string { return fmt.Sprintf("user%d@example.com", e.seq.Add(1)) }
+
+func (e *env) org(t *testing.T, patch *invite.SettingsPatch) *invite.Organization {
+	t.Helper()
+	o, err := e.svc.CreateOrg(t.Context(), fmt.Sprintf("Org %d", e.seq.Add(1)), patch)
+	if err != nil {
+		t.Fatalf("CreateOrg: %v", err)
+	}
+	return o
+}
+
+func (e *env) invite(t *testing.T, org invite.OrgID, c invite.CreateInvitation) *invite.Created {
+	t.Helper()
+	if c.Email == "" {
+		c.Email = e.email()
+	}
+	res, err := e.svc.CreateInvitation(t.Context(), org, c)
+	if err != nil {
+		t.Fatalf("CreateInvitation(%s): %v", c.Email, err)
+	}
+	return res
+}
+
+// quiet creates an invitation without mail and returns it with its token.
+func (e *env) quiet(t *testing.T, org invite.OrgID) (*invite.Invitation, string) {
+	t.Helper()
+	res := e.invite(t, org, invite.CreateInvitation{NoEmail: true})
+	if res.Token == "" {
+		t.Fatal("a create without mail returned no token")
+	}
+	return res.Invitation, res.Token
+}
+
+func (e *env) get(t *testing.T, org invite.OrgID, id uuid.UUID) *invite.Invitation {
+	t.Helper()
+	inv, err := e.svc.GetInvitation(t.Context(), org, ref(id))
+	if err != nil {
+		t.Fatalf("GetInvitation %s: %v", id, err)
+	}
+	return inv
+}
+
+func (e *env) find(t *testing.T, f invite.InvitationFilter) []*invite.Invitation {
+	t.Helper()
+	if f.Limit == 0 {
+		f.Limit = 10000
+	}
+	out, err := e.svc.FindInvitations(t.Context(), f)
+	if err != nil {
+		t.Fatalf("FindInvitations: %v", err)
+	}
+	return out
+}
+
+func (e *env) count(t *testing.T, f invite.InvitationFilter) int {
+	t.Helper()
+	n, err := e.svc.CountInvitations(t.Context(), f)
+	if err != nil {
+		t.Fatalf("CountInvitations: %v", err)
+	}
+	return n
+}
+
+func (e *env) depth(t *testing.T) int {
+	t.Helper()
+	n, _, err := e.svc.OutboxStats(t.Context())
+	if err != nil {
+		t.Fatalf("OutboxStats: %v", err)
+	}
+	return n
+}
+
+// claimAll leases every due job to a new worker and returns them.
+func (e *env) claimAll(t *testing.T, lease time.Duration) []*invite.Job {
+	t.Helper()
+	worker := fmt.Sprintf("worker-%d", e.seq.Add(1))
+	jobs, err := e.svc.ClaimJobs(t.Context(), worker, 10000, lease)
+	if err != nil {
+		t.Fatalf("ClaimJobs: %v", err)
+	}
+	return jobs
+}
+
+// jobFor claims the due jobs and returns the newest of invitation id (an
+// older one is a mail a resend replaced, left for the worker to drop).
+func (e *env) jobFor(t *testing.T, id uuid.UUID) *invite.Job {
+	t.Helper()
+	var found *invite.Job
+	for _, j := range e.claimAll(t, time.Minute) {
+		if j.InvitationID == id && (found == nil || j.ID > found.ID) {
+			found = j
+		}
+	}
+	if found == nil {
+		t.Fatalf("no due job for invitation %s", id)
+	}
+	return found
+}
+
+// tokenOf claims the mail job of invitation id and returns the token it carries.
+func (e *env) tokenOf(t *testing.T, id uuid.UUID) string {
+	t.Helper()
+	j := e.jobFor(t, id)
+	var p invite.MailPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Token == "" {
+		t.Fatalf("job payload %s: %v", j.Payload, err)
+	}
+	return p.Token
+}
+
+func (e *env) write(t *testing.T, fn func(invite.Tx) error) {
+	t.Helper()
+	if err := e.store.Write(t.Context(), fn); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+}
+
+func ref(id uuid.UUID) invite.InvitationRef { return invite.InvitationRef{ID: id} }
+
+var kindNames = map[invite.Kind]string{
+	invite.KindInternal: "Internal", invite.KindInvalid: "Invalid", invite.KindBadRequest: "BadRequest",
+	invite.KindUnauthorized: "Unauthorized", invite.KindForbidden: "Forbidden", invite.KindNotFound: "NotFound",
+	invite.KindConflict: "Conflict", invite.KindTooManyRequests: "TooManyRequests",
+}
+
+// wantKind fails unless err is a core error of kind whose message contains
+// every one of words.
+func wantKind(t *testing.T, err error, kind invite.Kind, words ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want Kind %s", kindNames[kind])
+	}
+	if got := invite.ErrorKind(err); got != kind {
+		t.Fatalf("got %v (Kind %s), want Kind %s", err, kindNames[got], kindNames[kind])
+	}
+	for _, w := range words {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+}
+
+func wantTime(t *testing.T, what string, got, want time.Time) {
+	t.Helper()
+	if !got.Equal(want) {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+func wantTimePtr(t *testing.T, what string, got *time.Time, want time.Time) {
+	t.Helper()
+	if got == nil {
+		t.Errorf("%s is unset, want %v", what, want)
+		return
+	}
+	wantTime(t, what, *got, want)
+}
+
+func ids(invs []*invite.Invitation) []uuid.UUID {
+	out := make([]uuid.UUID, len(invs))
+	for i, inv := range invs {
+		out[i] = inv.ID
+	}
+	return out
+}
