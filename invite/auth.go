@@ -11,32 +11,6 @@ import (
 // KeyPrefix starts every API key.
 const KeyPrefix = "invitd_"
 
-// Principal is an authenticated caller.
-type Principal struct {
-	KeyID string
-	Org   *OrgID // nil for an admin
-}
-
-// IsAdmin tells an admin key.
-func (p *Principal) IsAdmin() bool { return p != nil && p.Org == nil }
-
-// Authorize answers whether p may manage org; another org's resources are
-// "not found" so that ids do not leak across tenants.
-func (p *Principal) Authorize(org OrgID) error {
-	if p == nil || (p.Org != nil && *p.Org != org) {
-		return NotFound("organization %s not found", org)
-	}
-	return nil
-}
-
-// RequireAdmin refuses anything but an admin key.
-func (p *Principal) RequireAdmin() error {
-	if !p.IsAdmin() {
-		return errorf(KindForbidden, "this action needs an admin key")
-	}
-	return nil
-}
-
 func hashSecret(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
@@ -53,7 +27,7 @@ type NewKey struct {
 // invitd_<id>_<secret> key.
 func (s *Service) Authenticate(ctx context.Context, credential string) (*Principal, error) {
 	if s.adminKeyHash != nil && subtle.ConstantTimeCompare(hashSecret(credential), s.adminKeyHash) == 1 {
-		return &Principal{KeyID: "admin"}, nil
+		return &Principal{Type: ActorAdminKey, KeyID: "admin", Name: "configured admin key"}, nil
 	}
 	id, secret, ok := strings.Cut(strings.TrimPrefix(credential, KeyPrefix), "_")
 	if !ok || !strings.HasPrefix(credential, KeyPrefix) {
@@ -79,29 +53,52 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 	if subtle.ConstantTimeCompare(hashSecret(secret), key.SecretHash) != 1 {
 		return nil, Unauthorized("the API key is not valid")
 	}
-	return &Principal{KeyID: key.ID, Org: key.OrgID}, nil
+	p := &Principal{Type: ActorAPIKey, KeyID: key.ID, Name: key.Name, Org: key.OrgID}
+	if key.OrgID == nil {
+		p.Type = ActorAdminKey
+	}
+	return p, nil
 }
 
 // CreateKey makes a key for org, or an admin key when org is nil.
 func (s *Service) CreateKey(ctx context.Context, org *OrgID, name string) (*NewKey, error) {
+	if err := authorizeKeys(ctx, org); err != nil {
+		return nil, err
+	}
 	name = strings.TrimSpace(name)
 	if err := CheckText("name", name, MaxNameLen); err != nil {
 		return nil, err
 	}
 	secret := randomHex(32)
-	k := &APIKey{ID: randomHex(8), OrgID: org, Name: name, SecretHash: hashSecret(secret), CreatedAt: s.Now()}
-	err := s.store.Write(ctx, func(tx Tx) error {
+	k := &APIKey{ID: randomHex(8), OrgID: org, Name: name, SecretHash: hashSecret(secret)}
+	err := s.write(ctx, func(c *change) error {
+		k.CreatedAt = c.now
 		if org != nil {
-			if _, err := s.getOrg(ctx, tx, *org); err != nil {
+			if _, err := s.getOrg(ctx, c.tx, *org); err != nil {
 				return err
 			}
 		}
-		return tx.CreateKey(ctx, k)
+		if err := c.tx.CreateKey(ctx, k); err != nil {
+			return err
+		}
+		if org != nil { // the log is an organization's; admin keys have none
+			c.emit(*org, EventAPIKeyCreated, k.ID, ViewKey(k))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &NewKey{APIKey: k, Secret: secret, Token: KeyPrefix + k.ID + "_" + secret}, nil
+}
+
+// authorizeKeys checks that ctx's caller manages org's keys, or the admin
+// keys when org is nil.
+func authorizeKeys(ctx context.Context, org *OrgID) error {
+	if org == nil {
+		return requireAdmin(ctx)
+	}
+	return authorize(ctx, *org)
 }
 
 // EnsureAdminKey creates an admin key when no admin key is configured and the
@@ -112,15 +109,15 @@ func (s *Service) EnsureAdminKey(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	secret := randomHex(32)
-	k := &APIKey{ID: randomHex(8), Name: "bootstrap admin", SecretHash: hashSecret(secret), CreatedAt: s.Now()}
+	k := &APIKey{ID: randomHex(8), Name: "bootstrap admin", SecretHash: hashSecret(secret)}
 	created := false
-	err := s.store.Write(ctx, func(tx Tx) error {
-		n, err := tx.CountKeys(ctx)
+	err := s.write(ctx, func(c *change) error {
+		n, err := c.tx.CountKeys(ctx)
 		if err != nil || n > 0 {
 			return err
 		}
-		created = true
-		return tx.CreateKey(ctx, k)
+		created, k.CreatedAt = true, c.now
+		return c.tx.CreateKey(ctx, k)
 	})
 	if err != nil || !created {
 		return "", err
@@ -130,6 +127,9 @@ func (s *Service) EnsureAdminKey(ctx context.Context) (string, error) {
 
 // ListKeys lists org's keys, or the admin keys when org is nil.
 func (s *Service) ListKeys(ctx context.Context, org *OrgID) ([]*APIKey, error) {
+	if err := authorizeKeys(ctx, org); err != nil {
+		return nil, err
+	}
 	var keys []*APIKey
 	err := s.store.Read(ctx, func(tx Tx) error {
 		if org != nil {
@@ -146,15 +146,24 @@ func (s *Service) ListKeys(ctx context.Context, org *OrgID) ([]*APIKey, error) {
 
 // DeleteKey revokes a key of org (nil: an admin key).
 func (s *Service) DeleteKey(ctx context.Context, org *OrgID, id string) error {
-	return s.store.Write(ctx, func(tx Tx) error {
-		k, err := tx.GetKey(ctx, id)
+	if err := authorizeKeys(ctx, org); err != nil {
+		return err
+	}
+	return s.write(ctx, func(c *change) error {
+		k, err := c.tx.GetKey(ctx, id)
 		if errors.Is(err, ErrNotFound) || (err == nil && !sameOrg(k.OrgID, org)) {
 			return NotFound("API key %q not found", id)
 		}
 		if err != nil {
 			return err
 		}
-		return tx.DeleteKey(ctx, id)
+		if err := c.tx.DeleteKey(ctx, id); err != nil {
+			return err
+		}
+		if org != nil {
+			c.emit(*org, EventAPIKeyDeleted, k.ID, ViewKey(k))
+		}
+		return nil
 	})
 }
 

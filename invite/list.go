@@ -35,6 +35,7 @@ type cursor struct {
 	Micros int64  `json:"t"`
 	Number int64  `json:"n,omitempty"`
 	ID     string `json:"i,omitempty"`
+	Tx     int64  `json:"x,omitempty"` // an event position's transaction
 }
 
 // EncodeCursor makes an opaque cursor for the position p in the order named by sort.

@@ -22,6 +22,9 @@ type MemberParams struct {
 
 // ListMembers pages through org's members in the order they joined.
 func (s *Service) ListMembers(ctx context.Context, org OrgID, p MemberParams) (*Page[*Member], error) {
+	if err := authorize(ctx, org); err != nil {
+		return nil, err
+	}
 	f := MemberFilter{Org: org, Role: p.Role, Offset: p.Offset}
 	var err error
 	if p.Email != "" {
@@ -77,6 +80,9 @@ func (s *Service) getMember(ctx context.Context, tx Tx, org OrgID, id uuid.UUID)
 
 // GetMember returns one member of org.
 func (s *Service) GetMember(ctx context.Context, org OrgID, id uuid.UUID) (*Member, error) {
+	if err := authorize(ctx, org); err != nil {
+		return nil, err
+	}
 	var m *Member
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
@@ -95,8 +101,12 @@ type MemberPatch struct {
 
 // UpdateMember changes a member's name, role or permissions.
 func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p MemberPatch) (*Member, error) {
+	if err := authorize(ctx, org); err != nil {
+		return nil, err
+	}
 	var m *Member
-	err := s.store.Write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(c *change) error {
+		tx := c.tx
 		o, err := s.getOrg(ctx, tx, org)
 		if err != nil {
 			return err
@@ -123,18 +133,30 @@ func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p M
 		if m.Role, m.Permissions, err = o.checkGrant(role, perms); err != nil {
 			return err
 		}
-		m.UpdatedAt = s.Now()
-		return tx.UpdateMember(ctx, m)
+		m.UpdatedAt = c.now
+		if err := tx.UpdateMember(ctx, m); err != nil {
+			return err
+		}
+		c.emit(org, EventMemberUpdated, m.ID.String(), ViewMember(m))
+		return nil
 	})
 	return m, err
 }
 
 // DeleteMember removes a member from org.
 func (s *Service) DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error {
-	return s.store.Write(ctx, func(tx Tx) error {
-		if _, err := s.getMember(ctx, tx, org, id); err != nil {
+	if err := authorize(ctx, org); err != nil {
+		return err
+	}
+	return s.write(ctx, func(c *change) error {
+		m, err := s.getMember(ctx, c.tx, org, id)
+		if err != nil {
 			return err
 		}
-		return tx.DeleteMember(ctx, org, id)
+		if err := c.tx.DeleteMember(ctx, org, id); err != nil {
+			return err
+		}
+		c.emit(org, EventMemberDeleted, m.ID.String(), ViewMember(m))
+		return nil
 	})
 }

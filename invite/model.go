@@ -153,6 +153,7 @@ type Invitation struct {
 	SendCount   int
 	LastSentAt  *time.Time
 	TokenHash   []byte
+	Mail        MailDelivery
 }
 
 // Observe reports the state as of now: a pending invitation past its expiry
@@ -169,27 +170,56 @@ func (inv *Invitation) Observe(now time.Time) {
 func (s State) Finished() bool { return s != StatePending }
 
 // Job is a piece of background work written in the same transaction as the
-// change that caused it (the outbox).
+// change that caused it (the outbox), run by the job runner's handler for
+// its Kind.
 type Job struct {
-	ID           int64
-	Kind         string
-	InvitationID uuid.UUID
-	Payload      json.RawMessage
-	Attempts     int
-	RunAt        time.Time
-	LockedBy     string
-	LockedUntil  *time.Time
-	LastError    string
-	CreatedAt    time.Time
+	ID   int64
+	Kind string
+	// Key, when set, is unique among queued jobs: enqueuing a job whose key
+	// is queued keeps the one queued, run at the earlier of the two times.
+	Key         string
+	OrgID       *OrgID // deleting the organization drops the job; nil for global work
+	Args        json.RawMessage
+	Attempts    int // counted at each claim
+	RunAt       time.Time
+	LockedBy    string
+	LockedUntil *time.Time
+	LastError   string
+	CreatedAt   time.Time
 }
 
-// JobSendInvitation delivers an invitation's mail; its payload is MailPayload.
-const JobSendInvitation = "send_invitation"
+// JobStat counts the queued jobs of one kind.
+type JobStat struct {
+	Kind      string
+	Due       int        // run_at has come
+	Scheduled int        // run_at is later
+	OldestDue *time.Time // run_at of the longest-waiting due job
+}
 
-// MailPayload carries what the mail needs that is not stored elsewhere: the
-// token, which exists only in the mail. The job is deleted once sent.
+// The job kinds the core enqueues.
+const (
+	JobSendInvitation   = "send_invitation"
+	JobExpireInvitation = "expire_invitation"
+	JobWebhookDelivery  = "webhook_delivery"
+	JobEventRetention   = "event_retention"
+)
+
+// MailPayload is a send_invitation job's arguments. The token exists only
+// in the mail.
 type MailPayload struct {
-	Token string `json:"token"`
+	InvitationID string `json:"invitation_id"`
+	Token        string `json:"token"`
+}
+
+// ExpiryArgs are an expire_invitation job's arguments.
+type ExpiryArgs struct {
+	InvitationID string `json:"invitation_id"`
+}
+
+// DeliveryArgs are a webhook_delivery job's arguments.
+type DeliveryArgs struct {
+	WebhookID string `json:"webhook_id"`
+	EventID   string `json:"event_id"`
 }
 
 // IdempotencyRecord remembers the answer to a create with an Idempotency-Key.

@@ -20,6 +20,7 @@ type Service struct {
 	now          func() time.Time
 	adminKeyHash []byte
 	wake         func()
+	checkURL     func(context.Context, string) error
 }
 
 // Config configures a Service.
@@ -31,6 +32,9 @@ type Config struct {
 	// Wake is called after a commit that queued background work, so a local
 	// worker can start at once rather than at its next poll.
 	Wake func()
+	// CheckWebhookURL refuses a webhook URL that may not be called (the
+	// SSRF guard); nil checks only that it is an absolute http(s) URL.
+	CheckWebhookURL func(ctx context.Context, url string) error
 }
 
 // MinAdminKeyLen is the shortest configured admin key accepted.
@@ -38,7 +42,10 @@ const MinAdminKeyLen = 32
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg Config) (*Service, error) {
-	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake}
+	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake, checkURL: cfg.CheckWebhookURL}
+	if s.checkURL == nil {
+		s.checkURL = checkURLSyntax
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -129,13 +136,22 @@ func (s *Service) CreateOrg(ctx context.Context, name string, patch *SettingsPat
 	if err := st.Check(); err != nil {
 		return nil, err
 	}
-	now := s.Now()
-	o := &Organization{ID: NewOrgID(), Name: name, Settings: st, CreatedAt: now, UpdatedAt: now}
-	return o, s.store.Write(ctx, func(tx Tx) error { return tx.CreateOrg(ctx, o) })
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var o *Organization
+	err = s.write(ctx, func(c *change) error {
+		o = &Organization{ID: NewOrgID(), Name: name, Settings: st, CreatedAt: c.now, UpdatedAt: c.now}
+		return c.tx.CreateOrg(ctx, o)
+	})
+	return o, err
 }
 
 // GetOrg returns an organization.
 func (s *Service) GetOrg(ctx context.Context, id OrgID) (*Organization, error) {
+	if err := authorize(ctx, id); err != nil {
+		return nil, err
+	}
 	var o *Organization
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
@@ -147,6 +163,9 @@ func (s *Service) GetOrg(ctx context.Context, id OrgID) (*Organization, error) {
 
 // ListOrgs pages through organizations in id order.
 func (s *Service) ListOrgs(ctx context.Context, after *OrgID, limit int) ([]*Organization, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
 	var out []*Organization
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
@@ -158,10 +177,13 @@ func (s *Service) ListOrgs(ctx context.Context, after *OrgID, limit int) ([]*Org
 
 // UpdateOrg renames an organization and/or changes its settings.
 func (s *Service) UpdateOrg(ctx context.Context, id OrgID, name *string, patch *SettingsPatch) (*Organization, error) {
+	if err := authorize(ctx, id); err != nil {
+		return nil, err
+	}
 	var o *Organization
-	err := s.store.Write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(c *change) error {
 		var err error
-		if o, err = s.getOrg(ctx, tx, id); err != nil {
+		if o, err = s.getOrg(ctx, c.tx, id); err != nil {
 			return err
 		}
 		if name != nil {
@@ -174,19 +196,30 @@ func (s *Service) UpdateOrg(ctx context.Context, id OrgID, name *string, patch *
 			return err
 		}
 		o.Settings = st
-		o.UpdatedAt = s.Now()
-		return tx.UpdateOrg(ctx, o)
+		o.UpdatedAt = c.now
+		if err := c.tx.UpdateOrg(ctx, o); err != nil {
+			return err
+		}
+		c.emit(o.ID, EventOrganizationUpdated, o.ID.String(), ViewOrganization(o))
+		return nil
 	})
 	return o, err
 }
 
 // DeleteOrg removes an organization with its keys, members and invitations.
+// Its events go with it.
 func (s *Service) DeleteOrg(ctx context.Context, id OrgID) error {
-	return s.store.Write(ctx, func(tx Tx) error {
-		if _, err := s.getOrg(ctx, tx, id); err != nil {
+	if err := authorize(ctx, id); err != nil {
+		return err
+	}
+	if err := requireAdmin(ctx); err != nil {
+		return err
+	}
+	return s.write(ctx, func(c *change) error {
+		if _, err := s.getOrg(ctx, c.tx, id); err != nil {
 			return err
 		}
-		return tx.DeleteOrg(ctx, id)
+		return c.tx.DeleteOrg(ctx, id)
 	})
 }
 
@@ -333,6 +366,9 @@ func HashToken(token string) []byte {
 
 // CreateInvitation invites c.Email into org.
 func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvitation) (*Created, error) {
+	if err := authorize(ctx, org); err != nil {
+		return nil, err
+	}
 	if err := c.normalize(); err != nil {
 		return nil, err
 	}
@@ -343,9 +379,9 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 		reqHash = sum[:]
 	}
 	var res *Created
-	err := s.store.Write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(ch *change) error {
 		var err error
-		res, err = s.createInvitation(ctx, tx, org, c, reqHash)
+		res, err = s.createInvitation(ch, org, c, reqHash)
 		return err
 	})
 	if err != nil && c.IdempotencyKey != "" &&
@@ -353,7 +389,7 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 		// A concurrent request with the same key may have won; answer as it did.
 		rerr := s.store.Read(ctx, func(tx Tx) error {
 			var rerr error
-			res, rerr = s.replay(ctx, tx, org, c, reqHash)
+			res, rerr = s.replay(ctx, tx, org, c, reqHash, s.Now())
 			return rerr
 		})
 		if rerr == nil && res != nil {
@@ -375,9 +411,6 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 	if err != nil {
 		return nil, err
 	}
-	if !c.NoEmail && !res.Replayed {
-		s.wake()
-	}
 	return res, nil
 }
 
@@ -385,7 +418,7 @@ func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvit
 const IdempotencyTTL = 24 * time.Hour
 
 // replay returns the answer stored for c's idempotency key, nil if none.
-func (s *Service) replay(ctx context.Context, tx Tx, org OrgID, c CreateInvitation, hash []byte) (*Created, error) {
+func (s *Service) replay(ctx context.Context, tx Tx, org OrgID, c CreateInvitation, hash []byte, now time.Time) (*Created, error) {
 	rec, err := tx.GetIdempotency(ctx, c.IdempotencyScope+"|"+org.String(), c.IdempotencyKey)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -393,7 +426,7 @@ func (s *Service) replay(ctx context.Context, tx Tx, org OrgID, c CreateInvitati
 	if err != nil {
 		return nil, err
 	}
-	if rec.CreatedAt.Before(s.Now().Add(-IdempotencyTTL)) {
+	if rec.CreatedAt.Before(now.Add(-IdempotencyTTL)) {
 		return nil, nil // forgotten; the create that stores it anew purges it
 	}
 	if string(rec.RequestHash) != string(hash) {
@@ -403,22 +436,23 @@ func (s *Service) replay(ctx context.Context, tx Tx, org OrgID, c CreateInvitati
 	if err != nil {
 		return nil, err
 	}
-	inv.Observe(s.Now())
+	inv.Observe(now)
 	return &Created{Invitation: inv, Replayed: true}, nil
 }
 
-func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c CreateInvitation, reqHash []byte) (*Created, error) {
+func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, reqHash []byte) (*Created, error) {
+	ctx, tx, now := ch.ctx, ch.tx, ch.now
 	o, err := s.getOrg(ctx, tx, org)
 	if err != nil {
 		return nil, err
 	}
 	if c.IdempotencyKey != "" {
-		if res, err := s.replay(ctx, tx, org, c, reqHash); res != nil || err != nil {
+		if res, err := s.replay(ctx, tx, org, c, reqHash, now); res != nil || err != nil {
 			return res, err
 		}
 		// Keys are kept for a day; purging them here keeps the table small
 		// without a job of its own.
-		if err := tx.DeleteIdempotencyBefore(ctx, s.Now().Add(-IdempotencyTTL)); err != nil {
+		if err := tx.DeleteIdempotencyBefore(ctx, now.Add(-IdempotencyTTL)); err != nil {
 			return nil, err
 		}
 	}
@@ -429,7 +463,6 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 	if c.Locale == "" {
 		c.Locale = o.Settings.Locale
 	}
-	now := s.Now()
 	ttl := time.Duration(o.Settings.InvitationTTL) * time.Second
 	if c.ExpiresIn != 0 {
 		ttl = time.Duration(c.ExpiresIn) * time.Second
@@ -440,17 +473,19 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 		ID: id, OrgID: org, Email: c.Email, Role: role, Permissions: perms,
 		Inviter: c.Inviter, State: StatePending, CreatedAt: now, UpdatedAt: now,
 		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale, TokenHash: hash,
+		Mail: MailDelivery{State: MailNone},
 	}
 	if !c.NoEmail {
 		inv.SendCount = 1
 		inv.LastSentAt = &now
+		inv.Mail.State = MailQueued
 	}
 	// The insert comes first: it refuses an existing member (ErrDuplicateMember),
 	// one who joins while this transaction runs too, and a pending invitation
 	// already stored, which the usual create never meets and so never looks for.
 	err = tx.CreateInvitation(ctx, inv)
 	if errors.Is(err, ErrDuplicatePending) {
-		if err := s.clearPending(ctx, tx, org, c.Email, c.Force, now); err != nil {
+		if err := s.clearPending(ch, org, c.Email, c.Force); err != nil {
 			return nil, err
 		}
 		err = tx.CreateInvitation(ctx, inv)
@@ -470,7 +505,10 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 	res := &Created{Invitation: inv}
 	if c.NoEmail {
 		res.Token = token
-	} else if err := s.enqueueMail(ctx, tx, inv, token, now); err != nil {
+	} else if err := s.enqueueMail(ch, inv, token); err != nil {
+		return nil, err
+	}
+	if err := s.enqueueExpiry(ch, inv); err != nil {
 		return nil, err
 	}
 	if c.IdempotencyKey != "" {
@@ -482,37 +520,89 @@ func (s *Service) createInvitation(ctx context.Context, tx Tx, org OrgID, c Crea
 			return nil, err
 		}
 	}
+	ch.emit(org, EventInvitationCreated, inv.ID.String(), ViewInvitation(inv))
 	return res, nil
 }
 
 // clearPending makes room for a new pending invitation to email: a stored
-// pending one past its expiry is marked expired; a live one is cancelled when
-// force is set and is a conflict otherwise.
-func (s *Service) clearPending(ctx context.Context, tx Tx, org OrgID, email string, force bool, now time.Time) error {
-	old, err := tx.GetPendingInvitation(ctx, org, email, true)
+// pending one past its expiry is recorded as expired; a live one is
+// cancelled when force is set and is a conflict otherwise.
+func (s *Service) clearPending(ch *change, org OrgID, email string, force bool) error {
+	old, err := ch.tx.GetPendingInvitation(ch.ctx, org, email, true)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	old.Observe(now)
-	switch {
-	case old.State == StateExpired:
-		old.FinishedAt = &old.ExpiresAt
-	case force:
-		old.State = StateCancelled
-		old.FinishedAt = &now
-	default:
+	if expired, err := s.settleExpiry(ch, old); expired || err != nil {
+		return err
+	}
+	if !force {
 		return Conflict("a pending invitation for %s already exists (id %s)", email, old.ID)
 	}
-	old.UpdatedAt = now
-	return tx.UpdateInvitation(ctx, old)
+	return s.finish(ch, old, ActionCancel)
 }
 
-func (s *Service) enqueueMail(ctx context.Context, tx Tx, inv *Invitation, token string, now time.Time) error {
-	payload, _ := json.Marshal(MailPayload{Token: token})
-	return tx.EnqueueJob(ctx, &Job{Kind: JobSendInvitation, InvitationID: inv.ID, Payload: payload, RunAt: now, CreatedAt: now})
+// settleExpiry records the expiry of a stored pending invitation whose time
+// has passed, with its event; it tells whether it did. Every write that
+// meets such a row records it first, so invitation.expired is emitted once.
+func (s *Service) settleExpiry(ch *change, inv *Invitation) (bool, error) {
+	if inv.State != StatePending || ch.now.Before(inv.ExpiresAt) {
+		return false, nil
+	}
+	inv.State = StateExpired
+	t := inv.ExpiresAt
+	inv.FinishedAt = &t
+	inv.UpdatedAt = ch.now
+	if err := ch.tx.UpdateInvitation(ch.ctx, inv); err != nil {
+		return false, err
+	}
+	ch.emit(inv.OrgID, EventInvitationExpired, inv.ID.String(), ViewInvitation(inv))
+	return true, nil
+}
+
+// finish moves inv by a, stores it and emits the move's event.
+func (s *Service) finish(ch *change, inv *Invitation, a Action) error {
+	to, err := Next(inv.State, a)
+	if err != nil {
+		return err
+	}
+	inv.State = to
+	inv.UpdatedAt = ch.now
+	if to.Finished() {
+		inv.FinishedAt = &ch.now
+	}
+	if err := ch.tx.UpdateInvitation(ch.ctx, inv); err != nil {
+		return err
+	}
+	ch.emit(inv.OrgID, actionEvents[a], inv.ID.String(), ViewInvitation(inv))
+	return nil
+}
+
+// actionEvents names the event each move emits.
+var actionEvents = map[Action]string{
+	ActionAccept:  EventInvitationAccepted,
+	ActionDecline: EventInvitationDeclined,
+	ActionCancel:  EventInvitationCancelled,
+	ActionExpire:  EventInvitationExpired,
+	ActionFail:    EventInvitationFailed,
+	ActionResend:  EventInvitationResent,
+}
+
+func (s *Service) enqueueMail(ch *change, inv *Invitation, token string) error {
+	org := inv.OrgID
+	args := marshal(MailPayload{InvitationID: inv.ID.String(), Token: token})
+	return ch.enqueue(&Job{Kind: JobSendInvitation, OrgID: &org, Args: args})
+}
+
+// enqueueExpiry schedules the job that records inv's expiry. One is queued
+// per invitation (by its key); run early, after a resend moved the expiry
+// later, it waits again.
+func (s *Service) enqueueExpiry(ch *change, inv *Invitation) error {
+	org := inv.OrgID
+	return ch.enqueue(&Job{Kind: JobExpireInvitation, Key: "expire:" + inv.ID.String(), OrgID: &org,
+		Args: marshal(ExpiryArgs{InvitationID: inv.ID.String()}), RunAt: inv.ExpiresAt})
 }
 
 func (s *Service) getInvitation(ctx context.Context, tx Tx, org OrgID, ref InvitationRef, forUpdate bool) (*Invitation, error) {
@@ -529,25 +619,34 @@ func (s *Service) getInvitation(ctx context.Context, tx Tx, org OrgID, ref Invit
 	if err != nil {
 		return nil, err
 	}
-	inv.Observe(s.Now())
 	return inv, nil
 }
 
 // GetInvitation returns one of org's invitations.
 func (s *Service) GetInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
+	if err := authorize(ctx, org); err != nil {
+		return nil, err
+	}
 	var inv *Invitation
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
 		inv, err = s.getInvitation(ctx, tx, org, ref, false)
 		return err
 	})
-	return inv, err
+	if err != nil {
+		return nil, err
+	}
+	inv.Observe(s.Now())
+	return inv, nil
 }
 
 // FindInvitations lists invitations by a filter as the store takes it, for
 // surfaces with their own paging. Now is set by the service. An empty answer
 // for an organization that does not exist is NotFound.
 func (s *Service) FindInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error) {
+	if err := authorize(ctx, f.Org); err != nil {
+		return nil, err
+	}
 	f.Now = s.Now()
 	var out []*Invitation
 	err := s.store.Read(ctx, func(tx Tx) error {
@@ -569,6 +668,9 @@ func (s *Service) FindInvitations(ctx context.Context, f InvitationFilter) ([]*I
 
 // CountInvitations counts what FindInvitations would list with no paging.
 func (s *Service) CountInvitations(ctx context.Context, f InvitationFilter) (int, error) {
+	if err := authorize(ctx, f.Org); err != nil {
+		return 0, err
+	}
 	f.Now = s.Now()
 	var n int
 	err := s.store.Read(ctx, func(tx Tx) error {
@@ -579,31 +681,29 @@ func (s *Service) CountInvitations(ctx context.Context, f InvitationFilter) (int
 	return n, err
 }
 
-// change runs one state move on an invitation found by find, inside a write
-// transaction; then, if non-nil, runs after for the rest of the change.
-func (s *Service) change(ctx context.Context, find func(Tx) (*Invitation, error), a Action, after func(Tx, *Invitation, time.Time) error) (*Invitation, error) {
+// move runs one state move on an invitation found by find, as one change:
+// before, if non-nil, runs first for the rest of the move. An invitation
+// whose time has passed has its expiry recorded first, and then the move is
+// refused as from expired (resend excepted, which that state allows).
+func (s *Service) move(ctx context.Context, find func(*change) (*Invitation, error), a Action, before func(*change, *Invitation) error) (*Invitation, error) {
 	var inv *Invitation
-	err := s.store.Write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(ch *change) error {
 		var err error
-		if inv, err = find(tx); err != nil {
+		if inv, err = find(ch); err != nil {
 			return err
 		}
-		to, err := Next(inv.State, a)
-		if err != nil {
+		if _, err := s.settleExpiry(ch, inv); err != nil {
 			return err
 		}
-		now := s.Now()
-		if after != nil {
-			if err := after(tx, inv, now); err != nil {
+		if _, err := Next(inv.State, a); err != nil {
+			return err
+		}
+		if before != nil {
+			if err := before(ch, inv); err != nil {
 				return err
 			}
 		}
-		inv.State = to
-		inv.UpdatedAt = now
-		if to.Finished() {
-			inv.FinishedAt = &now
-		}
-		return tx.UpdateInvitation(ctx, inv)
+		return s.finish(ch, inv, a)
 	})
 	if err != nil {
 		return nil, err
@@ -611,22 +711,40 @@ func (s *Service) change(ctx context.Context, find func(Tx) (*Invitation, error)
 	return inv, nil
 }
 
-func (s *Service) byRef(ctx context.Context, org OrgID, ref InvitationRef) func(Tx) (*Invitation, error) {
-	return func(tx Tx) (*Invitation, error) { return s.getInvitation(ctx, tx, org, ref, true) }
+func (s *Service) byRef(ctx context.Context, org OrgID, ref InvitationRef) func(*change) (*Invitation, error) {
+	return func(ch *change) (*Invitation, error) {
+		if err := authorize(ctx, org); err != nil {
+			return nil, err
+		}
+		return s.getInvitation(ctx, ch.tx, org, ref, true)
+	}
 }
 
-func (s *Service) byToken(ctx context.Context, token string) func(Tx) (*Invitation, error) {
-	return func(tx Tx) (*Invitation, error) { return s.getByToken(ctx, tx, token, true) }
+// byToken finds the invitation a link opens; the invitee is the actor.
+func (s *Service) byToken(ctx context.Context, token string) func(*change) (*Invitation, error) {
+	return func(ch *change) (*Invitation, error) {
+		inv, err := s.getByToken(ctx, ch.tx, token, true)
+		if err != nil {
+			return nil, err
+		}
+		ch.actor = inviteeActor(inv)
+		return inv, nil
+	}
+}
+
+// inviteeActor is the person an invitation was sent to, acting through its link.
+func inviteeActor(inv *Invitation) Actor {
+	return Actor{Type: ActorInvitee, ID: inv.ID.String(), Name: inv.Email}
 }
 
 // CancelInvitation cancels a pending invitation.
 func (s *Service) CancelInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
-	return s.change(ctx, s.byRef(ctx, org, ref), ActionCancel, nil)
+	return s.move(ctx, s.byRef(ctx, org, ref), ActionCancel, nil)
 }
 
 // DeclineInvitation declines a pending invitation on the invitee's behalf.
 func (s *Service) DeclineInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
-	return s.change(ctx, s.byRef(ctx, org, ref), ActionDecline, nil)
+	return s.move(ctx, s.byRef(ctx, org, ref), ActionDecline, nil)
 }
 
 // Accept names who accepts an invitation.
@@ -646,23 +764,27 @@ func (s *Service) AcceptInvitation(ctx context.Context, org OrgID, ref Invitatio
 	return s.accept(ctx, s.byRef(ctx, org, ref), a)
 }
 
-func (s *Service) accept(ctx context.Context, find func(Tx) (*Invitation, error), a Accept) (*Invitation, *Member, error) {
+func (s *Service) accept(ctx context.Context, find func(*change) (*Invitation, error), a Accept) (*Invitation, *Member, error) {
 	a.Name = strings.TrimSpace(a.Name)
 	if err := CheckText("name", a.Name, MaxNameLen); err != nil {
 		return nil, nil, err
 	}
 	var m *Member
-	inv, err := s.change(ctx, find, ActionAccept, func(tx Tx, inv *Invitation, now time.Time) error {
+	inv, err := s.move(ctx, find, ActionAccept, func(ch *change, inv *Invitation) error {
 		if a.Email != "" && a.Email != inv.Email {
 			return Invalid("email %s does not match the invitation's address", a.Email)
 		}
 		m = &Member{ID: newUUIDv4(), OrgID: inv.OrgID, Email: inv.Email, Name: a.Name, Role: inv.Role,
-			Permissions: inv.Permissions, CreatedAt: now, UpdatedAt: now}
-		err := tx.CreateMember(ctx, m)
+			Permissions: inv.Permissions, CreatedAt: ch.now, UpdatedAt: ch.now}
+		err := ch.tx.CreateMember(ctx, m)
 		if errors.Is(err, ErrDuplicateMember) {
 			return Conflict("%s is already a member of this organization", inv.Email)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		ch.emit(m.OrgID, EventMemberCreated, m.ID.String(), ViewMember(m))
+		return nil
 	})
 	return inv, m, err
 }
@@ -673,7 +795,8 @@ const ResendInterval = time.Minute
 // ResendInvitation sends a pending, expired or failed invitation again with a
 // new token (the old link stops working) and a new expiry of the same length.
 func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
-	inv, err := s.change(ctx, s.byRef(ctx, org, ref), ActionResend, func(tx Tx, inv *Invitation, now time.Time) error {
+	inv, err := s.move(ctx, s.byRef(ctx, org, ref), ActionResend, func(ch *change, inv *Invitation) error {
+		now := ch.now
 		if inv.LastSentAt != nil {
 			if wait := inv.LastSentAt.Add(ResendInterval).Sub(now); wait > 0 {
 				return &Error{Kind: KindTooManyRequests, RetryAfter: wait,
@@ -681,15 +804,14 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 			}
 		}
 		if inv.State != StatePending {
-			// The row itself may still be stored as pending (expired by time only);
-			// then it holds the pending slot and there is nothing to clear.
-			if _, err := tx.GetMemberByEmail(ctx, org, inv.Email); err == nil {
+			if _, err := ch.tx.GetMemberByEmail(ctx, org, inv.Email); err == nil {
 				return Conflict("%s is already a member of this organization", inv.Email)
 			} else if !errors.Is(err, ErrNotFound) {
 				return err
 			}
-			if old, err := tx.GetPendingInvitation(ctx, org, inv.Email, true); err == nil && old.ID != inv.ID {
-				if err := s.clearPending(ctx, tx, org, inv.Email, false, now); err != nil {
+			// Another pending invitation may hold the address's slot.
+			if old, err := ch.tx.GetPendingInvitation(ctx, org, inv.Email, true); err == nil && old.ID != inv.ID {
+				if err := s.clearPending(ch, org, inv.Email, false); err != nil {
 					return err
 				}
 			} else if err != nil && !errors.Is(err, ErrNotFound) {
@@ -707,16 +829,17 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		inv.FinishedAt = nil
 		inv.SendCount++
 		inv.LastSentAt = &now
-		return s.enqueueMail(ctx, tx, inv, token, now)
+		inv.Mail = MailDelivery{State: MailQueued}
+		if err := s.enqueueExpiry(ch, inv); err != nil {
+			return err
+		}
+		return s.enqueueMail(ch, inv, token)
 	})
 	if errors.Is(err, ErrDuplicatePending) {
 		return nil, Conflict("another pending invitation for this email exists")
 	}
 	if errors.Is(err, ErrDuplicateMember) {
 		return nil, Conflict("the invitation's address is already a member of this organization")
-	}
-	if err == nil {
-		s.wake()
 	}
 	return inv, err
 }
@@ -728,17 +851,14 @@ func (s *Service) getByToken(ctx context.Context, tx Tx, token string, forUpdate
 	if errors.Is(err, ErrNotFound) {
 		return nil, NotFound("this invitation link is not valid")
 	}
-	if err != nil {
-		return nil, err
-	}
-	inv.Observe(s.Now())
-	return inv, nil
+	return inv, err
 }
 
 // TokenView is what the invitee may see.
 type TokenView struct {
 	Invitation   *Invitation
 	Organization *Organization
+	Member       *Member // after an accept
 }
 
 // GetByToken returns the invitation a link leads to, with its organization.
@@ -755,15 +875,40 @@ func (s *Service) GetByToken(ctx context.Context, token string) (*TokenView, err
 	if err != nil {
 		return nil, err
 	}
+	v.Invitation.Observe(s.Now())
 	return &v, nil
 }
 
 // AcceptByToken accepts the invitation a link leads to.
-func (s *Service) AcceptByToken(ctx context.Context, token, name string) (*Invitation, *Member, error) {
-	return s.accept(ctx, s.byToken(ctx, token), Accept{Name: name})
+func (s *Service) AcceptByToken(ctx context.Context, token, name string) (*TokenView, error) {
+	var o *Organization
+	inv, m, err := s.accept(ctx, s.withOrg(ctx, token, &o), Accept{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	return &TokenView{Invitation: inv, Organization: o, Member: m}, nil
 }
 
 // DeclineByToken declines the invitation a link leads to.
-func (s *Service) DeclineByToken(ctx context.Context, token string) (*Invitation, error) {
-	return s.change(ctx, s.byToken(ctx, token), ActionDecline, nil)
+func (s *Service) DeclineByToken(ctx context.Context, token string) (*TokenView, error) {
+	var o *Organization
+	inv, err := s.move(ctx, s.withOrg(ctx, token, &o), ActionDecline, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenView{Invitation: inv, Organization: o}, nil
+}
+
+// withOrg is byToken that also reads the invitation's organization into o,
+// which the invitee's answer shows.
+func (s *Service) withOrg(ctx context.Context, token string, o **Organization) func(*change) (*Invitation, error) {
+	find := s.byToken(ctx, token)
+	return func(ch *change) (*Invitation, error) {
+		inv, err := find(ch)
+		if err != nil {
+			return nil, err
+		}
+		*o, err = s.getOrg(ctx, ch.tx, inv.OrgID)
+		return inv, err
+	}
 }

@@ -86,20 +86,55 @@ type Tx interface {
 	// DeleteIdempotencyBefore removes the records created before t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 
-	// EnqueueJob adds a job to the outbox and sets j.ID. A store may send
-	// the insert with the transaction's next statement or its commit, and
-	// report its failure there; j.ID is set by the time the commit returns.
+	// AppendEvents adds events to the log. A store may send the insert with
+	// the transaction's next statement or its commit.
+	AppendEvents(ctx context.Context, events []*Event) error
+	// ListEvents lists f.Org's events after f.After in log order, setting
+	// each one's Position. It lists only events that no transaction still
+	// open can come before: once a position is handed out, no event that
+	// commits later sorts before it.
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+	GetEvent(ctx context.Context, org OrgID, id string) (*Event, error)
+	// DeleteEventsBefore removes up to limit events created before t and
+	// says how many it removed.
+	DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error)
+
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	GetWebhook(ctx context.Context, org OrgID, id string) (*Webhook, error)
+	// ListWebhooks lists org's endpoints ordered by (created_at, id).
+	ListWebhooks(ctx context.Context, org OrgID) ([]*Webhook, error)
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// DeleteWebhook removes an endpoint with its deliveries.
+	DeleteWebhook(ctx context.Context, org OrgID, id string) error
+
+	// CreateDelivery records a delivery and sets d.ID by the time the
+	// commit returns; a store may send the insert with the next statement.
+	// (WebhookID, EventID) is unique.
+	CreateDelivery(ctx context.Context, d *Delivery) error
+	GetDelivery(ctx context.Context, webhookID, eventID string) (*Delivery, error)
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	// ListDeliveries lists an endpoint's deliveries newest first, with ID
+	// below before when before is not 0.
+	ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*Delivery, error)
+
+	// EnqueueJob adds a job to the outbox and sets j.ID. When j.Key names a
+	// queued job, that job stays and runs at the earlier of the two RunAts,
+	// and j.ID is left 0. A store may send the insert with the
+	// transaction's next statement or its commit, and report its failure
+	// there; j.ID is set by the time the commit returns.
 	EnqueueJob(ctx context.Context, j *Job) error
-	// ClaimJobs leases up to limit jobs whose RunAt has come and whose lease
-	// (if any) has run out, to worker until leaseUntil; no two workers get the
-	// same job while a lease holds.
-	ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*Job, error)
-	// RescheduleJob records a failed attempt of a job worker holds and frees it until runAt.
-	RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error
+	// ClaimJobs leases up to limit jobs of the given kinds whose RunAt has
+	// come and whose lease (if any) has run out, to worker until
+	// leaseUntil, counting an attempt on each; no two workers get the same
+	// job while a lease holds. Jobs come in RunAt order.
+	ClaimJobs(ctx context.Context, worker string, kinds []string, now, leaseUntil time.Time, limit int) ([]*Job, error)
+	// RescheduleJob frees a job worker holds until runAt, with attempts and
+	// lastError as given; ErrNotFound if the lease was lost.
+	RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, attempts int, lastError string) error
 	// DeleteJob removes a job worker holds; ErrNotFound if the lease was lost.
 	DeleteJob(ctx context.Context, id int64, worker string) error
-	// OutboxStats reports how many jobs wait and the creation time of the oldest.
-	OutboxStats(ctx context.Context) (depth int, oldest *time.Time, err error)
+	// JobStats counts queued jobs by kind as of now, in kind order.
+	JobStats(ctx context.Context, now time.Time) ([]JobStat, error)
 }
 
 // SortField is a column invitations are listed by.

@@ -1,0 +1,292 @@
+package invite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ClaimJobs leases due jobs of the given kinds to worker for lease.
+func (s *Service) ClaimJobs(ctx context.Context, worker string, kinds []string, limit int, lease time.Duration) ([]*Job, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var jobs []*Job
+	err := s.write(ctx, func(c *change) error {
+		var err error
+		jobs, err = c.tx.ClaimJobs(ctx, worker, kinds, c.now, c.now.Add(lease), limit)
+		return err
+	})
+	return jobs, err
+}
+
+// EnsureJob queues j unless a job with its key is queued: a periodic job
+// that every node ensures at start runs as one.
+func (s *Service) EnsureJob(ctx context.Context, j *Job) error {
+	if err := requireAdmin(ctx); err != nil {
+		return err
+	}
+	return s.write(ctx, func(c *change) error {
+		k := *j
+		return c.enqueue(&k)
+	})
+}
+
+// Outcome says what becomes of a job after an attempt.
+type Outcome int
+
+// The outcomes.
+const (
+	// Succeeded: the work was done; the job is removed.
+	Succeeded Outcome = iota
+	// Retrying: the attempt failed; the job runs again at RunAt.
+	Retrying
+	// Failed: the job is given up; it is removed and its work recorded as failed.
+	Failed
+	// Rescheduled: the job runs again at RunAt with Attempts, and nothing
+	// is recorded of this run (work not yet due, or periodic work).
+	Rescheduled
+	// Void: the work was no longer wanted and nothing was done; the job is removed.
+	Void
+)
+
+// JobResult is what became of one attempt at a job, as the runner decides it.
+type JobResult struct {
+	Outcome  Outcome
+	RunAt    time.Time // Retrying and Rescheduled
+	Attempts int       // Rescheduled: the attempts the job keeps
+	Error    string    // why the attempt failed
+	// What the attempt saw, for work that records it (webhook deliveries).
+	Status   int
+	Duration time.Duration
+}
+
+// SettleJob records the result of an attempt at j, which j.LockedBy holds,
+// in one change with what the job's kind records of it (an invitation's
+// mail state and its events, a delivery's attempt). ErrNotFound means the
+// lease was lost and nothing was recorded.
+func (s *Service) SettleJob(ctx context.Context, j *Job, r JobResult) error {
+	if err := requireAdmin(ctx); err != nil {
+		return err
+	}
+	return s.write(ctx, func(c *change) error {
+		var err error
+		switch r.Outcome {
+		case Retrying:
+			err = c.tx.RescheduleJob(c.ctx, j.ID, j.LockedBy, r.RunAt.UTC().Truncate(time.Microsecond), j.Attempts, r.Error)
+		case Rescheduled:
+			err = c.tx.RescheduleJob(c.ctx, j.ID, j.LockedBy, r.RunAt.UTC().Truncate(time.Microsecond), r.Attempts, r.Error)
+		default:
+			err = c.tx.DeleteJob(c.ctx, j.ID, j.LockedBy)
+		}
+		if err != nil || r.Outcome == Rescheduled || r.Outcome == Void {
+			return err
+		}
+		switch j.Kind {
+		case JobSendInvitation:
+			return s.settleMail(c, j, r)
+		case JobWebhookDelivery:
+			return s.settleDelivery(c, j, r)
+		}
+		return nil
+	})
+}
+
+// settleMail records a mail attempt on its invitation, unless the invitation
+// was resent meanwhile (the newer mail's state is shown) or is gone.
+func (s *Service) settleMail(c *change, j *Job, r JobResult) error {
+	var p MailPayload
+	if err := json.Unmarshal(j.Args, &p); err != nil {
+		return nil // a damaged job: nothing of it can be recorded
+	}
+	id, err := uuid.Parse(p.InvitationID)
+	if err != nil {
+		return nil
+	}
+	inv, err := c.tx.GetInvitationByID(c.ctx, id, true)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.Token != "" && !tokenOpens(inv, p.Token) {
+		return nil
+	}
+	inv.Mail.Attempts = j.Attempts
+	inv.Mail.NextAttemptAt = nil
+	switch r.Outcome {
+	case Succeeded:
+		inv.Mail.State, inv.Mail.LastError, inv.Mail.SentAt = MailSent, "", &c.now
+	case Retrying:
+		at := r.RunAt.UTC().Truncate(time.Microsecond)
+		inv.Mail.State, inv.Mail.LastError, inv.Mail.NextAttemptAt = MailRetrying, r.Error, &at
+	case Failed:
+		inv.Mail.State, inv.Mail.LastError = MailFailed, r.Error
+	}
+	if r.Outcome == Failed {
+		if _, err := s.settleExpiry(c, inv); err != nil {
+			return err
+		}
+		if inv.State == StatePending {
+			inv.Error = r.Error
+			return s.finish(c, inv, ActionFail)
+		}
+	}
+	inv.UpdatedAt = c.now
+	if err := c.tx.UpdateInvitation(c.ctx, inv); err != nil {
+		return err
+	}
+	if r.Outcome == Succeeded {
+		c.emit(inv.OrgID, EventInvitationSent, inv.ID.String(), ViewInvitation(inv))
+	}
+	return nil
+}
+
+// settleDelivery records a delivery attempt.
+func (s *Service) settleDelivery(c *change, j *Job, r JobResult) error {
+	var a DeliveryArgs
+	if err := json.Unmarshal(j.Args, &a); err != nil {
+		return nil
+	}
+	d, err := c.tx.GetDelivery(c.ctx, a.WebhookID, a.EventID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // the endpoint was deleted
+	}
+	if err != nil {
+		return err
+	}
+	d.Attempts, d.StatusCode, d.Duration, d.Error = j.Attempts, r.Status, r.Duration, r.Error
+	d.AttemptedAt, d.NextAttemptAt = &c.now, nil
+	switch r.Outcome {
+	case Succeeded:
+		d.State = DeliverySucceeded
+	case Retrying:
+		at := r.RunAt.UTC().Truncate(time.Microsecond)
+		d.State, d.NextAttemptAt = DeliveryRetrying, &at
+	case Failed:
+		d.State = DeliveryFailed
+	}
+	return c.tx.UpdateDelivery(c.ctx, d)
+}
+
+// Mail is everything an invitation mail says.
+type Mail struct {
+	Invitation   *Invitation
+	Organization *Organization
+	Token        string
+}
+
+// MailFor loads what a send_invitation job's mail needs. ErrNotFound means the
+// job has nothing left to send.
+func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
+	mails, errs, err := s.MailsFor(ctx, []*Job{j})
+	if err != nil {
+		return nil, err
+	}
+	return mails[0], errs[0]
+}
+
+// MailsFor loads the mails of several jobs in one read transaction, which
+// matters when a worker claims a batch. For each job it gives the mail or why
+// there is none (ErrNotFound: nothing left to send; a JSON error: a damaged
+// job); err is set only when the transaction itself failed.
+func (s *Service) MailsFor(ctx context.Context, jobs []*Job) (mails []*Mail, errs []error, err error) {
+	mails, errs = make([]*Mail, len(jobs)), make([]error, len(jobs))
+	tokens := make([]string, len(jobs))
+	var ids []uuid.UUID
+	for i, j := range jobs {
+		var p MailPayload
+		if errs[i] = json.Unmarshal(j.Args, &p); errs[i] != nil {
+			continue
+		}
+		tokens[i] = p.Token
+		if id, ok := tokenInvitation(p.Token); ok {
+			ids = append(ids, id)
+		}
+	}
+	err = s.store.Read(ctx, func(tx Tx) error {
+		// The invitations are read in one statement; a token names its own.
+		found, err := tx.GetInvitationsByID(ctx, ids)
+		if err != nil {
+			return err
+		}
+		byID := make(map[uuid.UUID]*Invitation, len(found))
+		for _, inv := range found {
+			byID[inv.ID] = inv
+		}
+		read := func(id uuid.UUID) (*Invitation, error) {
+			if inv := byID[id]; inv != nil {
+				return inv, nil
+			}
+			return nil, ErrNotFound
+		}
+		orgs := map[OrgID]*Organization{}
+		for i, token := range tokens {
+			if errs[i] != nil {
+				continue
+			}
+			inv, err := openToken(ctx, tx, token, false, read)
+			if errors.Is(err, ErrNotFound) {
+				errs[i] = err
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			o := orgs[inv.OrgID]
+			if o == nil {
+				if o, err = tx.GetOrg(ctx, inv.OrgID); err != nil {
+					return err
+				}
+				orgs[inv.OrgID] = o
+			}
+			mails[i] = &Mail{Token: token, Invitation: inv, Organization: o}
+		}
+		return nil
+	})
+	return mails, errs, err
+}
+
+// ExpireInvitation records the expiry of invitation id once its time has
+// come, with its event. When the invitation now expires later (it was
+// resent), it returns that time, for the job to wait until; nil otherwise.
+func (s *Service) ExpireInvitation(ctx context.Context, id uuid.UUID) (*time.Time, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var later *time.Time
+	err := s.write(ctx, func(c *change) error {
+		later = nil
+		inv, err := c.tx.GetInvitationByID(c.ctx, id, true)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil || inv.State != StatePending {
+			return err
+		}
+		if c.now.Before(inv.ExpiresAt) {
+			t := inv.ExpiresAt
+			later = &t
+			return nil
+		}
+		_, err = s.settleExpiry(c, inv)
+		return err
+	})
+	return later, err
+}
+
+// JobStats counts the queued jobs by kind.
+func (s *Service) JobStats(ctx context.Context) ([]JobStat, time.Time, error) {
+	var st []JobStat
+	now := s.Now()
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		st, err = tx.JobStats(ctx, now)
+		return err
+	})
+	return st, now, err
+}

@@ -1,0 +1,271 @@
+package job
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// Config configures a Runner.
+type Config struct {
+	// Lease is how long a claim holds its jobs, and so how long the jobs of
+	// a node that died wait before another takes them; default 2m.
+	Lease time.Duration
+	// PollInterval is how often the outbox is looked at without a Wake; default 1s.
+	PollInterval time.Duration
+	// Batch is the most jobs of a kind one claim takes; default 50.
+	Batch int
+	Log   *slog.Logger
+	// Registerer, when not nil, receives the runner's metrics.
+	Registerer prometheus.Registerer
+}
+
+// Runner claims and runs jobs for the handlers registered with it.
+type Runner struct {
+	svc     *invite.Service
+	cfg     Config
+	log     *slog.Logger
+	id      string
+	kinds   map[string]*kind
+	metrics *metrics
+}
+
+// kind is one registered handler and its claim loop's state.
+type kind struct {
+	h      Handler
+	policy Policy
+	wake   chan struct{}
+}
+
+// New returns a runner with no handlers.
+func New(svc *invite.Service, cfg Config) (*Runner, error) {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 50
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{svc: svc, cfg: cfg, log: cfg.Log.With("component", "jobs"), id: workerID(), kinds: map[string]*kind{}}
+	var err error
+	if r.metrics, err = newMetrics(svc, cfg.Registerer); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Register adds the handler of a kind; call it before Run.
+func (r *Runner) Register(h Handler) {
+	p := h.Policy()
+	p.defaults()
+	r.kinds[h.Kind()] = &kind{h: h, policy: p, wake: make(chan struct{}, 1)}
+}
+
+// ID is the name the runner claims jobs under.
+func (r *Runner) ID() string { return r.id }
+
+// workerID names this runner uniquely across processes and hosts.
+func workerID() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "host"
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Wake makes every kind's loop look at the outbox now.
+func (r *Runner) Wake() {
+	for _, k := range r.kinds {
+		select {
+		case k.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run works until ctx is done, then waits for the attempts under way.
+func (r *Runner) Run(ctx context.Context) {
+	// Its writes may wait briefly to share the requests' commits.
+	ctx = invite.WithPrincipal(invite.Background(ctx), invite.System)
+	var wg sync.WaitGroup
+	names := make([]string, 0, len(r.kinds))
+	for n := range r.kinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.loop(ctx, r.kinds[n]) }()
+	}
+	wg.Wait()
+	for _, n := range names {
+		if c, ok := r.kinds[n].h.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				r.log.Warn("closing a job handler failed", "kind", n, "err", err)
+			}
+		}
+	}
+}
+
+// Idler is a Handler told when its kind has no work for now, with no
+// attempt running (the mail handler closes an unused connection).
+type Idler interface{ Idle() }
+
+// loop claims k's jobs while there is room for them and runs each.
+func (r *Runner) loop(ctx context.Context, k *kind) {
+	slots := make(chan struct{}, k.policy.Concurrency)
+	var running sync.WaitGroup
+	defer running.Wait()
+	t := time.NewTicker(r.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		claimed := 0
+		if free := cap(slots) - len(slots); free > 0 {
+			claimed = r.claim(ctx, k, min(free, r.cfg.Batch), slots, &running)
+		}
+		if claimed > 0 && ctx.Err() == nil {
+			continue
+		}
+		if idler, ok := k.h.(Idler); ok && len(slots) == 0 {
+			idler.Idle()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-k.wake:
+		}
+	}
+}
+
+// claim leases up to n of k's jobs and starts them; it returns how many it claimed.
+func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{}, running *sync.WaitGroup) int {
+	leaseEnd := time.Now().Add(r.cfg.Lease)
+	jobs, err := r.svc.ClaimJobs(ctx, r.id, []string{k.h.Kind()}, n, r.cfg.Lease)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("claiming jobs failed", "kind", k.h.Kind(), "err", err)
+		}
+		return 0
+	}
+	// Leave room at the end of the lease for one slow attempt, so that no
+	// job runs after another node may have claimed it.
+	margin := min(2*k.policy.Timeout, r.cfg.Lease/2)
+	for i, j := range jobs {
+		slots <- struct{}{} // waits while Concurrency attempts run
+		if ctx.Err() != nil || time.Until(leaseEnd) < margin {
+			<-slots
+			r.release(ctx, jobs[i:])
+			break
+		}
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			defer func() { <-slots }()
+			r.run(ctx, k, j)
+		}()
+	}
+	return len(jobs)
+}
+
+// run does one attempt at j and records its result.
+func (r *Runner) run(ctx context.Context, k *kind, j *invite.Job) {
+	log := r.log.With("kind", j.Kind, "job", j.ID, "attempt", j.Attempts)
+	actx, cancel := context.WithTimeout(ctx, k.policy.Timeout)
+	start := time.Now()
+	a, err := safeWork(actx, k.h, j)
+	cancel()
+	elapsed := time.Since(start)
+	if a.Duration == 0 {
+		a.Duration = elapsed
+	}
+	if ctx.Err() != nil && err != nil {
+		// Stopping: the attempt was cut short, not failed; give it back.
+		r.release(ctx, []*invite.Job{j})
+		return
+	}
+	res := result(j, k.policy, a, err, r.svc.Now())
+	r.metrics.observe(j.Kind, res.Outcome, elapsed)
+	switch res.Outcome {
+	case invite.Retrying:
+		log.Warn("job attempt failed; retrying", "err", res.Error, "retry_at", res.RunAt)
+	case invite.Failed:
+		log.Error("job given up", "err", res.Error)
+	case invite.Void:
+		log.Debug("job dropped", "why", res.Error)
+	}
+	if err := settle(ctx, func(c context.Context) error { return r.svc.SettleJob(c, j, res) }); err != nil && !errors.Is(err, invite.ErrNotFound) {
+		log.Error("recording a job's result failed", "err", err)
+	}
+}
+
+// safeWork runs one attempt; a panic in a handler fails the attempt, not the node.
+func safeWork(ctx context.Context, h Handler, j *invite.Job) (a Attempt, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the %s handler panicked: %v", j.Kind, p)
+		}
+	}()
+	return h.Work(ctx, j)
+}
+
+// release gives jobs back for another claim at once; the claim's attempt does not count.
+func (r *Runner) release(ctx context.Context, jobs []*invite.Job) {
+	for _, j := range jobs {
+		res := invite.JobResult{Outcome: invite.Rescheduled, RunAt: r.svc.Now(), Attempts: max(j.Attempts-1, 0), Error: j.LastError}
+		err := settle(ctx, func(c context.Context) error { return r.svc.SettleJob(c, j, res) })
+		if err != nil && !errors.Is(err, invite.ErrNotFound) {
+			r.log.Warn("releasing a job failed", "job", j.ID, "err", err)
+		}
+	}
+}
+
+// settle runs a store call that must happen even while ctx ends: the work
+// was done (or not) and the outbox must say so.
+func settle(ctx context.Context, fn func(context.Context) error) error {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return fn(c)
+}
+
+// Backoff is min doubled per failed attempt (1-based), capped at max, then
+// jittered into its upper half.
+func Backoff(attempt int, min, max time.Duration) time.Duration {
+	d := min
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return Jitter(d)
+}
+
+// Jitter spreads d over its upper half, so that retries of many jobs that
+// failed together do not come back together.
+func Jitter(d time.Duration) time.Duration {
+	half := d / 2
+	if half <= 0 {
+		return d
+	}
+	return half + mrand.N(half+1)
+}

@@ -1,0 +1,85 @@
+// Package lifecycle holds the job handlers that move the core's records
+// along with time: the expiry of invitations and the retention of events.
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/job"
+)
+
+// Expiry records an invitation's expiry when its expire_invitation job
+// comes due; the core emits invitation.expired once, whichever node or
+// write meets the expiry first.
+type Expiry struct{ Service *invite.Service }
+
+// Kind is the job kind the handler does.
+func (Expiry) Kind() string { return invite.JobExpireInvitation }
+
+// Policy retries a failed expiry soon: it is due already.
+func (Expiry) Policy() job.Policy {
+	return job.Policy{Concurrency: 4, Timeout: 30 * time.Second,
+		Backoff: func(n int) time.Duration { return job.Backoff(n, time.Second, time.Minute) }}
+}
+
+// Work records the expiry, or waits again until a later expiry a resend set.
+func (h Expiry) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) {
+	var a invite.ExpiryArgs
+	if err := json.Unmarshal(j.Args, &a); err != nil {
+		return job.Attempt{}, job.Permanent(fmt.Errorf("the expiry job is damaged: %w", err))
+	}
+	id, err := uuid.Parse(a.InvitationID)
+	if err != nil {
+		return job.Attempt{}, job.Permanent(fmt.Errorf("the expiry job names no invitation: %w", err))
+	}
+	later, err := h.Service.ExpireInvitation(ctx, id)
+	if err != nil {
+		return job.Attempt{}, err
+	}
+	if later != nil {
+		return job.Attempt{}, job.Again(*later)
+	}
+	return job.Attempt{}, nil
+}
+
+// Retention removes events older than Keep, once per Every, as one
+// periodic job shared by every node.
+type Retention struct {
+	Service *invite.Service
+	Keep    time.Duration
+	Every   time.Duration
+}
+
+// RetentionKey is the key of the one retention job.
+const RetentionKey = "event_retention"
+
+// Kind is the job kind the handler does.
+func (Retention) Kind() string { return invite.JobEventRetention }
+
+// Policy retries a failed purge within minutes.
+func (Retention) Policy() job.Policy {
+	return job.Policy{Timeout: 5 * time.Minute,
+		Backoff: func(n int) time.Duration { return job.Backoff(n, 10*time.Second, 10*time.Minute) }}
+}
+
+// Ensure queues the retention job unless it is queued already; every node
+// calls it at start.
+func (h Retention) Ensure(ctx context.Context) error {
+	return h.Service.EnsureJob(ctx, &invite.Job{Kind: invite.JobEventRetention, Key: RetentionKey,
+		Args: json.RawMessage("{}"), RunAt: h.Service.Now()})
+}
+
+// Work removes what is past retention and runs again after Every.
+func (h Retention) Work(ctx context.Context, _ *invite.Job) (job.Attempt, error) {
+	now := h.Service.Now()
+	if _, err := h.Service.PurgeEvents(ctx, now.Add(-h.Keep)); err != nil {
+		return job.Attempt{}, err
+	}
+	return job.Attempt{}, job.Again(now.Add(h.Every))
+}
