@@ -2,10 +2,10 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -30,8 +30,6 @@ type Options struct {
 	BaseURL string // public URL for accept links
 }
 
-type principalKey struct{}
-
 var bearer = []map[string][]string{{"bearer": {}}, {"basic": {}}}
 
 // Register adds the native API and /openapi.json to mux.
@@ -45,6 +43,11 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key: invitd_<id>_<secret>."},
 		"basic":  {Type: "http", Scheme: "basic", Description: "An API key's id as user name and its secret as password."},
 	}
+	// The core's views are named FooView; the document names them Foo.
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", func(t reflect.Type, hint string) string {
+		return strings.TrimSuffix(huma.DefaultSchemaNamer(t, hint), "View")
+	})
+	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[invite.Object](), reflect.TypeFor[map[string]any]())
 	api := humago.New(mux, cfg)
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -72,7 +75,7 @@ func (h *handlers) authenticate(api huma.API) func(huma.Context, func(huma.Conte
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, invite.ErrorMessage(err))
 			return
 		}
-		next(huma.WithValue(ctx, principalKey{}, p))
+		next(huma.WithContext(ctx, invite.WithPrincipal(ctx.Context(), p)))
 	}
 }
 
@@ -92,18 +95,11 @@ func (h *handlers) principal(ctx huma.Context) (*invite.Principal, error) {
 	return nil, invite.Unauthorized("send an API key as Authorization: Bearer <key>")
 }
 
-func principalOf(ctx context.Context) *invite.Principal {
-	p, _ := ctx.Value(principalKey{}).(*invite.Principal)
-	return p
-}
-
-// orgFor parses an org id from the path and checks the caller may manage it.
-func orgFor(ctx context.Context, raw string) (invite.OrgID, error) {
+// orgFor parses an org id from the path; the core decides whether the
+// caller may manage it.
+func orgFor(raw string) (invite.OrgID, error) {
 	id, err := invite.ParseOrgID(raw)
-	if err != nil {
-		return id, problem(err)
-	}
-	return id, problem(principalOf(ctx).Authorize(id))
+	return id, problem(err)
 }
 
 var statusOf = map[invite.Kind]int{

@@ -61,7 +61,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 	const tag = "Invitations"
 	huma.Register(api, op("POST", "/v1/organizations/{org_id}/invitations", "create-invitation", "Invite someone by email", tag, http.StatusCreated, true),
 		func(ctx context.Context, in *createInvitationInput) (*body[*Invitation], error) {
-			org, err := orgFor(ctx, in.OrgID)
+			org, err := orgFor(in.OrgID)
 			if err != nil {
 				return nil, err
 			}
@@ -69,7 +69,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 			c := invite.CreateInvitation{
 				Email: b.Email, Role: b.Role, Permissions: b.Permissions, ExpiresIn: b.ExpiresIn,
 				Inviter: invite.Inviter(b.Inviter), Locale: b.Locale, NoEmail: b.SendEmail != nil && !*b.SendEmail,
-				IdempotencyKey: in.IdempotencyKey, IdempotencyScope: principalOf(ctx).KeyID,
+				IdempotencyKey: in.IdempotencyKey, IdempotencyScope: invite.PrincipalFrom(ctx).KeyID,
 			}
 			if b.Metadata != nil {
 				c.Metadata, _ = json.Marshal(b.Metadata)
@@ -87,7 +87,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/invitations", "list-invitations", "List invitations, newest first by default", tag, 0, true),
 		func(ctx context.Context, in *listInvitationsInput) (*body[*List[*Invitation]], error) {
-			org, err := orgFor(ctx, in.OrgID)
+			org, err := orgFor(in.OrgID)
 			if err != nil {
 				return nil, err
 			}
@@ -130,7 +130,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 	o := op("POST", "/v1/organizations/{org_id}/invitations/{invitation_id}/accept", "accept-invitation",
 		"Accept on behalf of a user whose email matches; creates the member", tag, 0, true)
 	huma.Register(api, o, func(ctx context.Context, in *acceptInput) (*body[*AcceptResult], error) {
-		org, err := orgFor(ctx, in.OrgID)
+		org, err := orgFor(in.OrgID)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +147,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 }
 
 func (h *handlers) onInvitation(ctx context.Context, in *InvitationPath, do func(invite.OrgID, invite.InvitationRef) (*invite.Invitation, error)) (*body[*Invitation], error) {
-	org, err := orgFor(ctx, in.OrgID)
+	org, err := orgFor(in.OrgID)
 	if err != nil {
 		return nil, err
 	}

@@ -61,30 +61,26 @@ func (h *handlers) registerInvitee(api huma.API) {
 		if in.Body != nil {
 			name = in.Body.Name
 		}
-		inv, m, err := h.svc.AcceptByToken(ctx, in.Token, name)
+		v, err := h.svc.AcceptByToken(ctx, in.Token, name)
 		if err != nil {
 			return nil, problem(err)
 		}
-		return h.tokenAnswer(ctx, inv, m)
+		return tokenAnswer(v), nil
 	})
 
 	huma.Register(api, op("POST", "/v1/invitations/{token}/decline", "decline-invitation-by-token", "Decline an invitation with its link's token", tag, 0, false), func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
-		inv, err := h.svc.DeclineByToken(ctx, in.Token)
+		v, err := h.svc.DeclineByToken(ctx, in.Token)
 		if err != nil {
 			return nil, problem(err)
 		}
-		return h.tokenAnswer(ctx, inv, nil)
+		return tokenAnswer(v), nil
 	})
 }
 
-func (h *handlers) tokenAnswer(ctx context.Context, inv *invite.Invitation, m *invite.Member) (*body[*TokenInvitation], error) {
-	o, err := h.svc.GetOrg(ctx, inv.OrgID)
-	if err != nil {
-		return nil, problem(err)
+func tokenAnswer(tv *invite.TokenView) *body[*TokenInvitation] {
+	v := tokenView(tv.Invitation, tv.Organization)
+	if tv.Member != nil {
+		v.MemberID = tv.Member.ID.String()
 	}
-	v := tokenView(inv, o)
-	if m != nil {
-		v.MemberID = m.ID.String()
-	}
-	return &body[*TokenInvitation]{v}, nil
+	return &body[*TokenInvitation]{v}
 }

@@ -32,7 +32,7 @@ type KeyPath struct {
 func (h *handlers) registerKeys(api huma.API) {
 	huma.Register(api, op("POST", "/v1/organizations/{org_id}/api_keys", "create-api-key", "Create an API key for an organization", "API keys", http.StatusCreated, true),
 		func(ctx context.Context, in *createKeyInput) (*body[*NewAPIKey], error) {
-			id, err := orgFor(ctx, in.OrgID)
+			id, err := orgFor(in.OrgID)
 			if err != nil {
 				return nil, err
 			}
@@ -45,7 +45,7 @@ func (h *handlers) registerKeys(api huma.API) {
 
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/api_keys", "list-api-keys", "List an organization's API keys", "API keys", 0, true),
 		func(ctx context.Context, in *OrgPath) (*body[*List[*APIKey]], error) {
-			id, err := orgFor(ctx, in.OrgID)
+			id, err := orgFor(in.OrgID)
 			if err != nil {
 				return nil, err
 			}
@@ -58,7 +58,7 @@ func (h *handlers) registerKeys(api huma.API) {
 
 	huma.Register(api, op("DELETE", "/v1/organizations/{org_id}/api_keys/{key_id}", "delete-api-key", "Revoke an API key", "API keys", http.StatusNoContent, true),
 		func(ctx context.Context, in *KeyPath) (*struct{}, error) {
-			id, err := orgFor(ctx, in.OrgID)
+			id, err := orgFor(in.OrgID)
 			if err != nil {
 				return nil, err
 			}

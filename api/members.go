@@ -33,7 +33,7 @@ type updateMemberInput struct {
 }
 
 func memberRef(ctx context.Context, in *MemberPath) (invite.OrgID, uuid.UUID, error) {
-	org, err := orgFor(ctx, in.OrgID)
+	org, err := orgFor(in.OrgID)
 	if err != nil {
 		return org, uuid.UUID{}, err
 	}
@@ -48,7 +48,7 @@ func (h *handlers) registerMembers(api huma.API) {
 	const tag = "Members"
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/members", "list-members", "List members in the order they joined", tag, 0, true),
 		func(ctx context.Context, in *listMembersInput) (*body[*List[*Member]], error) {
-			org, err := orgFor(ctx, in.OrgID)
+			org, err := orgFor(in.OrgID)
 			if err != nil {
 				return nil, err
 			}

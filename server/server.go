@@ -1,5 +1,5 @@
 // Package server assembles invitd: the store, the core, every HTTP surface,
-// the mail worker and the operational endpoints.
+// the job runner with its handlers and the operational endpoints.
 package server
 
 import (
@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -21,9 +22,12 @@ import (
 	"github.com/invitd/invitd/api/compat/jicoo"
 	"github.com/invitd/invitd/api/compat/upsun"
 	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/job"
+	"github.com/invitd/invitd/lifecycle"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/store"
 	"github.com/invitd/invitd/web"
+	"github.com/invitd/invitd/webhook"
 )
 
 // Config is everything `invitd serve` is told.
@@ -32,16 +36,29 @@ type Config struct {
 	AdminKey string
 	BaseURL  string
 	Mail     mail.Config
-	Log      *slog.Logger
+	Jobs     job.Config
+	Webhooks webhook.HandlerConfig
+	// WebhookAllow are networks webhook URLs may reach although they are
+	// not public (INVITD_WEBHOOK_ALLOW_NETWORKS).
+	WebhookAllow []netip.Prefix
+	// EventRetention is how long events are kept; default 90 days.
+	EventRetention time.Duration
+	// Now is the clock; time.Now when nil (tests move it).
+	Now func() time.Time
+	Log *slog.Logger
 }
+
+// DefaultEventRetention is how long events are kept unless told otherwise.
+const DefaultEventRetention = 90 * 24 * time.Hour
 
 // Server is a running invitd, less its listener.
 type Server struct {
-	Service *invite.Service
-	store   invite.Store
-	worker  *mail.Worker
-	handler http.Handler
-	log     *slog.Logger
+	Service   *invite.Service
+	store     invite.Store
+	runner    *job.Runner
+	retention lifecycle.Retention
+	handler   http.Handler
+	log       *slog.Logger
 }
 
 // Open opens the database (migrating it) and builds every part.
@@ -54,18 +71,54 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{store: st, log: cfg.Log}
-	s.Service, err = invite.NewService(st, invite.Config{AdminKey: cfg.AdminKey, Wake: func() { s.worker.Wake() }})
-	if err != nil {
+	if err := s.build(cfg); err != nil {
 		st.Close()
 		return nil, err
+	}
+	return s, nil
+}
+
+// build makes the core, the job runner with its handlers, and every surface.
+func (s *Server) build(cfg Config) error {
+	st := s.store
+	guard := &webhook.Guard{Allow: cfg.WebhookAllow}
+	var err error
+	s.Service, err = invite.NewService(st, invite.Config{
+		AdminKey: cfg.AdminKey, Now: cfg.Now, Wake: func() { s.runner.Wake() },
+		CheckWebhookURL: func(ctx context.Context, u string) error {
+			if err := guard.CheckURL(ctx, u); err != nil {
+				return invite.Invalid("%v", err)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cfg.Mail.BaseURL = cfg.BaseURL
-	if s.worker, err = mail.NewWorker(s.Service, cfg.Mail, cfg.Log, reg); err != nil {
-		st.Close()
-		return nil, err
+	cfg.Jobs.Log, cfg.Jobs.Registerer = cfg.Log, reg
+	if s.runner, err = job.New(s.Service, cfg.Jobs); err != nil {
+		return err
 	}
+	cfg.Mail.BaseURL = cfg.BaseURL
+	mailer, err := mail.NewHandler(s.Service, cfg.Mail, cfg.Log, reg)
+	if err != nil {
+		return err
+	}
+	cfg.Webhooks.Guard, cfg.Webhooks.Registerer = guard, reg
+	hooks, err := webhook.NewHandler(s.Service, cfg.Webhooks)
+	if err != nil {
+		return err
+	}
+	if cfg.EventRetention <= 0 {
+		cfg.EventRetention = DefaultEventRetention
+	}
+	s.retention = lifecycle.Retention{Service: s.Service, Keep: cfg.EventRetention, Every: time.Hour}
+	s.runner.Register(mailer)
+	s.runner.Register(hooks)
+	s.runner.Register(lifecycle.Expiry{Service: s.Service})
+	s.runner.Register(s.retention)
 
 	mux := http.NewServeMux()
 	api.Register(mux, s.Service, api.Options{Log: cfg.Log, BaseURL: cfg.BaseURL})
@@ -80,7 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {
-			cfg.Log.Warn("not ready", "err", err)
+			s.log.Warn("not ready", "err", err)
 			writeStatus(w, http.StatusServiceUnavailable, "database unreachable")
 			return
 		}
@@ -88,7 +141,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.handler = instrument(mux, reg, cfg.Log)
-	return s, nil
+	return nil
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {
@@ -100,14 +153,17 @@ func writeStatus(w http.ResponseWriter, code int, status string) {
 // Handler serves every surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve answers on ln and runs the mail worker until ctx is done, then
+// Serve answers on ln and runs the job runner until ctx is done, then
 // drains requests in flight for up to 20 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.retention.Ensure(invite.WithPrincipal(ctx, invite.System)); err != nil {
+		return err
+	}
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	wg.Add(1)
-	go func() { defer wg.Done(); s.worker.Run(workCtx) }()
+	go func() { defer wg.Done(); s.runner.Run(workCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -141,6 +197,12 @@ func instrument(next http.Handler, reg prometheus.Registerer, log *slog.Logger) 
 	reg.MustRegister(requests, duration)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		rid := r.Header.Get("X-Request-Id")
+		if !invite.RequestIDUsable(rid) {
+			rid = invite.NewRequestID()
+		}
+		w.Header().Set("X-Request-Id", rid)
+		r = r.WithContext(invite.WithRequestID(r.Context(), rid))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		route := r.Pattern // set by the mux while routing
@@ -154,7 +216,7 @@ func instrument(next http.Handler, reg prometheus.Registerer, log *slog.Logger) 
 			level = slog.LevelError
 		}
 		log.Log(r.Context(), level, "request", "method", r.Method, "route", route, // not the path: it may hold a token
-			"status", rec.status, "duration", time.Since(start))
+			"status", rec.status, "duration", time.Since(start), "request_id", rid)
 	})
 }
 

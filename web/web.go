@@ -320,7 +320,7 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := actionContext(r)
 	defer cancel()
-	_, _, err := h.svc.AcceptByToken(ctx, token, name)
+	_, err := h.svc.AcceptByToken(ctx, token, name)
 	h.after(w, r, token, "accepted", name, err)
 }
 

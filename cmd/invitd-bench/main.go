@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite"
 
+	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/server"
 )
 
@@ -198,7 +199,7 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	// so that the list is measured on its own.
 	drained := time.Now()
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if n, _, err := first.Service.OutboxStats(ctx); err != nil || n == 0 {
+		if due(ctx, first.Service, invite.JobSendInvitation) == 0 {
 			break
 		}
 	}
@@ -334,4 +335,18 @@ func rawPostgres(ctx context.Context, url string, conc int, d time.Duration) (re
 		}
 		return tx.Commit(ctx)
 	}), nil
+}
+
+// due counts the queued jobs of kind whose time has come; 0 on an error.
+func due(ctx context.Context, svc *invite.Service, kind string) int {
+	stats, _, err := svc.JobStats(invite.WithPrincipal(ctx, invite.System))
+	if err != nil {
+		return 0
+	}
+	for _, s := range stats {
+		if s.Kind == kind {
+			return s.Due
+		}
+	}
+	return 0
 }

@@ -13,6 +13,7 @@ import (
 
 // cli runs one of the shell commands directly on the database.
 func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error {
+	ctx = invite.WithPrincipal(ctx, invite.System) // the shell has the database itself
 	fs, db := newFlags(cmd)
 	name := fs.String("name", "", "name")
 	org := fs.String("org", "", "organization id")

@@ -13,11 +13,15 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"github.com/invitd/invitd/job"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/server"
 	"github.com/invitd/invitd/store"
+	"github.com/invitd/invitd/webhook"
 )
 
 const usage = `invitd — organization invitations
@@ -84,6 +88,41 @@ func env(name, def string) string {
 	return def
 }
 
+// envErr is the first environment variable that could not be read.
+var envErr error
+
+// envDuration reads a duration variable such as 90s or 2160h.
+func envDuration(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		if envErr == nil {
+			envErr = fmt.Errorf("%s=%q is not a positive duration such as 90s or 2160h", name, v)
+		}
+		return def
+	}
+	return d
+}
+
+// parseDurations reads a comma-separated list of positive durations; "" is none.
+func parseDurations(s string) ([]time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []time.Duration
+	for _, p := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q is not a positive duration", p)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // newFlags makes a flag set with the --db flag every command has.
 func newFlags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -100,8 +139,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	from := fs.String("mail-from", env("INVITD_MAIL_FROM", "invitd <invitd@localhost>"), "sender of invitation mail (INVITD_MAIL_FROM)")
 	templates := fs.String("templates-dir", env("INVITD_TEMPLATES_DIR", ""), "folder of mail templates overriding the built-in ones (INVITD_TEMPLATES_DIR)")
 	level := fs.String("log-level", env("INVITD_LOG_LEVEL", "info"), "debug, info, warn or error (INVITD_LOG_LEVEL)")
+	retention := fs.Duration("event-retention", envDuration("INVITD_EVENT_RETENTION", server.DefaultEventRetention), "how long events are kept (INVITD_EVENT_RETENTION)")
+	allow := fs.String("webhook-allow-networks", env("INVITD_WEBHOOK_ALLOW_NETWORKS", ""), "comma-separated CIDRs webhook URLs may reach although not public (INVITD_WEBHOOK_ALLOW_NETWORKS)")
+	hookTimeout := fs.Duration("webhook-timeout", envDuration("INVITD_WEBHOOK_TIMEOUT", webhook.DefaultTimeout), "how long one webhook delivery may take (INVITD_WEBHOOK_TIMEOUT)")
+	retries := fs.String("webhook-retry-schedule", env("INVITD_WEBHOOK_RETRY_SCHEDULE", ""), "comma-separated waits before each webhook retry; default 5s,5m,30m,2h,5h,10h,14h,20h,24h (INVITD_WEBHOOK_RETRY_SCHEDULE)")
+	lease := fs.Duration("job-lease", envDuration("INVITD_JOB_LEASE", 2*time.Minute), "how long a node holds the jobs it claimed; a dead node's jobs wait this long (INVITD_JOB_LEASE)")
+	poll := fs.Duration("job-poll", envDuration("INVITD_JOB_POLL", time.Second), "how often each node looks for due jobs (INVITD_JOB_POLL)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if envErr != nil {
+		return envErr
+	}
+	allowNets, err := webhook.ParseAllow(*allow)
+	if err != nil {
+		return fmt.Errorf("--webhook-allow-networks: %w", err)
+	}
+	schedule, err := parseDurations(*retries)
+	if err != nil {
+		return fmt.Errorf("--webhook-retry-schedule: %w", err)
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
@@ -118,7 +174,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	server.TuneGC()
 	srv, err := server.Open(ctx, server.Config{
 		DB: *db, AdminKey: *adminKey, BaseURL: *baseURL, Log: log,
-		Mail: mail.Config{SMTPURL: *smtpURL, From: *from, TemplatesDir: *templates},
+		Mail:         mail.Config{SMTPURL: *smtpURL, From: *from, TemplatesDir: *templates},
+		Jobs:         job.Config{Lease: *lease, PollInterval: *poll},
+		Webhooks:     webhook.HandlerConfig{Timeout: *hookTimeout, Schedule: schedule},
+		WebhookAllow: allowNets, EventRetention: *retention,
 	})
 	if err != nil {
 		return err

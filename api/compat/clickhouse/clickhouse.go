@@ -80,10 +80,17 @@ func toInvitation(inv *invite.Invitation) Invitation {
 
 // ---- request ids and errors
 
-// requestID gives every request an id, echoed in the body and in X-Request-Id.
+// requestID gives every request a UUID, echoed in the body and in
+// X-Request-Id: the request's own id when it is one, a new one otherwise
+// (and then the events it causes record that one).
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", uuid.NewString())
+		id := invite.RequestIDFrom(r.Context())
+		if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+			id = uuid.NewString()
+			r = r.WithContext(invite.WithRequestID(r.Context(), id))
+		}
+		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -113,29 +120,26 @@ func coreError(w http.ResponseWriter, r *http.Request, err error) {
 
 // auth checks HTTP Basic (key id, key secret) and that the key may manage
 // the path's organization; otherwise it answers and returns false.
-func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, bool) {
+func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *http.Request, bool) {
 	id, secret, hasBasic := r.BasicAuth()
 	if !hasBasic || id == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="invitd"`)
 		fail(w, http.StatusUnauthorized, "HTTP Basic authentication with an API key id and secret is required")
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
 	p, err := h.svc.AuthenticateKey(r.Context(), id, secret)
 	if err != nil {
 		coreError(w, r, err)
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
 	raw := r.PathValue("organizationId")
 	org, err := invite.ParseOrgID(raw)
 	if err != nil {
 		fail(w, http.StatusBadRequest, "organizationId must be a UUID")
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
-	if err := p.Authorize(org); err != nil {
-		coreError(w, r, err)
-		return invite.OrgID{}, false
-	}
-	return org, true
+	// The core decides what the key may do with the organization.
+	return org, r.WithContext(invite.WithPrincipal(r.Context(), p)), true
 }
 
 // open reports whether ClickHouse shows the invitation: only pending ones.
@@ -149,7 +153,7 @@ func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
 		return
 	}
-	org, authorized := h.auth(w, r)
+	org, r, authorized := h.auth(w, r)
 	if !authorized {
 		return
 	}
@@ -221,7 +225,7 @@ func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
 		return
 	}
-	org, authorized := h.auth(w, r)
+	org, r, authorized := h.auth(w, r)
 	if !authorized {
 		return
 	}

@@ -158,26 +158,23 @@ func coreError(w http.ResponseWriter, r *http.Request, err error) {
 // ---- auth
 
 // auth returns the organization of the request's key, or answers and returns false.
-func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, bool) {
+func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *http.Request, bool) {
 	key := strings.TrimSpace(r.Header.Get(APIKeyHeader))
 	if key == "" {
 		fail(w, http.StatusUnauthorized, "unauthorized", "the "+APIKeyHeader+" header is required")
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
 	p, err := h.svc.Authenticate(r.Context(), key)
 	if err != nil {
 		coreError(w, r, err)
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
 	if p.Org == nil {
 		fail(w, http.StatusForbidden, "forbidden", "this endpoint needs an organization's API key; an admin key has no organization")
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
-	if err := p.Authorize(*p.Org); err != nil {
-		coreError(w, r, err)
-		return invite.OrgID{}, false
-	}
-	return *p.Org, true
+	// The core decides what the key may do with the organization.
+	return *p.Org, r.WithContext(invite.WithPrincipal(r.Context(), p)), true
 }
 
 // paging reads page and perPage; empty values (as in Jicoo's own sample) are defaults.
@@ -203,7 +200,7 @@ func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r)
 		return
 	}
-	org, ok := h.auth(w, r)
+	org, r, ok := h.auth(w, r)
 	if !ok {
 		return
 	}
@@ -274,7 +271,7 @@ func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r)
 		return
 	}
-	org, ok := h.auth(w, r)
+	org, r, ok := h.auth(w, r)
 	if !ok {
 		return
 	}
@@ -311,7 +308,7 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r)
 		return
 	}
-	org, ok := h.auth(w, r)
+	org, r, ok := h.auth(w, r)
 	if !ok {
 		return
 	}
@@ -342,7 +339,7 @@ func (h *handler) user(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r)
 		return
 	}
-	org, ok := h.auth(w, r)
+	org, r, ok := h.auth(w, r)
 	if !ok {
 		return
 	}
@@ -393,7 +390,7 @@ func (h *handler) team(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r)
 		return
 	}
-	org, ok := h.auth(w, r)
+	org, r, ok := h.auth(w, r)
 	if !ok {
 		return
 	}

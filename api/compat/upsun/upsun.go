@@ -139,29 +139,26 @@ func coreError(w http.ResponseWriter, r *http.Request, err error) {
 
 // ---- auth
 
-func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, bool) {
+func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *http.Request, bool) {
 	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	token = strings.TrimSpace(token)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="invitd"`)
 		fail(w, http.StatusUnauthorized, "an Authorization: Bearer <API key> header is required")
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
 	p, err := h.svc.Authenticate(r.Context(), token)
 	if err != nil {
 		coreError(w, r, err)
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
 	org, err := invite.ParseOrgID(r.PathValue("organization_id"))
 	if err != nil {
 		fail(w, http.StatusBadRequest, "organization_id must be a ULID")
-		return invite.OrgID{}, false
+		return invite.OrgID{}, r, false
 	}
-	if err := p.Authorize(org); err != nil {
-		coreError(w, r, err)
-		return invite.OrgID{}, false
-	}
-	return org, true
+	// The core decides what the key may do with the organization.
+	return org, r.WithContext(invite.WithPrincipal(r.Context(), p)), true
 }
 
 // ---- list
@@ -367,7 +364,7 @@ func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
 		return
 	}
-	org, ok := h.auth(w, r)
+	org, r, ok := h.auth(w, r)
 	if !ok {
 		return
 	}
@@ -415,7 +412,7 @@ func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
 		return
 	}
-	org, ok := h.auth(w, r)
+	org, r, ok := h.auth(w, r)
 	if !ok {
 		return
 	}
