@@ -23,7 +23,7 @@ import (
 // invitation per address, and the links mailed before still open their
 // invitations until a resend replaces them.
 func TestMigrationRebuildsInvitations(t *testing.T) {
-	ctx := t.Context()
+	ctx := invite.WithPrincipal(t.Context(), invite.System)
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, p := migrator(t, path)
 	if _, err := p.UpTo(ctx, 2); err != nil {

@@ -84,7 +84,7 @@ func TestSynchronous(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	// A path with characters that mean something in a URL.
 	path := filepath.Join(t.TempDir(), "my data #1?.db")
-	ctx := t.Context()
+	ctx := invite.WithPrincipal(t.Context(), invite.System)
 	s, err := Open(ctx, path, "FULL")
 	if err != nil {
 		t.Fatal(err)

@@ -236,7 +236,9 @@ func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
 
 func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
 	t.orgs.forget()
-	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id IN (SELECT id FROM invitations WHERE org_id = ?)", id); err != nil {
+	// Jobs have no foreign key to the org (some belong to none); the rest
+	// (keys, members, invitations, events, webhooks) cascade.
+	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE org_id = ?", id); err != nil {
 		return err
 	}
 	return t.execOne(ctx, "DELETE FROM organizations WHERE id = ?", id)
@@ -404,15 +406,17 @@ func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
 
 // ---- invitations
 
-const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash"
+const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash, " +
+	"mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at"
 
 func scanInv(row interface{ Scan(...any) error }) (*invite.Invitation, error) {
 	var inv invite.Invitation
-	var perms, metadata, state string
+	var perms, metadata, state, mailState string
 	var created, updated, expires int64
-	var finished, lastSent sql.NullInt64
+	var finished, lastSent, mailNext, mailSent sql.NullInt64
 	err := row.Scan(&inv.Number, &inv.ID, &inv.OrgID, &inv.Email, &inv.Role, &perms, &inv.Inviter.ID, &inv.Inviter.Name,
-		&state, &created, &updated, &expires, &finished, &inv.Error, &metadata, &inv.Locale, &inv.SendCount, &lastSent, &inv.TokenHash)
+		&state, &created, &updated, &expires, &finished, &inv.Error, &metadata, &inv.Locale, &inv.SendCount, &lastSent, &inv.TokenHash,
+		&mailState, &inv.Mail.Attempts, &inv.Mail.LastError, &mailNext, &mailSent)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -423,7 +427,17 @@ func scanInv(row interface{ Scan(...any) error }) (*invite.Invitation, error) {
 	inv.Metadata = json.RawMessage(metadata)
 	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = fromMicros(created), fromMicros(updated), fromMicros(expires)
 	inv.FinishedAt, inv.LastSentAt = fromMicrosPtr(finished), fromMicrosPtr(lastSent)
+	inv.Mail.State = invite.MailState(mailState)
+	inv.Mail.NextAttemptAt, inv.Mail.SentAt = fromMicrosPtr(mailNext), fromMicrosPtr(mailSent)
 	return &inv, nil
+}
+
+// mailState is how m.State is stored: an invitation made without one has no mail.
+func mailState(m invite.MailDelivery) string {
+	if m.State == "" {
+		return string(invite.MailNone)
+	}
+	return string(m.State)
 }
 
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
@@ -433,12 +447,14 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 	}
 	// Exec rather than RETURNING, which costs SQLite a result table of its own.
 	r, err := t.exec(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
-		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash,
+		mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23
 		WHERE ?8 <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = ?2 AND email = ?3)`,
 		inv.ID.String(), inv.OrgID, inv.Email, inv.Role, jsonText(nonNil(inv.Permissions)), inv.Inviter.ID, inv.Inviter.Name, string(inv.State),
 		micros(inv.CreatedAt), micros(inv.UpdatedAt), micros(inv.ExpiresAt), microsPtr(inv.FinishedAt), inv.Error, metadata,
-		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), inv.TokenHash)
+		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), inv.TokenHash,
+		mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt), microsPtr(inv.Mail.SentAt))
 	if err != nil {
 		return err
 	}
@@ -484,11 +500,13 @@ func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email s
 
 func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {
 	return t.execOne(ctx, `UPDATE invitations SET role = ?, permissions = ?, state = ?, updated_at = ?, expires_at = ?,
-		finished_at = ?, error = ?, metadata = ?, locale = ?, send_count = ?, last_sent_at = ?, token_hash = ?
+		finished_at = ?, error = ?, metadata = ?, locale = ?, send_count = ?, last_sent_at = ?, token_hash = ?,
+		mail_state = ?, mail_attempts = ?, mail_error = ?, mail_next_at = ?, mail_sent_at = ?
 		WHERE org_id = ? AND id = ?`,
 		inv.Role, jsonText(nonNil(inv.Permissions)), string(inv.State), micros(inv.UpdatedAt), micros(inv.ExpiresAt),
 		microsPtr(inv.FinishedAt), inv.Error, string(inv.Metadata), inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt),
-		inv.TokenHash, inv.OrgID, inv.ID.String())
+		inv.TokenHash, mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt),
+		microsPtr(inv.Mail.SentAt), inv.OrgID, inv.ID.String())
 }
 
 // invWhere renders a filter's conditions; states match as observed at f.Now.
@@ -585,51 +603,85 @@ func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) erro
 
 // ---- outbox
 
-const jobCols = "id, kind, invitation_id, payload, attempts, run_at, locked_by, locked_until, last_error, created_at"
+const jobCols = "id, kind, key, org_id, args, attempts, run_at, locked_by, locked_until, last_error, created_at"
 
 func scanJob(row interface{ Scan(...any) error }) (*invite.Job, error) {
 	var j invite.Job
-	var payload string
+	var key, org sql.NullString
+	var args string
 	var runAt, created int64
 	var locked sql.NullInt64
-	if err := row.Scan(&j.ID, &j.Kind, &j.InvitationID, &payload, &j.Attempts, &runAt, &j.LockedBy, &locked, &j.LastError, &created); err != nil {
+	if err := row.Scan(&j.ID, &j.Kind, &key, &org, &args, &j.Attempts, &runAt, &j.LockedBy, &locked, &j.LastError, &created); err != nil {
 		return nil, notFound(err)
 	}
-	j.Payload = json.RawMessage(payload)
+	if org.Valid {
+		var id invite.OrgID
+		if err := id.Scan(org.String); err != nil {
+			return nil, err
+		}
+		j.OrgID = &id
+	}
+	j.Key, j.Args = key.String, json.RawMessage(args)
 	j.RunAt, j.CreatedAt, j.LockedUntil = fromMicros(runAt), fromMicros(created), fromMicrosPtr(locked)
 	return &j, nil
 }
 
+// EnqueueJob inserts j; a keyed job that meets a queued one with its key is
+// not inserted, and the queued one runs at the earlier time (j.ID stays 0).
+// DO NOTHING then an UPDATE, rather than an upsert: an upsert that updates
+// leaves LastInsertId at an earlier insert's id, and RETURNING would cost
+// every insert a result table.
 func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
-	r, err := t.exec(ctx, "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES (?, ?, ?, ?, ?)",
-		j.Kind, j.InvitationID.String(), string(j.Payload), micros(j.RunAt), micros(j.CreatedAt))
+	j.ID = 0
+	var key any
+	if j.Key != "" {
+		key = j.Key
+	}
+	args := string(j.Args)
+	if args == "" {
+		args = "{}"
+	}
+	r, err := t.exec(ctx, `INSERT INTO outbox (kind, key, org_id, args, run_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING`,
+		j.Kind, key, orgArg(j.OrgID), args, micros(j.RunAt), micros(j.CreatedAt))
 	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		_, err = t.exec(ctx, "UPDATE outbox SET run_at = min(run_at, ?) WHERE key = ?", micros(j.RunAt), j.Key)
 		return err
 	}
 	j.ID, err = r.LastInsertId()
 	return err
 }
 
-func (t *tx) ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {
+func (t *tx) ClaimJobs(ctx context.Context, worker string, kinds []string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {
+	if len(kinds) == 0 {
+		return nil, nil
+	}
 	return queryAll(ctx, t, scanJob, `UPDATE outbox SET locked_by = ?, locked_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM outbox WHERE run_at <= ? AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at, id`+limitSQL(limit, 0)+`)
-		RETURNING `+jobCols, worker, micros(leaseUntil), micros(now), micros(now))
+		WHERE id IN (SELECT id FROM outbox WHERE kind IN (SELECT value FROM json_each(?)) AND run_at <= ?
+			AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at, id`+limitSQL(limit, 0)+`)
+		RETURNING `+jobCols, worker, micros(leaseUntil), jsonText(kinds), micros(now), micros(now))
 }
 
-func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error {
-	return t.execOne(ctx, "UPDATE outbox SET run_at = ?, locked_by = '', locked_until = NULL, last_error = ? WHERE id = ? AND locked_by = ?",
-		micros(runAt), lastError, id, worker)
+func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, attempts int, lastError string) error {
+	return t.execOne(ctx, `UPDATE outbox SET run_at = ?, attempts = ?, locked_by = '', locked_until = NULL, last_error = ?
+		WHERE id = ? AND locked_by = ?`, micros(runAt), attempts, lastError, id, worker)
 }
 
 func (t *tx) DeleteJob(ctx context.Context, id int64, worker string) error {
 	return t.execOne(ctx, "DELETE FROM outbox WHERE id = ? AND locked_by = ?", id, worker)
 }
 
-func (t *tx) OutboxStats(ctx context.Context) (int, *time.Time, error) {
-	var n int
-	var oldest sql.NullInt64
-	if err := t.queryRow(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
-		return 0, nil, err
-	}
-	return n, fromMicrosPtr(oldest), nil
+func (t *tx) JobStats(ctx context.Context, now time.Time) ([]invite.JobStat, error) {
+	n := micros(now)
+	return queryAll(ctx, t, func(row interface{ Scan(...any) error }) (invite.JobStat, error) {
+		var s invite.JobStat
+		var oldest sql.NullInt64
+		err := row.Scan(&s.Kind, &s.Due, &s.Scheduled, &oldest)
+		s.OldestDue = fromMicrosPtr(oldest)
+		return s, err
+	}, `SELECT kind, count(*) FILTER (WHERE run_at <= ?1), count(*) FILTER (WHERE run_at > ?1),
+		min(run_at) FILTER (WHERE run_at <= ?1) FROM outbox GROUP BY kind ORDER BY kind`, n)
 }

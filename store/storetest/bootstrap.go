@@ -9,7 +9,7 @@ import (
 )
 
 func testBootstrap(t *testing.T, e *env) {
-	ctx := t.Context()
+	ctx := sys(t)
 	// Services as several processes on one database would have them.
 	const n = 5
 	tokens := make([]string, n)

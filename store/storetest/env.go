@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -65,7 +66,7 @@ func (e *env) email() string { return fmt.Sprintf("user%d@example.com", e.seq.Ad
 
 func (e *env) org(t *testing.T, patch *invite.SettingsPatch) *invite.Organization {
 	t.Helper()
-	o, err := e.svc.CreateOrg(t.Context(), fmt.Sprintf("Org %d", e.seq.Add(1)), patch)
+	o, err := e.svc.CreateOrg(sys(t), fmt.Sprintf("Org %d", e.seq.Add(1)), patch)
 	if err != nil {
 		t.Fatalf("CreateOrg: %v", err)
 	}
@@ -77,7 +78,7 @@ func (e *env) invite(t *testing.T, org invite.OrgID, c invite.CreateInvitation) 
 	if c.Email == "" {
 		c.Email = e.email()
 	}
-	res, err := e.svc.CreateInvitation(t.Context(), org, c)
+	res, err := e.svc.CreateInvitation(sys(t), org, c)
 	if err != nil {
 		t.Fatalf("CreateInvitation(%s): %v", c.Email, err)
 	}
@@ -96,7 +97,7 @@ func (e *env) quiet(t *testing.T, org invite.OrgID) (*invite.Invitation, string)
 
 func (e *env) get(t *testing.T, org invite.OrgID, id uuid.UUID) *invite.Invitation {
 	t.Helper()
-	inv, err := e.svc.GetInvitation(t.Context(), org, ref(id))
+	inv, err := e.svc.GetInvitation(sys(t), org, ref(id))
 	if err != nil {
 		t.Fatalf("GetInvitation %s: %v", id, err)
 	}
@@ -108,7 +109,7 @@ func (e *env) find(t *testing.T, f invite.InvitationFilter) []*invite.Invitation
 	if f.Limit == 0 {
 		f.Limit = 10000
 	}
-	out, err := e.svc.FindInvitations(t.Context(), f)
+	out, err := e.svc.FindInvitations(sys(t), f)
 	if err != nil {
 		t.Fatalf("FindInvitations: %v", err)
 	}
@@ -117,45 +118,103 @@ func (e *env) find(t *testing.T, f invite.InvitationFilter) []*invite.Invitation
 
 func (e *env) count(t *testing.T, f invite.InvitationFilter) int {
 	t.Helper()
-	n, err := e.svc.CountInvitations(t.Context(), f)
+	n, err := e.svc.CountInvitations(sys(t), f)
 	if err != nil {
 		t.Fatalf("CountInvitations: %v", err)
 	}
 	return n
 }
 
-func (e *env) depth(t *testing.T) int {
+// allKinds are the job kinds the core enqueues, and the suite's own.
+var allKinds = []string{invite.JobSendInvitation, invite.JobExpireInvitation, invite.JobWebhookDelivery, invite.JobEventRetention, "other"}
+
+// stats returns the queued jobs of each kind.
+func (e *env) stats(t *testing.T) map[string]invite.JobStat {
 	t.Helper()
-	n, _, err := e.svc.OutboxStats(t.Context())
+	st, _, err := e.svc.JobStats(sys(t))
 	if err != nil {
-		t.Fatalf("OutboxStats: %v", err)
+		t.Fatalf("JobStats: %v", err)
 	}
-	return n
+	m := map[string]invite.JobStat{}
+	for _, s := range st {
+		m[s.Kind] = s
+	}
+	return m
 }
 
-// claimAll leases every due job to a new worker and returns them.
-func (e *env) claimAll(t *testing.T, lease time.Duration) []*invite.Job {
+// queued counts the jobs of kind in the outbox, due or not.
+func (e *env) queued(t *testing.T, kind string) int {
 	t.Helper()
+	s := e.stats(t)[kind]
+	return s.Due + s.Scheduled
+}
+
+// depth counts the queued mails.
+func (e *env) depth(t *testing.T) int {
+	t.Helper()
+	return e.queued(t, invite.JobSendInvitation)
+}
+
+// claimAll leases every due job of kinds (every kind when none is given)
+// to a new worker and returns them.
+func (e *env) claimAll(t *testing.T, lease time.Duration, kinds ...string) []*invite.Job {
+	t.Helper()
+	if len(kinds) == 0 {
+		kinds = allKinds
+	}
 	worker := fmt.Sprintf("worker-%d", e.seq.Add(1))
-	jobs, err := e.svc.ClaimJobs(t.Context(), worker, 10000, lease)
+	jobs, err := e.svc.ClaimJobs(sys(t), worker, kinds, 10000, lease)
 	if err != nil {
 		t.Fatalf("ClaimJobs: %v", err)
 	}
 	return jobs
 }
 
-// jobFor claims the due jobs and returns the newest of invitation id (an
-// older one is a mail a resend replaced, left for the worker to drop).
+// drain removes every job, due or not, so that a test can count exactly.
+func (e *env) drain(t *testing.T) {
+	t.Helper()
+	ctx := sys(t)
+	far := e.now().Add(1000 * 24 * time.Hour)
+	worker := fmt.Sprintf("drain-%d", e.seq.Add(1))
+	e.write(t, func(tx invite.Tx) error {
+		jobs, err := tx.ClaimJobs(ctx, worker, allKinds, far, far.Add(time.Hour), 100000)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if err := tx.DeleteJob(ctx, j.ID, worker); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if st := e.stats(t); len(st) != 0 {
+		t.Fatalf("jobs left after draining: %+v", st)
+	}
+}
+
+// mailArgs decodes a send_invitation job's arguments.
+func mailArgs(t *testing.T, j *invite.Job) invite.MailPayload {
+	t.Helper()
+	var p invite.MailPayload
+	if err := json.Unmarshal(j.Args, &p); err != nil {
+		t.Fatalf("job args %s: %v", j.Args, err)
+	}
+	return p
+}
+
+// jobFor claims the due mail jobs and returns the newest of invitation id
+// (an older one is a mail a resend replaced, left for the worker to drop).
 func (e *env) jobFor(t *testing.T, id uuid.UUID) *invite.Job {
 	t.Helper()
 	var found *invite.Job
-	for _, j := range e.claimAll(t, time.Minute) {
-		if j.InvitationID == id && (found == nil || j.ID > found.ID) {
+	for _, j := range e.claimAll(t, time.Minute, invite.JobSendInvitation) {
+		if mailArgs(t, j).InvitationID == id.String() && (found == nil || j.ID > found.ID) {
 			found = j
 		}
 	}
 	if found == nil {
-		t.Fatalf("no due job for invitation %s", id)
+		t.Fatalf("no due mail job for invitation %s", id)
 	}
 	return found
 }
@@ -163,17 +222,63 @@ func (e *env) jobFor(t *testing.T, id uuid.UUID) *invite.Job {
 // tokenOf claims the mail job of invitation id and returns the token it carries.
 func (e *env) tokenOf(t *testing.T, id uuid.UUID) string {
 	t.Helper()
-	j := e.jobFor(t, id)
-	var p invite.MailPayload
-	if err := json.Unmarshal(j.Payload, &p); err != nil || p.Token == "" {
-		t.Fatalf("job payload %s: %v", j.Payload, err)
+	p := mailArgs(t, e.jobFor(t, id))
+	if p.Token == "" {
+		t.Fatalf("mail job of %s carries no token", id)
 	}
 	return p.Token
 }
 
+// settle records r for j, which must be held still.
+func (e *env) settle(t *testing.T, j *invite.Job, r invite.JobResult) {
+	t.Helper()
+	if err := e.svc.SettleJob(sys(t), j, r); err != nil {
+		t.Fatalf("SettleJob(%s, outcome %d): %v", j.Kind, r.Outcome, err)
+	}
+}
+
+// events lists org's events in log order, of the given types when any are.
+func (e *env) events(t *testing.T, org invite.OrgID, types ...string) []*invite.Event {
+	t.Helper()
+	var out []*invite.Event
+	err := e.store.Read(sys(t), func(tx invite.Tx) error {
+		var err error
+		out, err = tx.ListEvents(sys(t), invite.EventFilter{Org: org, Types: types, Limit: 100000})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ListEvents: %v", err)
+	}
+	return out
+}
+
+// subjectEvents lists the events about subject in org, in log order.
+func (e *env) subjectEvents(t *testing.T, org invite.OrgID, subject string) []*invite.Event {
+	t.Helper()
+	var out []*invite.Event
+	err := e.store.Read(sys(t), func(tx invite.Tx) error {
+		var err error
+		out, err = tx.ListEvents(sys(t), invite.EventFilter{Org: org, Subject: subject, Limit: 100000})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ListEvents: %v", err)
+	}
+	return out
+}
+
+// eventTypes lists the types of events, in their order.
+func eventTypes(events []*invite.Event) []string {
+	out := make([]string, len(events))
+	for i, ev := range events {
+		out[i] = ev.Type
+	}
+	return out
+}
+
 func (e *env) write(t *testing.T, fn func(invite.Tx) error) {
 	t.Helper()
-	if err := e.store.Write(t.Context(), fn); err != nil {
+	if err := e.store.Write(sys(t), fn); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 }
@@ -225,4 +330,16 @@ func ids(invs []*invite.Invitation) []uuid.UUID {
 		out[i] = inv.ID
 	}
 	return out
+}
+
+// sys is the test's context acting as the system, which may do anything.
+func sys(t testing.TB) context.Context { return invite.WithPrincipal(t.Context(), invite.System) }
+
+// acceptByToken accepts by link and returns what the answer shows.
+func (e *env) acceptByToken(ctx context.Context, token, name string) (*invite.Invitation, *invite.Member, error) {
+	v, err := e.svc.AcceptByToken(ctx, token, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.Invitation, v.Member, nil
 }

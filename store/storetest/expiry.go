@@ -11,7 +11,7 @@ import (
 
 func testExpiry(t *testing.T, e *env) {
 	t.Run("seen at once", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		res := e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 3600, NoEmail: true})
 		inv, token := res.Invitation, res.Token
@@ -70,7 +70,7 @@ func testExpiry(t *testing.T, e *env) {
 		e.clock.Advance(time.Hour)
 		t.Run("later", func(t *testing.T) { observe(t, invite.StateExpired) })
 
-		_, _, err := e.svc.AcceptByToken(ctx, token, "late")
+		_, _, err := e.acceptByToken(ctx, token, "late")
 		wantKind(t, err, invite.KindConflict, "expired")
 
 		// A new invitation to the address is allowed, and the old one stays expired.
@@ -100,7 +100,7 @@ func testExpiry(t *testing.T, e *env) {
 		inv = e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 30 * 24 * 3600}).Invitation
 		wantTime(t, "expires_at of 30 days", inv.ExpiresAt, inv.CreatedAt.Add(30*24*time.Hour))
 		for _, s := range []int64{-1, 1, 3599, 30*24*3600 + 1} {
-			_, err := e.svc.CreateInvitation(t.Context(), o.ID, invite.CreateInvitation{Email: e.email(), ExpiresIn: s})
+			_, err := e.svc.CreateInvitation(sys(t), o.ID, invite.CreateInvitation{Email: e.email(), ExpiresIn: s})
 			wantKind(t, err, invite.KindInvalid, "expires_in")
 		}
 	})
@@ -110,16 +110,16 @@ func testExpiry(t *testing.T, e *env) {
 		o := e.org(t, &invite.SettingsPatch{MaxPending: &limit})
 		e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 3600})
 		e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 7200})
-		_, err := e.svc.CreateInvitation(t.Context(), o.ID, invite.CreateInvitation{Email: e.email()})
+		_, err := e.svc.CreateInvitation(sys(t), o.ID, invite.CreateInvitation{Email: e.email()})
 		wantKind(t, err, invite.KindConflict, "2")
 		e.clock.Advance(time.Hour)
 		e.invite(t, o.ID, invite.CreateInvitation{})
-		_, err = e.svc.CreateInvitation(t.Context(), o.ID, invite.CreateInvitation{Email: e.email()})
+		_, err = e.svc.CreateInvitation(sys(t), o.ID, invite.CreateInvitation{Email: e.email()})
 		wantKind(t, err, invite.KindConflict)
 	})
 
 	t.Run("at the pending limit", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		limit := 2
 		o := e.org(t, &invite.SettingsPatch{MaxPending: &limit})
 		first := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation

@@ -13,7 +13,7 @@ import (
 
 func testIdempotency(t *testing.T, e *env) {
 	t.Run("forgotten after a day", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		c := invite.CreateInvitation{Email: e.email(), Role: "admin", IdempotencyKey: "day", IdempotencyScope: "key:day"}
 		first, err := e.svc.CreateInvitation(ctx, o.ID, c)
@@ -40,10 +40,10 @@ func testIdempotency(t *testing.T, e *env) {
 		}
 	})
 	t.Run("replay", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		c := invite.CreateInvitation{Email: e.email(), Role: "admin", IdempotencyKey: "k1", IdempotencyScope: "key:a"}
-		depth := e.depth(t)
+		depth, expiries := e.depth(t), e.queued(t, invite.JobExpireInvitation)
 		first, err := e.svc.CreateInvitation(ctx, o.ID, c)
 		if err != nil {
 			t.Fatal(err)
@@ -70,6 +70,12 @@ func testIdempotency(t *testing.T, e *env) {
 		}
 		if d := e.depth(t); d != depth+1 {
 			t.Errorf("outbox grew by %d, want 1 mail", d-depth)
+		}
+		if d := e.queued(t, invite.JobExpireInvitation); d != expiries+1 {
+			t.Errorf("%d expiry jobs queued by a create and its replays, want 1", d-expiries)
+		}
+		if ev := e.subjectEvents(t, o.ID, first.Invitation.ID.String()); len(ev) != 1 || ev[0].Type != invite.EventInvitationCreated {
+			t.Errorf("events of a create and its replays: %v", eventTypes(ev))
 		}
 
 		other := c
@@ -108,7 +114,7 @@ func testIdempotency(t *testing.T, e *env) {
 	})
 
 	t.Run("concurrent", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		c := invite.CreateInvitation{Email: e.email(), IdempotencyKey: "same", IdempotencyScope: "key:a"}
 		const n = 20

@@ -12,7 +12,7 @@ import (
 
 func testKeys(t *testing.T, e *env) {
 	t.Run("OrgKey", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		k, err := e.svc.CreateKey(ctx, &o.ID, "  ci  ")
 		if err != nil {
@@ -75,7 +75,7 @@ func testKeys(t *testing.T, e *env) {
 	})
 
 	t.Run("AdminKey", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		orgKey, err := e.svc.CreateKey(ctx, &o.ID, "org")
 		if err != nil {
@@ -119,7 +119,7 @@ func testKeys(t *testing.T, e *env) {
 	})
 
 	t.Run("DeleteRevokes", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		k1, err := e.svc.CreateKey(ctx, &o.ID, "one")
 		if err != nil {
@@ -149,7 +149,7 @@ func testKeys(t *testing.T, e *env) {
 	})
 
 	t.Run("Rules", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		_, err := e.svc.CreateKey(ctx, new(invite.NewOrgID()), "x")
 		wantKind(t, err, invite.KindNotFound)
 		o := e.org(t, nil)
@@ -160,7 +160,7 @@ func testKeys(t *testing.T, e *env) {
 	})
 
 	t.Run("ConfiguredAdminKey", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		_, err := invite.NewService(e.store, invite.Config{AdminKey: "short"})
 		wantKind(t, err, invite.KindInvalid)
 		secret := strings.Repeat("s", invite.MinAdminKeyLen)

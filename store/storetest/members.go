@@ -15,13 +15,13 @@ import (
 // ---- members
 
 func testMembers(t *testing.T, e *env) {
-	ctx := t.Context()
+	ctx := sys(t)
 	o := e.org(t, nil)
 	join := func(t *testing.T, c invite.CreateInvitation) *invite.Member {
 		t.Helper()
 		c.NoEmail = true
 		res := e.invite(t, o.ID, c)
-		_, m, err := e.svc.AcceptByToken(ctx, res.Token, "Member "+c.Email)
+		_, m, err := e.acceptByToken(ctx, res.Token, "Member "+c.Email)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ import (
 
 func testOrgs(t *testing.T, e *env) {
 	t.Run("CreateGetList", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o, err := e.svc.CreateOrg(ctx, "  Acme  ", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +81,7 @@ func testOrgs(t *testing.T, e *env) {
 
 	t.Run("NameRules", func(t *testing.T) {
 		for _, name := range []string{"", "   ", "a\nb", "a\rb", strings.Repeat("x", invite.MaxNameLen+1), "\xff"} {
-			_, err := e.svc.CreateOrg(t.Context(), name, nil)
+			_, err := e.svc.CreateOrg(sys(t), name, nil)
 			wantKind(t, err, invite.KindInvalid, "name")
 		}
 	})
@@ -113,13 +113,13 @@ func testOrgs(t *testing.T, e *env) {
 		o := e.org(t, nil)
 		for name, p := range bad {
 			t.Run(name, func(t *testing.T) {
-				_, err := e.svc.CreateOrg(t.Context(), "x", &p)
+				_, err := e.svc.CreateOrg(sys(t), "x", &p)
 				wantKind(t, err, invite.KindInvalid, words[name])
-				_, err = e.svc.UpdateOrg(t.Context(), o.ID, nil, &p)
+				_, err = e.svc.UpdateOrg(sys(t), o.ID, nil, &p)
 				wantKind(t, err, invite.KindInvalid, words[name])
 			})
 		}
-		got, err := e.svc.GetOrg(t.Context(), o.ID)
+		got, err := e.svc.GetOrg(sys(t), o.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func testOrgs(t *testing.T, e *env) {
 		}
 
 		for _, ttl := range []int64{3600, 30 * 24 * 3600} {
-			x, err := e.svc.CreateOrg(t.Context(), "ttl", &invite.SettingsPatch{InvitationTTL: &ttl})
+			x, err := e.svc.CreateOrg(sys(t), "ttl", &invite.SettingsPatch{InvitationTTL: &ttl})
 			if err != nil {
 				t.Fatalf("TTL %d refused: %v", ttl, err)
 			}
@@ -137,7 +137,7 @@ func testOrgs(t *testing.T, e *env) {
 			}
 		}
 		// Changing the roles keeps a default role that is one of them.
-		x, err := e.svc.UpdateOrg(t.Context(), o.ID, nil, &invite.SettingsPatch{Roles: strs("viewer", "editor")})
+		x, err := e.svc.UpdateOrg(sys(t), o.ID, nil, &invite.SettingsPatch{Roles: strs("viewer", "editor")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func testOrgs(t *testing.T, e *env) {
 	})
 
 	t.Run("Update", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		e.clock.Advance(time.Minute)
 		name, ttl, perms := " Renamed ", int64(7200), []string{"read", "write"}
@@ -179,7 +179,7 @@ func testOrgs(t *testing.T, e *env) {
 	})
 
 	t.Run("DeleteRemovesEverything", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o, keep := e.org(t, nil), e.org(t, nil)
 		key, err := e.svc.CreateKey(ctx, &o.ID, "k")
 		if err != nil {
@@ -189,17 +189,24 @@ func testOrgs(t *testing.T, e *env) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := e.depth(t)
+		before, beforeExpiry := e.depth(t), e.queued(t, invite.JobExpireInvitation)
 		mailed := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
 		keptInv := e.invite(t, keep.ID, invite.CreateInvitation{Email: mailed.Email}).Invitation
 		acc, token := e.quiet(t, o.ID)
-		_, member, err := e.svc.AcceptByToken(ctx, token, "Ann")
+		_, member, err := e.acceptByToken(ctx, token, "Ann")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d := e.depth(t); d != before+2 {
 			t.Fatalf("outbox depth %d after two mailed invitations, want %d", d, before+2)
 		}
+		if d := e.queued(t, invite.JobExpireInvitation); d != beforeExpiry+3 {
+			t.Fatalf("%d expiry jobs after three invitations, want %d", d, beforeExpiry+3)
+		}
+		if len(e.events(t, o.ID)) == 0 || len(e.events(t, keep.ID)) == 0 {
+			t.Fatal("no events of the invitations")
+		}
+		keptEvents := len(e.events(t, keep.ID))
 
 		if err := e.svc.DeleteOrg(ctx, o.ID); err != nil {
 			t.Fatal(err)
@@ -229,6 +236,15 @@ func testOrgs(t *testing.T, e *env) {
 		})
 		if d := e.depth(t); d != before+1 {
 			t.Errorf("outbox depth %d after deleting an org with one queued mail, want %d", d, before+1)
+		}
+		if d := e.queued(t, invite.JobExpireInvitation); d != beforeExpiry+1 {
+			t.Errorf("%d expiry jobs after deleting an org, want %d", d, beforeExpiry+1)
+		}
+		if n := len(e.events(t, o.ID)); n != 0 {
+			t.Errorf("%d events left of a deleted org", n)
+		}
+		if n := len(e.events(t, keep.ID)); n != keptEvents {
+			t.Errorf("another org has %d events after a delete, had %d", n, keptEvents)
 		}
 		if n := e.count(t, invite.InvitationFilter{Org: o.ID}); n != 0 {
 			t.Errorf("%d invitations left in a deleted org", n)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,53 +15,56 @@ import (
 	"github.com/invitd/invitd/invite"
 )
 
-// ---- the outbox
+// ---- the outbox, as the mail worker uses it
 
 func testOutbox(t *testing.T, e *env) {
 	const lease = 30 * time.Second
 	o := e.org(t, nil)
-	// drain empties the outbox so that each test can count exactly.
-	drain := func(t *testing.T) {
-		t.Helper()
-		e.clock.Advance(time.Hour)
-		for _, j := range e.claimAll(t, lease) {
-			if err := e.svc.JobDone(t.Context(), j); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n := e.depth(t); n != 0 {
-			t.Fatalf("outbox depth %d after draining", n)
-		}
-	}
+	mail := []string{invite.JobSendInvitation}
 
 	t.Run("stats", func(t *testing.T) {
-		ctx := t.Context()
-		n, age, err := e.svc.OutboxStats(ctx)
-		if err != nil || n != 0 || age != 0 {
-			t.Fatalf("empty outbox: %d, %v, %v", n, age, err)
+		ctx := sys(t)
+		st, now, err := e.svc.JobStats(ctx)
+		if err != nil || len(st) != 0 || !now.Equal(e.now()) {
+			t.Fatalf("empty outbox: %+v at %v, %v", st, now, err)
 		}
-		e.store.Read(ctx, func(tx invite.Tx) error {
-			if _, oldest, err := tx.OutboxStats(ctx); err != nil || oldest != nil {
-				t.Errorf("empty outbox's oldest job: %v, %v", oldest, err)
-			}
-			return nil
-		})
-		e.invite(t, o.ID, invite.CreateInvitation{})
+		first := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
 		e.clock.Advance(10 * time.Second)
 		e.invite(t, o.ID, invite.CreateInvitation{})
-		e.invite(t, o.ID, invite.CreateInvitation{NoEmail: true})
+		quiet := e.invite(t, o.ID, invite.CreateInvitation{NoEmail: true, ExpiresIn: 3600}).Invitation
 		e.clock.Advance(5 * time.Second)
-		n, age, err = e.svc.OutboxStats(ctx)
-		if err != nil || n != 2 || age != 15*time.Second {
-			t.Errorf("outbox: %d jobs, oldest %v old, %v; want 2 and 15s", n, age, err)
+		st, _, err = e.svc.JobStats(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		drain(t)
+		// Every invitation has its expiry queued; only the mailed ones a mail.
+		if len(st) != 2 || st[0].Kind != invite.JobExpireInvitation || st[1].Kind != invite.JobSendInvitation {
+			t.Fatalf("stats %+v, want expire_invitation then send_invitation", st)
+		}
+		if x := st[0]; x.Due != 0 || x.Scheduled != 3 || x.OldestDue != nil {
+			t.Errorf("expiry jobs: %+v, want 3 scheduled", x)
+		}
+		if m := st[1]; m.Due != 2 || m.Scheduled != 0 {
+			t.Errorf("mail jobs: %+v, want 2 due", m)
+		} else {
+			wantTimePtr(t, "oldest due mail", m.OldestDue, first.CreatedAt)
+		}
+		e.clock.Advance(time.Hour)
+		if x := e.stats(t)[invite.JobExpireInvitation]; x.Due != 1 || x.Scheduled != 2 {
+			t.Errorf("expiry jobs an hour later: %+v, want 1 due and 2 scheduled", x)
+		} else {
+			wantTimePtr(t, "oldest due expiry", x.OldestDue, quiet.ExpiresAt)
+		}
+		e.drain(t)
 	})
 
 	t.Run("claim and lease", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
-		jobs, err := e.svc.ClaimJobs(ctx, "w1", 10, lease)
+		if got, _ := e.svc.ClaimJobs(ctx, "w1", []string{invite.JobExpireInvitation}, 10, lease); len(got) != 0 {
+			t.Fatalf("claimed %d expiry jobs a week early", len(got))
+		}
+		jobs, err := e.svc.ClaimJobs(ctx, "w1", mail, 10, lease)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,64 +72,76 @@ func testOutbox(t *testing.T, e *env) {
 			t.Fatalf("w1 claimed %d jobs, want 1", len(jobs))
 		}
 		j := jobs[0]
-		if j.Kind != invite.JobSendInvitation || j.InvitationID != inv.ID || j.Attempts != 1 || j.LockedBy != "w1" || j.ID == 0 {
+		p := mailArgs(t, j)
+		if j.Kind != invite.JobSendInvitation || p.InvitationID != inv.ID.String() || p.Token == "" || j.Key != "" ||
+			j.OrgID == nil || *j.OrgID != o.ID || j.Attempts != 1 || j.LockedBy != "w1" || j.ID == 0 {
 			t.Errorf("claimed job %+v", j)
 		}
 		wantTimePtr(t, "locked_until", j.LockedUntil, e.now().Add(lease))
 		wantTime(t, "created_at", j.CreatedAt, inv.CreatedAt)
+		wantTime(t, "run_at", j.RunAt, inv.CreatedAt)
 		m, err := e.svc.MailFor(ctx, j)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Invitation.ID != inv.ID || m.Organization.ID != o.ID || m.Token == "" {
+		if m.Invitation.ID != inv.ID || m.Organization.ID != o.ID || m.Token != p.Token {
 			t.Errorf("mail %+v", m)
 		}
 		if v, err := e.svc.GetByToken(ctx, m.Token); err != nil || v.Invitation.ID != inv.ID {
 			t.Errorf("the mailed token: %v", err)
 		}
 
-		if again, _ := e.svc.ClaimJobs(ctx, "w2", 10, lease); len(again) != 0 {
+		if again, _ := e.svc.ClaimJobs(ctx, "w2", mail, 10, lease); len(again) != 0 {
 			t.Fatalf("w2 claimed %d jobs while w1's lease holds", len(again))
 		}
 		e.clock.Advance(lease - time.Second)
-		if again, _ := e.svc.ClaimJobs(ctx, "w2", 10, lease); len(again) != 0 {
+		if again, _ := e.svc.ClaimJobs(ctx, "w2", mail, 10, lease); len(again) != 0 {
 			t.Fatalf("w2 claimed %d jobs a second before the lease ran out", len(again))
 		}
 		e.clock.Advance(time.Second)
-		again, err := e.svc.ClaimJobs(ctx, "w2", 10, lease)
+		again, err := e.svc.ClaimJobs(ctx, "w2", mail, 10, lease)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(again) != 1 || again[0].ID != j.ID || again[0].Attempts != 2 || again[0].LockedBy != "w2" {
 			t.Fatalf("after the lease ran out w2 claimed %+v", again)
 		}
-		// w1 lost the job.
-		if err := e.svc.JobDone(ctx, j); !errors.Is(err, invite.ErrNotFound) {
-			t.Errorf("w1 deleting w2's job: %v, want ErrNotFound", err)
+		// w1 lost the job: whatever it says is refused and recorded nowhere.
+		for _, r := range []invite.JobResult{
+			{Outcome: invite.Succeeded},
+			{Outcome: invite.Retrying, RunAt: e.now().Add(time.Minute), Error: "x"},
+			{Outcome: invite.Failed, Error: "x"},
+			{Outcome: invite.Rescheduled, RunAt: e.now().Add(time.Minute)},
+			{Outcome: invite.Void},
+		} {
+			if err := e.svc.SettleJob(ctx, j, r); !errors.Is(err, invite.ErrNotFound) {
+				t.Errorf("w1 settling w2's job with outcome %d: %v, want ErrNotFound", r.Outcome, err)
+			}
 		}
-		if err := e.svc.JobRetry(ctx, j, e.now(), "x"); !errors.Is(err, invite.ErrNotFound) {
-			t.Errorf("w1 rescheduling w2's job: %v, want ErrNotFound", err)
+		if got := e.get(t, o.ID, inv.ID); got.State != invite.StatePending || got.Mail.State != invite.MailQueued || got.Mail.Attempts != 0 {
+			t.Errorf("a lost job's results changed the invitation: %s, mail %+v", got.State, got.Mail)
 		}
-		if err := e.svc.JobFailed(ctx, j, "x"); !errors.Is(err, invite.ErrNotFound) {
-			t.Errorf("w1 failing w2's job: %v, want ErrNotFound", err)
-		}
-		if s := e.get(t, o.ID, inv.ID).State; s != invite.StatePending {
-			t.Errorf("a lost job's failure moved the invitation to %s", s)
+		if ev := eventTypes(e.subjectEvents(t, o.ID, inv.ID.String())); !slices.Equal(ev, []string{invite.EventInvitationCreated}) {
+			t.Errorf("events after a lost job's results: %v", ev)
 		}
 
 		// w2 fails once and reschedules.
 		retryAt := e.now().Add(time.Minute)
-		if err := e.svc.JobRetry(ctx, again[0], retryAt, "421 try later"); err != nil {
-			t.Fatal(err)
-		}
+		e.settle(t, again[0], invite.JobResult{Outcome: invite.Retrying, RunAt: retryAt, Error: "421 try later"})
 		if n := e.depth(t); n != 1 {
 			t.Errorf("depth %d after a retry", n)
 		}
-		if got, _ := e.svc.ClaimJobs(ctx, "w3", 10, lease); len(got) != 0 {
-			t.Fatalf("claimed %d jobs before their run_at", len(got))
+		got := e.get(t, o.ID, inv.ID)
+		if got.State != invite.StatePending || got.Mail.State != invite.MailRetrying || got.Mail.Attempts != 2 ||
+			got.Mail.LastError != "421 try later" || got.Mail.SentAt != nil {
+			t.Errorf("after a retry: %s, mail %+v", got.State, got.Mail)
+		}
+		wantTimePtr(t, "mail next attempt", got.Mail.NextAttemptAt, retryAt)
+		if claimed, _ := e.svc.ClaimJobs(ctx, "w3", mail, 10, lease); len(claimed) != 0 {
+			t.Fatalf("claimed %d jobs before their run_at", len(claimed))
 		}
 		e.clock.Advance(time.Minute)
-		third, err := e.svc.ClaimJobs(ctx, "w3", 10, lease)
+		third, err := e.svc.ClaimJobs(ctx, "w3", mail, 10, lease)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,26 +149,40 @@ func testOutbox(t *testing.T, e *env) {
 			t.Fatalf("after the retry time w3 claimed %+v", third)
 		}
 		wantTime(t, "run_at", third[0].RunAt, retryAt)
-		if err := e.svc.JobDone(ctx, third[0]); err != nil {
-			t.Fatal(err)
-		}
+		e.clock.Advance(time.Second)
+		e.settle(t, third[0], invite.JobResult{Outcome: invite.Succeeded})
 		if n := e.depth(t); n != 0 {
 			t.Errorf("depth %d after the job was done", n)
 		}
-		if err := e.svc.JobDone(ctx, third[0]); !errors.Is(err, invite.ErrNotFound) {
-			t.Errorf("deleting a job twice: %v", err)
+		got = e.get(t, o.ID, inv.ID)
+		if got.State != invite.StatePending || got.Mail.State != invite.MailSent || got.Mail.Attempts != 3 ||
+			got.Mail.LastError != "" || got.Mail.NextAttemptAt != nil {
+			t.Errorf("after the mail went: %s, mail %+v", got.State, got.Mail)
 		}
-		drain(t)
+		wantTimePtr(t, "mail sent_at", got.Mail.SentAt, e.now())
+		wantTime(t, "updated_at", got.UpdatedAt, e.now())
+		evs := e.subjectEvents(t, o.ID, inv.ID.String())
+		if ev := eventTypes(evs); !slices.Equal(ev, []string{invite.EventInvitationCreated, invite.EventInvitationSent}) {
+			t.Fatalf("events of a mailed invitation: %v", ev)
+		}
+		wantData(t, evs[1], invite.ViewInvitation(got))
+		if err := e.svc.SettleJob(ctx, third[0], invite.JobResult{Outcome: invite.Succeeded}); !errors.Is(err, invite.ErrNotFound) {
+			t.Errorf("settling a job twice: %v", err)
+		}
+		if n := len(e.subjectEvents(t, o.ID, inv.ID.String())); n != 2 {
+			t.Errorf("%d events after a job was settled twice, want 2", n)
+		}
+		e.drain(t)
 	})
 
 	t.Run("limit and concurrent claims", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		const n = 20
 		want := map[uuid.UUID]bool{}
 		for range n {
 			want[e.invite(t, o.ID, invite.CreateInvitation{}).Invitation.ID] = true
 		}
-		two, err := e.svc.ClaimJobs(ctx, "first", 2, lease)
+		two, err := e.svc.ClaimJobs(ctx, "first", mail, 2, lease)
 		if err != nil || len(two) != 2 {
 			t.Fatalf("claim with limit 2: %d jobs, %v", len(two), err)
 		}
@@ -166,7 +196,7 @@ func testOutbox(t *testing.T, e *env) {
 			wg.Go(func() {
 				worker := fmt.Sprintf("c%d", w)
 				for {
-					jobs, err := e.svc.ClaimJobs(ctx, worker, 3, lease)
+					jobs, err := e.svc.ClaimJobs(ctx, worker, mail, 3, lease)
 					if err != nil {
 						t.Error(err)
 						return
@@ -180,6 +210,9 @@ func testOutbox(t *testing.T, e *env) {
 							t.Errorf("job %d claimed by %s and %s", j.ID, by, worker)
 						}
 						claimed[j.ID] = worker
+						if id, _ := uuid.Parse(mailArgs(t, j).InvitationID); !want[id] {
+							t.Errorf("claimed the mail of %s, not one of the new invitations", id)
+						}
 					}
 					mu.Unlock()
 				}
@@ -189,14 +222,13 @@ func testOutbox(t *testing.T, e *env) {
 		if len(claimed) != n {
 			t.Errorf("%d jobs claimed, want %d", len(claimed), n)
 		}
-		drain(t)
+		e.drain(t)
 	})
 
 	t.Run("future run_at", func(t *testing.T) {
-		ctx := t.Context()
-		inv, _ := e.quiet(t, o.ID)
+		ctx := sys(t)
 		now := e.now()
-		j := &invite.Job{Kind: "other", InvitationID: inv.ID, Payload: json.RawMessage(`{"x":1}`), RunAt: now.Add(time.Minute), CreatedAt: now}
+		j := &invite.Job{Kind: "other", Args: json.RawMessage(`{"x":1}`), RunAt: now.Add(time.Minute), CreatedAt: now}
 		e.write(t, func(tx invite.Tx) error { return tx.EnqueueJob(ctx, j) })
 		if j.ID == 0 {
 			t.Fatal("EnqueueJob set no id")
@@ -206,52 +238,65 @@ func testOutbox(t *testing.T, e *env) {
 		}
 		e.clock.Advance(time.Minute)
 		got := e.claimAll(t, lease)
-		if len(got) != 1 || got[0].ID != j.ID || got[0].Kind != "other" || string(got[0].Payload) != `{"x":1}` {
+		if len(got) != 1 || got[0].ID != j.ID || got[0].Kind != "other" || got[0].OrgID != nil || got[0].Key != "" {
 			t.Fatalf("claimed %+v", got)
 		}
-		drain(t)
+		wantJSON(t, "args", got[0].Args, `{"x":1}`)
+		e.drain(t)
 	})
 
 	t.Run("failed for good", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
 		e.clock.Advance(time.Second)
 		e.failMail(t, inv, "550 5.1.1 user unknown")
 		got := e.get(t, o.ID, inv.ID)
 		if got.State != invite.StateError || got.Error != "550 5.1.1 user unknown" {
-			t.Errorf("after JobFailed: %s %q", got.State, got.Error)
+			t.Errorf("after a failed mail: %s %q", got.State, got.Error)
+		}
+		if got.Mail.State != invite.MailFailed || got.Mail.LastError != "550 5.1.1 user unknown" || got.Mail.Attempts != 1 {
+			t.Errorf("mail after it failed: %+v", got.Mail)
 		}
 		wantTime(t, "updated_at", got.UpdatedAt, e.now())
+		wantTimePtr(t, "finished_at", got.FinishedAt, e.now())
 		if n := e.depth(t); n != 0 {
 			t.Errorf("depth %d after a job failed for good", n)
 		}
-		// A job that fails after its invitation was cancelled changes nothing.
+		evs := e.subjectEvents(t, o.ID, inv.ID.String())
+		if ev := eventTypes(evs); !slices.Equal(ev, []string{invite.EventInvitationCreated, invite.EventInvitationFailed}) {
+			t.Fatalf("events of a failed mail: %v", ev)
+		}
+		wantData(t, evs[1], invite.ViewInvitation(got))
+
+		// A job that fails after its invitation was cancelled changes no state.
 		inv = e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
 		j := e.jobFor(t, inv.ID)
 		if _, err := e.svc.CancelInvitation(ctx, o.ID, ref(inv.ID)); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.JobFailed(ctx, j, "late"); err != nil && !errors.Is(err, invite.ErrNotFound) {
-			t.Errorf("JobFailed after cancel: %v", err)
-		}
+		e.settle(t, j, invite.JobResult{Outcome: invite.Failed, Error: "late"})
 		if got := e.get(t, o.ID, inv.ID); got.State != invite.StateCancelled || got.Error != "" {
 			t.Errorf("a cancelled invitation after a late failure: %s %q", got.State, got.Error)
 		}
-		// And one whose invitation expired meanwhile leaves it expired.
+		if ev := eventTypes(e.subjectEvents(t, o.ID, inv.ID.String())); !slices.Equal(ev, []string{invite.EventInvitationCreated, invite.EventInvitationCancelled}) {
+			t.Errorf("events of a cancelled invitation after a late failure: %v", ev)
+		}
+		// And one whose invitation expired meanwhile records the expiry, not a failure.
 		inv = e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 3600}).Invitation
 		j = e.jobFor(t, inv.ID)
 		e.clock.Advance(time.Hour)
-		if err := e.svc.JobFailed(ctx, j, "late"); err != nil {
-			t.Errorf("JobFailed after expiry: %v", err)
-		}
+		e.settle(t, j, invite.JobResult{Outcome: invite.Failed, Error: "late"})
 		if got := e.get(t, o.ID, inv.ID); got.State != invite.StateExpired || got.Error != "" {
 			t.Errorf("an expired invitation after a late failure: %s %q", got.State, got.Error)
 		}
-		drain(t)
+		if ev := eventTypes(e.subjectEvents(t, o.ID, inv.ID.String())); !slices.Equal(ev, []string{invite.EventInvitationCreated, invite.EventInvitationExpired}) {
+			t.Errorf("events of an expired invitation after a late failure: %v", ev)
+		}
+		e.drain(t)
 	})
 
 	t.Run("a finished or resent invitation's job sends nothing", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		finish := map[string]func(inv *invite.Invitation) error{
 			"cancel": func(inv *invite.Invitation) error { _, err := e.act(t, invite.ActionCancel, inv); return err },
 			"accept": func(inv *invite.Invitation) error { _, err := e.act(t, invite.ActionAccept, inv); return err },
@@ -280,12 +325,13 @@ func testOutbox(t *testing.T, e *env) {
 			if got.Observe(e.now()); got.State == invite.StatePending {
 				t.Errorf("%s: the job's invitation is still pending", name)
 			}
-			if err := e.svc.JobDone(ctx, j); err != nil {
-				t.Errorf("%s: JobDone: %v", name, err)
+			e.settle(t, j, invite.JobResult{Outcome: invite.Void})
+			if got := e.get(t, o.ID, inv.ID); got.Mail.State != invite.MailQueued {
+				t.Errorf("%s: a voided mail left the invitation's mail %+v", name, got.Mail)
 			}
 		}
 		// A resend queues a new mail; a worker that takes the old one finds
-		// nothing left to send.
+		// nothing left to send, and its success records nothing.
 		inv := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
 		old := e.jobFor(t, inv.ID)
 		e.clock.Advance(invite.ResendInterval)
@@ -295,8 +341,12 @@ func testOutbox(t *testing.T, e *env) {
 		if _, err := e.svc.MailFor(ctx, old); !errors.Is(err, invite.ErrNotFound) {
 			t.Errorf("MailFor of a job replaced by a resend: %v, want ErrNotFound", err)
 		}
-		if err := e.svc.JobDone(ctx, old); err != nil {
-			t.Errorf("JobDone of a job replaced by a resend: %v", err)
+		e.settle(t, old, invite.JobResult{Outcome: invite.Succeeded})
+		if got := e.get(t, o.ID, inv.ID); got.Mail.State != invite.MailQueued || got.Mail.SentAt != nil {
+			t.Errorf("the replaced mail's success shows on the invitation: %+v", got.Mail)
+		}
+		if ev := eventTypes(e.subjectEvents(t, o.ID, inv.ID.String())); slices.Contains(ev, invite.EventInvitationSent) {
+			t.Errorf("the replaced mail's success was recorded: %v", ev)
 		}
 		token := e.tokenOf(t, inv.ID)
 		if v, err := e.svc.GetByToken(ctx, token); err != nil || v.Invitation.SendCount != 2 {
@@ -305,13 +355,16 @@ func testOutbox(t *testing.T, e *env) {
 		// Several jobs read at once: each gets its own mail or its own reason.
 		other := e.invite(t, e.org(t, nil).ID, invite.CreateInvitation{}).Invitation
 		second := e.jobFor(t, other.ID)
-		current := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":"` + token + `"}`)}
-		damaged := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":`)}
+		args := func(token string) json.RawMessage {
+			b, _ := json.Marshal(invite.MailPayload{InvitationID: inv.ID.String(), Token: token})
+			return b
+		}
+		current := &invite.Job{Kind: invite.JobSendInvitation, Args: args(token)}
+		damaged := &invite.Job{Kind: invite.JobSendInvitation, Args: json.RawMessage(`{"token":`)}
 		raw, _ := base64.RawURLEncoding.DecodeString(token)
 		copy(raw, make([]byte, 16)) // the id of no invitation
-		unknown := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID,
-			Payload: json.RawMessage(`{"token":"` + base64.RawURLEncoding.EncodeToString(raw) + `"}`)}
-		junk := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{"token":"x"}`)}
+		unknown := &invite.Job{Kind: invite.JobSendInvitation, Args: args(base64.RawURLEncoding.EncodeToString(raw))}
+		junk := &invite.Job{Kind: invite.JobSendInvitation, Args: args("x")}
 		mails, errs, err := e.svc.MailsFor(ctx, []*invite.Job{old, current, damaged, second, unknown, junk})
 		if err != nil {
 			t.Fatal(err)
@@ -333,6 +386,34 @@ func testOutbox(t *testing.T, e *env) {
 				t.Errorf("the job with %s: %+v %v, want ErrNotFound", what, mails[i], errs[i])
 			}
 		}
-		drain(t)
+		e.drain(t)
 	})
+}
+
+// wantJSON fails unless got is the JSON value of want.
+func wantJSON(t *testing.T, what string, got json.RawMessage, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Errorf("%s is not JSON: %s (%v)", what, got, err)
+		return
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		panic(err)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if string(gb) != string(wb) {
+		t.Errorf("%s = %s, want %s", what, gb, wb)
+	}
+}
+
+// wantData fails unless ev's data is view, as the API shows it.
+func wantData(t *testing.T, ev *invite.Event, view any) {
+	t.Helper()
+	b, err := json.Marshal(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON(t, ev.Type+" data", ev.Data, string(b))
 }

@@ -50,7 +50,7 @@ func (s sortSpec) checkOrder(t *testing.T, what string, invs []*invite.Invitatio
 }
 
 func testPaging(t *testing.T, e *env) {
-	ctx := t.Context()
+	ctx := sys(t)
 	o := e.org(t, nil)
 	roles := []string{"member", "admin", "restricted"}
 	var made []*invite.Invitation

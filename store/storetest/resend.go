@@ -13,7 +13,7 @@ import (
 
 func testResend(t *testing.T, e *env) {
 	t.Run("new token and expiry", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		inv, token := e.quiet(t, o.ID)
 		ttl := inv.ExpiresAt.Sub(inv.CreatedAt)
@@ -30,7 +30,7 @@ func testResend(t *testing.T, e *env) {
 		if _, err := e.svc.GetByToken(ctx, token); invite.ErrorKind(err) != invite.KindNotFound {
 			t.Errorf("the old token after resend: %v, want NotFound", err)
 		}
-		_, _, err = e.svc.AcceptByToken(ctx, token, "x")
+		_, _, err = e.acceptByToken(ctx, token, "x")
 		wantKind(t, err, invite.KindNotFound)
 		newToken := e.tokenOf(t, inv.ID)
 		v, err := e.svc.GetByToken(ctx, newToken)
@@ -49,13 +49,13 @@ func testResend(t *testing.T, e *env) {
 			t.Errorf("the first mailed token after another resend: %v", err)
 		}
 		third := e.tokenOf(t, inv.ID)
-		if _, _, err := e.svc.AcceptByToken(ctx, third, "Z"); err != nil {
+		if _, _, err := e.acceptByToken(ctx, third, "Z"); err != nil {
 			t.Errorf("accept with the latest token: %v", err)
 		}
 	})
 
 	t.Run("rate limit", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		inv := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
 		_, err := e.svc.ResendInvitation(ctx, o.ID, ref(inv.ID))
@@ -86,7 +86,7 @@ func testResend(t *testing.T, e *env) {
 	})
 
 	t.Run("concurrent", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		inv, _ := e.quiet(t, o.ID)
 		const n = 8
@@ -114,7 +114,7 @@ func testResend(t *testing.T, e *env) {
 	})
 
 	t.Run("expired", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		res := e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 3 * 3600, NoEmail: true})
 		e.clock.Advance(5 * time.Hour)
@@ -135,7 +135,7 @@ func testResend(t *testing.T, e *env) {
 	})
 
 	t.Run("expired while another is pending", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		old := e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 3600}).Invitation
 		e.clock.Advance(time.Hour)
@@ -162,7 +162,7 @@ func testResend(t *testing.T, e *env) {
 	})
 
 	t.Run("resend and create race for one address", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		old := e.invite(t, o.ID, invite.CreateInvitation{ExpiresIn: 3600}).Invitation
 		e.clock.Advance(2 * time.Hour)
@@ -206,7 +206,7 @@ func testResend(t *testing.T, e *env) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = e.svc.ResendInvitation(t.Context(), o.ID, ref(inv.ID))
+			_, err = e.svc.ResendInvitation(sys(t), o.ID, ref(inv.ID))
 			wantKind(t, err, invite.KindConflict, string(done.State))
 		}
 	})

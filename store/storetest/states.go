@@ -18,7 +18,7 @@ import (
 // act runs action on inv through the service, as an admin would (by id).
 func (e *env) act(t *testing.T, a invite.Action, inv *invite.Invitation) (*invite.Invitation, error) {
 	t.Helper()
-	ctx, r := t.Context(), ref(inv.ID)
+	ctx, r := sys(t), ref(inv.ID)
 	switch a {
 	case invite.ActionAccept:
 		got, _, err := e.svc.AcceptInvitation(ctx, inv.OrgID, r, invite.Accept{Email: inv.Email, Name: "Invitee"})
@@ -57,10 +57,7 @@ func (e *env) refuses(t *testing.T, inv *invite.Invitation, allowed ...invite.Ac
 // failMail gives up on inv's mail job for good.
 func (e *env) failMail(t *testing.T, inv *invite.Invitation, reason string) {
 	t.Helper()
-	j := e.jobFor(t, inv.ID)
-	if err := e.svc.JobFailed(t.Context(), j, reason); err != nil {
-		t.Fatalf("JobFailed: %v", err)
-	}
+	e.settle(t, e.jobFor(t, inv.ID), invite.JobResult{Outcome: invite.Failed, Error: reason})
 }
 
 func testStates(t *testing.T, e *env) {
@@ -104,7 +101,7 @@ func testStates(t *testing.T, e *env) {
 	t.Run("pending to pending by resend", func(t *testing.T) {
 		inv, _ := e.quiet(t, o.ID)
 		e.clock.Advance(time.Second)
-		got, err := e.svc.ResendInvitation(t.Context(), o.ID, ref(inv.ID))
+		got, err := e.svc.ResendInvitation(sys(t), o.ID, ref(inv.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +157,7 @@ func testStates(t *testing.T, e *env) {
 	})
 
 	t.Run("accept creates the member", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv := e.invite(t, o.ID, invite.CreateInvitation{Email: " New.Person@Example.COM ", Role: "admin", Permissions: []string{"billing", "plans"}}).Invitation
 		_, m, err := e.svc.AcceptInvitation(ctx, o.ID, invite.InvitationRef{Number: inv.Number}, invite.Accept{Email: "NEW.PERSON@example.com", Name: " Pat "})
 		if err != nil {
@@ -179,7 +176,7 @@ func testStates(t *testing.T, e *env) {
 	})
 
 	t.Run("accept by token", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv, token := e.quiet(t, o.ID)
 		v, err := e.svc.GetByToken(ctx, token)
 		if err != nil {
@@ -188,33 +185,35 @@ func testStates(t *testing.T, e *env) {
 		if v.Invitation.ID != inv.ID || v.Organization.ID != o.ID || v.Invitation.State != invite.StatePending {
 			t.Errorf("token view %+v", v)
 		}
-		got, m, err := e.svc.AcceptByToken(ctx, token, "Sam")
+		av, err := e.svc.AcceptByToken(ctx, token, "Sam")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != invite.StateAccepted || m.Email != inv.Email || m.Name != "Sam" {
-			t.Errorf("accepted %+v as %+v", got, m)
+		if got, m := av.Invitation, av.Member; got.State != invite.StateAccepted || m == nil || m.Email != inv.Email || m.Name != "Sam" ||
+			av.Organization == nil || av.Organization.ID != o.ID {
+			t.Errorf("accepted %+v as %+v in %+v", got, m, av.Organization)
 		}
 		if v, err := e.svc.GetByToken(ctx, token); err != nil || v.Invitation.State != invite.StateAccepted {
 			t.Errorf("token view after accept: %+v, %v", v, err)
 		}
-		_, _, err = e.svc.AcceptByToken(ctx, token, "Sam")
+		_, _, err = e.acceptByToken(ctx, token, "Sam")
 		wantKind(t, err, invite.KindConflict, "accepted")
 		_, err = e.svc.DeclineByToken(ctx, token)
 		wantKind(t, err, invite.KindConflict, "accepted")
 	})
 
 	t.Run("decline by token", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv, token := e.quiet(t, o.ID)
-		got, err := e.svc.DeclineByToken(ctx, token)
+		dv, err := e.svc.DeclineByToken(ctx, token)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != invite.StateDeclined || e.get(t, o.ID, inv.ID).State != invite.StateDeclined {
-			t.Errorf("declined by token: %s", got.State)
+		if dv.Invitation.State != invite.StateDeclined || dv.Member != nil || dv.Organization == nil || dv.Organization.ID != o.ID ||
+			e.get(t, o.ID, inv.ID).State != invite.StateDeclined {
+			t.Errorf("declined by token: %+v", dv)
 		}
-		_, _, err = e.svc.AcceptByToken(ctx, token, "x")
+		_, _, err = e.acceptByToken(ctx, token, "x")
 		wantKind(t, err, invite.KindConflict, "declined")
 		if _, err := e.svc.DeclineByToken(ctx, "not-a-token"); invite.ErrorKind(err) != invite.KindNotFound {
 			t.Errorf("decline with an unknown token: %v", err)
@@ -222,7 +221,7 @@ func testStates(t *testing.T, e *env) {
 	})
 
 	t.Run("links that open nothing", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv, token := e.quiet(t, o.ID)
 		other, otherToken := e.quiet(t, o.ID)
 		raw, _ := base64.RawURLEncoding.DecodeString(token)
@@ -242,7 +241,7 @@ func testStates(t *testing.T, e *env) {
 			if _, err := e.svc.GetByToken(ctx, bad); invite.ErrorKind(err) != invite.KindNotFound {
 				t.Errorf("GetByToken with %s: %v, want not found", name, err)
 			}
-			if _, _, err := e.svc.AcceptByToken(ctx, bad, "x"); invite.ErrorKind(err) != invite.KindNotFound {
+			if _, _, err := e.acceptByToken(ctx, bad, "x"); invite.ErrorKind(err) != invite.KindNotFound {
 				t.Errorf("AcceptByToken with %s: %v, want not found", name, err)
 			}
 		}
@@ -263,14 +262,14 @@ func testStates(t *testing.T, e *env) {
 	})
 
 	t.Run("failed accept leaves the invitation pending", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv, token := e.quiet(t, o.ID)
 		// A different address is refused.
 		_, _, err := e.svc.AcceptInvitation(ctx, o.ID, ref(inv.ID), invite.Accept{Email: "someone.else@example.com"})
 		wantKind(t, err, invite.KindInvalid, "someone.else@example.com")
 		_, _, err = e.svc.AcceptInvitation(ctx, o.ID, ref(inv.ID), invite.Accept{})
 		wantKind(t, err, invite.KindInvalid, "email")
-		_, _, err = e.svc.AcceptByToken(ctx, token, "bad\r\nname")
+		_, _, err = e.acceptByToken(ctx, token, "bad\r\nname")
 		wantKind(t, err, invite.KindInvalid, "name")
 		if page, _ := e.svc.ListMembers(ctx, o.ID, invite.MemberParams{Email: inv.Email}); len(page.Items) != 0 {
 			t.Errorf("refused accept made a member: %+v", page.Items)
@@ -281,7 +280,7 @@ func testStates(t *testing.T, e *env) {
 			return tx.CreateMember(ctx, &invite.Member{ID: uuid.New(), OrgID: o.ID, Email: inv.Email, Name: "first", Role: "member", CreatedAt: now, UpdatedAt: now})
 		})
 		e.clock.Advance(time.Second)
-		_, _, err = e.svc.AcceptByToken(ctx, token, "second")
+		_, _, err = e.acceptByToken(ctx, token, "second")
 		wantKind(t, err, invite.KindConflict, inv.Email)
 		got := e.get(t, o.ID, inv.ID)
 		if got.State != invite.StatePending || got.FinishedAt != nil || !got.UpdatedAt.Equal(inv.UpdatedAt) {
@@ -297,7 +296,7 @@ func testStates(t *testing.T, e *env) {
 	})
 
 	t.Run("concurrent moves", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		inv, token := e.quiet(t, o.ID)
 		e.clock.Advance(time.Second)
 		actions := []invite.Action{invite.ActionAccept, invite.ActionDecline, invite.ActionCancel}
@@ -318,7 +317,7 @@ func testStates(t *testing.T, e *env) {
 		// The invitee clicking Accept again and again at the same time.
 		for i := range each {
 			wg.Go(func() {
-				_, _, err := e.svc.AcceptByToken(ctx, token, "Clicker")
+				_, _, err := e.acceptByToken(ctx, token, "Clicker")
 				results[each*len(actions)+i] = result{invite.ActionAccept, err}
 			})
 		}
@@ -353,7 +352,7 @@ func testStates(t *testing.T, e *env) {
 			_, err := e.act(t, a, &invite.Invitation{ID: uuid.New(), OrgID: o.ID, Email: "x@example.com"})
 			wantKind(t, err, invite.KindNotFound)
 		}
-		_, err := e.svc.GetInvitation(t.Context(), o.ID, invite.InvitationRef{Number: 1 << 60})
+		_, err := e.svc.GetInvitation(sys(t), o.ID, invite.InvitationRef{Number: 1 << 60})
 		wantKind(t, err, invite.KindNotFound)
 	})
 }

@@ -10,7 +10,7 @@ import (
 // ---- tenants
 
 func testTenants(t *testing.T, e *env) {
-	ctx := t.Context()
+	ctx := sys(t)
 	a, b := e.org(t, nil), e.org(t, nil)
 	keyA, err := e.svc.CreateKey(ctx, &a.ID, "a")
 	if err != nil {
@@ -22,7 +22,7 @@ func testTenants(t *testing.T, e *env) {
 	}
 	invA := e.invite(t, a.ID, invite.CreateInvitation{}).Invitation
 	_, tokA := e.quiet(t, a.ID)
-	_, memA, err := e.svc.AcceptByToken(ctx, tokA, "Alice")
+	_, memA, err := e.acceptByToken(ctx, tokA, "Alice")
 	if err != nil {
 		t.Fatal(err)
 	}

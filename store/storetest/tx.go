@@ -21,7 +21,7 @@ func testTx(t *testing.T, e *env) {
 	newOrg := func(t *testing.T) *invite.Organization {
 		now := e.now()
 		o := &invite.Organization{ID: invite.NewOrgID(), Name: "tx org", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
-		e.write(t, func(tx invite.Tx) error { return tx.CreateOrg(t.Context(), o) })
+		e.write(t, func(tx invite.Tx) error { return tx.CreateOrg(sys(t), o) })
 		return o
 	}
 	newInv := func(org invite.OrgID, email string, state invite.State) *invite.Invitation {
@@ -34,7 +34,7 @@ func testTx(t *testing.T, e *env) {
 	}
 
 	t.Run("RoundTrip", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := newOrg(t)
 		var got *invite.Organization
 		e.store.Read(ctx, func(tx invite.Tx) error {
@@ -119,7 +119,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("GetInvitationsByID", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		a, b := newInv(newOrg(t).ID, e.email(), invite.StatePending), newInv(newOrg(t).ID, e.email(), invite.StateAccepted)
 		e.write(t, func(tx invite.Tx) error {
 			if err := tx.CreateInvitation(ctx, a); err != nil {
@@ -166,7 +166,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := newOrg(t)
 		missing := invite.NewOrgID()
 		id := uuid.New()
@@ -205,7 +205,7 @@ func testTx(t *testing.T, e *env) {
 				return tx.UpdateInvitation(ctx, inv)
 			},
 			"GetIdempotency": func(tx invite.Tx) error { _, err := tx.GetIdempotency(ctx, "scope", "key"); return err },
-			"RescheduleJob":  func(tx invite.Tx) error { return tx.RescheduleJob(ctx, 1<<60, "w", now, "x") },
+			"RescheduleJob":  func(tx invite.Tx) error { return tx.RescheduleJob(ctx, 1<<60, "w", now, 1, "x") },
 			"DeleteJob":      func(tx invite.Tx) error { return tx.DeleteJob(ctx, 1<<60, "w") },
 		}
 		for name, fn := range cases {
@@ -216,7 +216,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("OnePendingPerEmailInTheDatabase", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o, other := newOrg(t), newOrg(t)
 		email := e.email()
 		e.write(t, func(tx invite.Tx) error { return tx.CreateInvitation(ctx, newInv(o.ID, email, invite.StatePending)) })
@@ -252,7 +252,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("UniqueMemberAndIdempotencyKey", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := newOrg(t)
 		now := e.now()
 		email := e.email()
@@ -283,7 +283,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("ReadIsReadOnly", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		id := invite.NewOrgID()
 		now := e.now()
 		err := e.store.Read(ctx, func(tx invite.Tx) error {
@@ -301,7 +301,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("FailedWriteRollsBack", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		id := invite.NewOrgID()
 		now := e.now()
 		boom := errors.New("boom")
@@ -323,7 +323,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("ConcurrentWritesFailAlone", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		const n = 40
 		boom := errors.New("boom")
 		made := make([]invite.OrgID, n)
@@ -367,7 +367,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("PanicReachesTheCaller", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(sys(t), 30*time.Second)
 		defer cancel()
 		id := invite.NewOrgID()
 		now := e.now()
@@ -414,7 +414,7 @@ func testTx(t *testing.T, e *env) {
 	})
 
 	t.Run("NumbersAreUnique", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		a, b := newOrg(t), newOrg(t)
 		seen := map[int64]bool{}
 		for i := range 6 {

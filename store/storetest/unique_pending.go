@@ -16,7 +16,7 @@ import (
 
 func testUniquePending(t *testing.T, e *env) {
 	t.Run("concurrent creates", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		email := e.email()
 		const n = 50
@@ -52,12 +52,12 @@ func testUniquePending(t *testing.T, e *env) {
 		if inv.Email != "casey@example.com" {
 			t.Errorf("stored email %q", inv.Email)
 		}
-		_, err := e.svc.CreateInvitation(t.Context(), o.ID, invite.CreateInvitation{Email: " CASEY@example.COM"})
+		_, err := e.svc.CreateInvitation(sys(t), o.ID, invite.CreateInvitation{Email: " CASEY@example.COM"})
 		wantKind(t, err, invite.KindConflict, "casey@example.com")
 	})
 
 	t.Run("pending limit under concurrent creates", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		limit := 3
 		o := e.org(t, &invite.SettingsPatch{MaxPending: &limit})
 		const n = 12
@@ -87,7 +87,7 @@ func testUniquePending(t *testing.T, e *env) {
 	})
 
 	t.Run("force replaces", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		old, oldToken := e.quiet(t, o.ID)
 		e.clock.Advance(time.Second)
@@ -106,7 +106,7 @@ func testUniquePending(t *testing.T, e *env) {
 		if v, err := e.svc.GetByToken(ctx, oldToken); err != nil || v.Invitation.State != invite.StateCancelled {
 			t.Errorf("the replaced link: %+v, %v", v, err)
 		}
-		_, _, err = e.svc.AcceptByToken(ctx, oldToken, "x")
+		_, _, err = e.acceptByToken(ctx, oldToken, "x")
 		wantKind(t, err, invite.KindConflict, "cancelled")
 		if n := e.count(t, invite.InvitationFilter{Org: o.ID, Email: old.Email, States: []invite.State{invite.StatePending}}); n != 1 {
 			t.Errorf("%d pending after force", n)
@@ -116,7 +116,7 @@ func testUniquePending(t *testing.T, e *env) {
 	})
 
 	t.Run("concurrent forced creates", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		email := e.email()
 		e.invite(t, o.ID, invite.CreateInvitation{Email: email})
@@ -157,7 +157,7 @@ func testUniquePending(t *testing.T, e *env) {
 	})
 
 	t.Run("create rules", func(t *testing.T) {
-		ctx := t.Context()
+		ctx := sys(t)
 		o := e.org(t, nil)
 		bad := map[string]invite.CreateInvitation{
 			"email":        {Email: "not an email"},
