@@ -3,6 +3,8 @@ package invite
 import (
 	"context"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // ActorType says what kind of caller made a change.
@@ -123,7 +125,7 @@ func RequestIDUsable(id string) bool {
 }
 
 // NewRequestID makes a request id for a request that brought none.
-func NewRequestID() string { return "req_" + randomHex(12) }
+func NewRequestID() string { return uuid.NewString() }
 
 // requireAdmin checks that ctx's caller manages every organization.
 func requireAdmin(ctx context.Context) error {

@@ -2,6 +2,7 @@ package invite
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -16,7 +17,7 @@ type change struct {
 	actor     Actor
 	requestID string
 	events    []*Event
-	jobs      bool // a job was enqueued: wake the runner after the commit
+	kinds     []string // of the jobs enqueued: the runner is woken for them after the commit
 }
 
 // emit appends an event about subject with data, the object as the API
@@ -34,7 +35,9 @@ func (c *change) enqueue(j *Job) error {
 		j.RunAt = c.now
 	}
 	j.CreatedAt = c.now
-	c.jobs = true
+	if !slices.Contains(c.kinds, j.Kind) {
+		c.kinds = append(c.kinds, j.Kind)
+	}
 	return c.tx.EnqueueJob(c.ctx, j)
 }
 
@@ -43,7 +46,7 @@ func (c *change) enqueue(j *Job) error {
 func (s *Service) write(ctx context.Context, fn func(*change) error) error {
 	actor := PrincipalFrom(ctx).Actor()
 	rid := RequestIDFrom(ctx)
-	var wake bool
+	var wake []string
 	err := s.store.Write(ctx, func(tx Tx) error {
 		c := &change{ctx: ctx, tx: tx, now: s.Now(), actor: actor, requestID: rid}
 		if err := fn(c); err != nil {
@@ -52,11 +55,13 @@ func (s *Service) write(ctx context.Context, fn func(*change) error) error {
 		if err := s.publish(c); err != nil {
 			return err
 		}
-		wake = c.jobs
+		wake = c.kinds
 		return nil
 	})
-	if err == nil && wake {
-		s.wake()
+	if err == nil {
+		for _, k := range wake {
+			s.wake(k)
+		}
 	}
 	return err
 }

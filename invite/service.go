@@ -19,7 +19,7 @@ type Service struct {
 	store        Store
 	now          func() time.Time
 	adminKeyHash []byte
-	wake         func()
+	wake         func(kind string)
 	checkURL     func(context.Context, string) error
 }
 
@@ -29,9 +29,9 @@ type Config struct {
 	AdminKey string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Wake is called after a commit that queued background work, so a local
-	// worker can start at once rather than at its next poll.
-	Wake func()
+	// Wake is called after a commit that queued jobs of a kind, so a local
+	// runner can start on them at once rather than at its next poll.
+	Wake func(kind string)
 	// CheckWebhookURL refuses a webhook URL that may not be called (the
 	// SSRF guard); nil checks only that it is an absolute http(s) URL.
 	CheckWebhookURL func(ctx context.Context, url string) error
@@ -50,7 +50,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 		s.now = time.Now
 	}
 	if s.wake == nil {
-		s.wake = func() {}
+		s.wake = func(string) {}
 	}
 	if cfg.AdminKey != "" {
 		if len(cfg.AdminKey) < MinAdminKeyLen {

@@ -92,9 +92,12 @@ func workerID() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// Wake makes every kind's loop look at the outbox now.
-func (r *Runner) Wake() {
-	for _, k := range r.kinds {
+// Wake makes the loop of a kind look at the outbox now; "" wakes every kind.
+func (r *Runner) Wake(kind string) {
+	for n, k := range r.kinds {
+		if kind != "" && n != kind {
+			continue
+		}
 		select {
 		case k.wake <- struct{}{}:
 		default:

@@ -84,7 +84,7 @@ func (s *Server) build(cfg Config) error {
 	guard := &webhook.Guard{Allow: cfg.WebhookAllow}
 	var err error
 	s.Service, err = invite.NewService(st, invite.Config{
-		AdminKey: cfg.AdminKey, Now: cfg.Now, Wake: func() { s.runner.Wake() },
+		AdminKey: cfg.AdminKey, Now: cfg.Now, Wake: func(kind string) { s.runner.Wake(kind) },
 		CheckWebhookURL: func(ctx context.Context, u string) error {
 			if err := guard.CheckURL(ctx, u); err != nil {
 				return invite.Invalid("%v", err)
