@@ -59,7 +59,7 @@ const benchChunk = 200
 // ratio are reported. The two kinds take turns in chunks.
 func BenchmarkCreateVsRawInsert(b *testing.B) {
 	s, _ := openStore(b)
-	ctx := context.Background()
+	ctx := invite.WithPrincipal(context.Background(), invite.System)
 	if _, err := s.pool.Exec(ctx, "CREATE TABLE raw_invitations (LIKE invitations INCLUDING ALL)"); err != nil {
 		b.Fatal(err)
 	}

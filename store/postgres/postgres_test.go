@@ -251,7 +251,7 @@ func TestStore(t *testing.T) {
 // schema is made once.
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	u := emptyDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(invite.WithPrincipal(context.Background(), invite.System), 2*time.Minute)
 	defer cancel()
 	const nodes = 3
 	stores := make([]*Store, nodes)
@@ -329,7 +329,7 @@ func TestConcurrentCreateOneEmailAcrossNodes(t *testing.T) {
 	_, u := openStore(t)
 	stores := []*Store{openURL(t, u), openURL(t, u), openURL(t, u)}
 	svcs := services(t, stores)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(invite.WithPrincipal(context.Background(), invite.System), time.Minute)
 	defer cancel()
 	org, err := svcs[0].CreateOrg(ctx, "Acme", nil)
 	if err != nil {
@@ -386,7 +386,7 @@ func TestConcurrentCreateOneEmailAcrossNodes(t *testing.T) {
 func TestAcceptRacingCreateAcrossNodes(t *testing.T) {
 	_, u := openStore(t)
 	svcs := services(t, []*Store{openURL(t, u), openURL(t, u)})
-	ctx := t.Context()
+	ctx := invite.WithPrincipal(t.Context(), invite.System)
 	org, err := svcs[0].CreateOrg(ctx, "Acme", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +399,7 @@ func TestAcceptRacingCreateAcrossNodes(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		var acceptErr, createErr error
-		wg.Go(func() { _, _, acceptErr = svcs[0].AcceptByToken(ctx, first.Token, "Racer") })
+		wg.Go(func() { _, acceptErr = svcs[0].AcceptByToken(ctx, first.Token, "Racer") })
 		wg.Go(func() {
 			_, createErr = svcs[1].CreateInvitation(ctx, org.ID, invite.CreateInvitation{Email: email, NoEmail: true})
 		})
@@ -431,7 +431,7 @@ func TestAcceptRacingResendAcrossNodes(t *testing.T) {
 		}
 		svcs = append(svcs, svc)
 	}
-	ctx := t.Context()
+	ctx := invite.WithPrincipal(t.Context(), invite.System)
 	org, err := svcs[0].CreateOrg(ctx, "Acme", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -451,7 +451,7 @@ func TestAcceptRacingResendAcrossNodes(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		var acceptErr, resendErr error
-		wg.Go(func() { _, _, acceptErr = svcs[0].AcceptByToken(ctx, newer.Token, "Racer") })
+		wg.Go(func() { _, acceptErr = svcs[0].AcceptByToken(ctx, newer.Token, "Racer") })
 		wg.Go(func() {
 			_, resendErr = svcs[1].ResendInvitation(ctx, org.ID, invite.InvitationRef{ID: old.Invitation.ID})
 		})

@@ -276,7 +276,7 @@ func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
 }
 
 func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
-	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE invitation_id IN (SELECT id FROM invitations WHERE org_id = $1)", orgUUID(id)); err != nil {
+	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE org_id = $1", orgUUID(id)); err != nil {
 		return err
 	}
 	return t.execOne(ctx, "DELETE FROM organizations WHERE id = $1", orgUUID(id))
@@ -445,16 +445,17 @@ func (w *where) page(limit, offset int) string {
 
 // ---- invitations
 
-const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash"
+const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash, mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at"
 
 func scanInv(row scanner) (*invite.Invitation, error) {
 	var inv invite.Invitation
 	var id, org pgtype.UUID
-	var state string
+	var state, mailState string
 	var metadata []byte
+	m := &inv.Mail
 	err := row.Scan(&inv.Number, &id, &org, &inv.Email, &inv.Role, &inv.Permissions, &inv.Inviter.ID, &inv.Inviter.Name,
 		&state, &inv.CreatedAt, &inv.UpdatedAt, &inv.ExpiresAt, &inv.FinishedAt, &inv.Error, &metadata, &inv.Locale,
-		&inv.SendCount, &inv.LastSentAt, &inv.TokenHash)
+		&inv.SendCount, &inv.LastSentAt, &inv.TokenHash, &mailState, &m.Attempts, &m.LastError, &m.NextAttemptAt, &m.SentAt)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -464,6 +465,8 @@ func scanInv(row scanner) (*invite.Invitation, error) {
 	inv.Metadata = json.RawMessage(metadata)
 	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = utc(inv.CreatedAt), utc(inv.UpdatedAt), utc(inv.ExpiresAt)
 	inv.FinishedAt, inv.LastSentAt = utcPtr(inv.FinishedAt), utcPtr(inv.LastSentAt)
+	m.State = invite.MailState(mailState)
+	m.NextAttemptAt, m.SentAt = utcPtr(m.NextAttemptAt), utcPtr(m.SentAt)
 	return &inv, nil
 }
 
@@ -472,6 +475,15 @@ func metadataText(m json.RawMessage) string {
 		return "{}"
 	}
 	return string(m)
+}
+
+// mailState is how an invitation's mail state is stored; the column's
+// default stands for none.
+func mailState(s invite.MailState) string {
+	if s == "" {
+		return string(invite.MailNone)
+	}
+	return string(s)
 }
 
 // CreateInvitation inserts inv. A second pending invitation for the same
@@ -485,14 +497,17 @@ func metadataText(m json.RawMessage) string {
 // which the insert's own check cannot. Both go in one round trip.
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
 	br, err := t.batch(ctx, ahead{q: `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
-		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash)
+		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash,
+		mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at)
 		SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,
-			$11::timestamptz, $12::timestamptz, $13::text, $14::json, $15::text, $16::integer, $17::timestamptz, $18::bytea
+			$11::timestamptz, $12::timestamptz, $13::text, $14::json, $15::text, $16::integer, $17::timestamptz, $18::bytea,
+			$19::text, $20::integer, $21::text, $22::timestamptz, $23::timestamptz
 		WHERE $8::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = $2::uuid AND email = $3::text)
 		ON CONFLICT (org_id, email) WHERE state = 'pending' DO NOTHING RETURNING number`,
 		args: []any{idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
 			string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
-			inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash}},
+			inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash,
+			mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt}},
 		ahead{q: "SELECT $1::text = 'pending' AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND email = $3)",
 			args: []any{string(inv.State), orgUUID(inv.OrgID), inv.Email}})
 	if err != nil {
@@ -566,12 +581,14 @@ func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email s
 // invitation pending for someone who is a member by then: ErrDuplicateMember.
 func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {
 	n, err := t.exec(ctx, `UPDATE invitations SET role = $1, permissions = $2, state = $3, updated_at = $4, expires_at = $5,
-		finished_at = $6, error = $7, metadata = $8, locale = $9, send_count = $10, last_sent_at = $11, token_hash = $12
+		finished_at = $6, error = $7, metadata = $8, locale = $9, send_count = $10, last_sent_at = $11, token_hash = $12,
+		mail_state = $15, mail_attempts = $16, mail_error = $17, mail_next_at = $18, mail_sent_at = $19
 		WHERE org_id = $13 AND id = $14
 		AND ($3::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members m WHERE m.org_id = $13 AND m.email = invitations.email))`,
 		inv.Role, nonNil(inv.Permissions), string(inv.State), inv.UpdatedAt, inv.ExpiresAt,
 		inv.FinishedAt, inv.Error, metadataText(inv.Metadata), inv.Locale, inv.SendCount, inv.LastSentAt,
-		inv.TokenHash, orgUUID(inv.OrgID), idUUID(inv.ID))
+		inv.TokenHash, orgUUID(inv.OrgID), idUUID(inv.ID),
+		mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt)
 	if err != nil || n == 1 {
 		return err
 	}
@@ -693,27 +710,50 @@ func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) erro
 
 // ---- outbox
 
-const jobCols = "id, kind, invitation_id, payload, attempts, run_at, locked_by, locked_until, last_error, created_at"
+const jobCols = "id, kind, key, org_id, args, attempts, run_at, locked_by, locked_until, last_error, created_at"
 
 func scanJob(row scanner) (*invite.Job, error) {
 	var j invite.Job
-	var id pgtype.UUID
-	var payload string
-	if err := row.Scan(&j.ID, &j.Kind, &id, &payload, &j.Attempts, &j.RunAt, &j.LockedBy, &j.LockedUntil, &j.LastError, &j.CreatedAt); err != nil {
+	var key *string
+	var org pgtype.UUID
+	var args string
+	if err := row.Scan(&j.ID, &j.Kind, &key, &org, &args, &j.Attempts, &j.RunAt, &j.LockedBy, &j.LockedUntil, &j.LastError, &j.CreatedAt); err != nil {
 		return nil, notFound(err)
 	}
-	j.InvitationID = id.Bytes
-	j.Payload = json.RawMessage(payload)
+	if key != nil {
+		j.Key = *key
+	}
+	if org.Valid {
+		id := invite.OrgID(org.Bytes)
+		j.OrgID = &id
+	}
+	j.Args = json.RawMessage(args)
 	j.RunAt, j.CreatedAt, j.LockedUntil = utc(j.RunAt), utc(j.CreatedAt), utcPtr(j.LockedUntil)
 	return &j, nil
 }
 
+// jobArgs is a job's arguments as stored: JSON text, {} when there are none.
+func jobArgs(a json.RawMessage) string {
+	if len(a) == 0 {
+		return "{}"
+	}
+	return string(a)
+}
+
 // EnqueueJob holds its insert, to be sent with the transaction's next
-// statement or its COMMIT: the caller needs no answer from it.
+// statement or its COMMIT: the caller needs no answer from it. A job whose
+// key is queued already moves that job's run_at to the earlier of the two
+// and leaves j.ID 0: the row a conflict updates has an xmax, a new one none.
 func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
+	var key *string
+	if j.Key != "" {
+		key = &j.Key
+	}
 	t.ahead = append(t.ahead, ahead{
-		q:    "INSERT INTO outbox (kind, invitation_id, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-		args: []any{j.Kind, idUUID(j.InvitationID), string(j.Payload), j.RunAt, j.CreatedAt},
+		q: `INSERT INTO outbox (kind, key, org_id, args, run_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (key) WHERE key IS NOT NULL DO UPDATE SET run_at = LEAST(outbox.run_at, excluded.run_at)
+			RETURNING CASE WHEN xmax = 0 THEN id ELSE 0 END`,
+		args: []any{j.Kind, key, orgArg(j.OrgID), jobArgs(j.Args), j.RunAt, j.CreatedAt},
 		read: func(br pgx.BatchResults) error { return mapErr(br.QueryRow().Scan(&j.ID)) },
 	})
 	return nil
@@ -721,13 +761,13 @@ func (t *tx) EnqueueJob(ctx context.Context, j *invite.Job) error {
 
 // ClaimJobs leases due jobs. Rows another transaction is claiming are
 // skipped, not waited for, so workers on several nodes never share a job.
-func (t *tx) ClaimJobs(ctx context.Context, worker string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {
+func (t *tx) ClaimJobs(ctx context.Context, worker string, kinds []string, now, leaseUntil time.Time, limit int) ([]*invite.Job, error) {
 	jobs, err := queryAll(ctx, t, scanJob, `WITH due AS (
-			SELECT id FROM outbox WHERE run_at <= $3 AND (locked_until IS NULL OR locked_until <= $3)
+			SELECT id FROM outbox WHERE kind = ANY($5) AND run_at <= $3 AND (locked_until IS NULL OR locked_until <= $3)
 			ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
 		UPDATE outbox o SET locked_by = $1, locked_until = $2, attempts = o.attempts + 1
 		FROM due WHERE o.id = due.id
-		RETURNING `+prefixed("o.", jobCols), worker, leaseUntil, now, limit)
+		RETURNING `+prefixed("o.", jobCols), worker, leaseUntil, now, limit, nonNil(kinds))
 	slices.SortFunc(jobs, func(a, b *invite.Job) int {
 		if c := a.RunAt.Compare(b.RunAt); c != 0 {
 			return c
@@ -745,20 +785,22 @@ func prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, lastError string) error {
-	return t.execOne(ctx, "UPDATE outbox SET run_at = $1, locked_by = '', locked_until = NULL, last_error = $2 WHERE id = $3 AND locked_by = $4",
-		runAt, lastError, id, worker)
+func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, attempts int, lastError string) error {
+	return t.execOne(ctx, `UPDATE outbox SET run_at = $1, attempts = $2, locked_by = '', locked_until = NULL, last_error = $3
+		WHERE id = $4 AND locked_by = $5`, runAt, attempts, lastError, id, worker)
 }
 
 func (t *tx) DeleteJob(ctx context.Context, id int64, worker string) error {
 	return t.execOne(ctx, "DELETE FROM outbox WHERE id = $1 AND locked_by = $2", id, worker)
 }
 
-func (t *tx) OutboxStats(ctx context.Context) (int, *time.Time, error) {
-	var n int
-	var oldest *time.Time
-	if err := t.queryRow(ctx, "SELECT count(*), min(created_at) FROM outbox").Scan(&n, &oldest); err != nil {
-		return 0, nil, mapErr(err)
-	}
-	return n, utcPtr(oldest), nil
+func (t *tx) JobStats(ctx context.Context, now time.Time) ([]invite.JobStat, error) {
+	return queryAll(ctx, t, func(row scanner) (invite.JobStat, error) {
+		var s invite.JobStat
+		err := row.Scan(&s.Kind, &s.Due, &s.Scheduled, &s.OldestDue)
+		s.OldestDue = utcPtr(s.OldestDue)
+		return s, err
+	}, `SELECT kind, count(*) FILTER (WHERE run_at <= $1), count(*) FILTER (WHERE run_at > $1),
+		min(run_at) FILTER (WHERE run_at <= $1)
+		FROM outbox GROUP BY kind ORDER BY kind`, now)
 }

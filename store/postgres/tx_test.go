@@ -213,7 +213,7 @@ func TestClaimSkipsLockedJobs(t *testing.T) {
 	insert(t, s, inv)
 	err := s.Write(t.Context(), func(tx invite.Tx) error {
 		for range 4 {
-			j := &invite.Job{Kind: invite.JobSendInvitation, InvitationID: inv.ID, Payload: json.RawMessage(`{}`), RunAt: now, CreatedAt: now}
+			j := &invite.Job{Kind: invite.JobSendInvitation, OrgID: &o.ID, Args: json.RawMessage(`{}`), RunAt: now, CreatedAt: now}
 			if err := tx.EnqueueJob(t.Context(), j); err != nil {
 				return err
 			}
@@ -229,7 +229,7 @@ func TestClaimSkipsLockedJobs(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- s.Write(ctx, func(tx invite.Tx) error {
-			jobs, err := tx.ClaimJobs(ctx, "w1", now, now.Add(time.Minute), 2)
+			jobs, err := tx.ClaimJobs(ctx, "w1", []string{invite.JobSendInvitation}, now, now.Add(time.Minute), 2)
 			if err != nil {
 				return err
 			}
@@ -246,7 +246,7 @@ func TestClaimSkipsLockedJobs(t *testing.T) {
 	quick, cancelQuick := context.WithTimeout(ctx, 2*time.Second)
 	err = s.Write(quick, func(tx invite.Tx) error {
 		var err error
-		second, err = tx.ClaimJobs(quick, "w2", now, now.Add(time.Minute), 10)
+		second, err = tx.ClaimJobs(quick, "w2", []string{invite.JobSendInvitation}, now, now.Add(time.Minute), 10)
 		return err
 	})
 	cancelQuick()
@@ -308,7 +308,7 @@ func TestHeldJobFailureFailsTheWrite(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	// PostgreSQL text cannot hold a NUL byte.
 	bad := func(inv *invite.Invitation) *invite.Job {
-		return &invite.Job{Kind: "k", InvitationID: inv.ID, Payload: json.RawMessage("\x00"), RunAt: now, CreatedAt: now}
+		return &invite.Job{Kind: "k", OrgID: &inv.OrgID, Args: json.RawMessage("\x00"), RunAt: now, CreatedAt: now}
 	}
 	for name, next := range map[string]func(tx invite.Tx, inv *invite.Invitation) error{
 		"at the commit": func(invite.Tx, *invite.Invitation) error { return nil },
@@ -343,7 +343,7 @@ func TestHeldJobFailureFailsTheWrite(t *testing.T) {
 	}
 	// A good job is stored with its write and has its id.
 	inv := newInv(o.ID, "good@example.com", now)
-	j := &invite.Job{Kind: "k", InvitationID: inv.ID, Payload: json.RawMessage(`{}`), RunAt: now, CreatedAt: now}
+	j := &invite.Job{Kind: "k", OrgID: &inv.OrgID, Args: json.RawMessage(`{}`), RunAt: now, CreatedAt: now}
 	err := s.Write(t.Context(), func(tx invite.Tx) error {
 		if err := tx.EnqueueJob(t.Context(), j); err != nil {
 			return err
