@@ -55,7 +55,7 @@ func (t *tx) AppendEvents(ctx context.Context, events []*invite.Event) error {
 		ids[i], orgs[i], types[i], subjects[i], created[i] = e.ID, orgUUID(e.OrgID), e.Type, e.Subject, e.CreatedAt
 		actors[i], rids[i], data[i] = jsonText(e.Actor), e.RequestID, string(e.Data)
 		if len(e.Data) == 0 {
-			data[i] = "null"
+			data[i] = "{}"
 		}
 	}
 	// unnest yields the rows in array order, which the identity follows.
@@ -206,13 +206,11 @@ func (t *tx) GetDelivery(ctx context.Context, webhookID, eventID string) (*invit
 		webhookID, eventID))
 }
 
-// UpdateDelivery finds the row by (webhook, event), which is unique and
-// known even before a held insert has given d its ID.
 func (t *tx) UpdateDelivery(ctx context.Context, d *invite.Delivery) error {
 	return t.execOne(ctx, `UPDATE webhook_deliveries SET state = $1, attempts = $2, status_code = $3, duration = $4, error = $5,
-		attempted_at = $6, next_attempt_at = $7 WHERE webhook_id = $8 AND event_id = $9`,
+		attempted_at = $6, next_attempt_at = $7 WHERE id = $8 AND webhook_id = $9`,
 		string(d.State), d.Attempts, d.StatusCode, d.Duration.Microseconds(), d.Error, d.AttemptedAt, d.NextAttemptAt,
-		d.WebhookID, d.EventID)
+		d.ID, d.WebhookID)
 }
 
 func (t *tx) ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*invite.Delivery, error) {
