@@ -97,7 +97,9 @@ func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Ev
 	if f.Subject != "" {
 		w.add("subject = ?", f.Subject)
 	}
-	q := "SELECT " + eventCols + " FROM events WHERE " + w.sql() + " ORDER BY tx, seq" + w.page(f.Limit, 0)
+	// events.tx, not tx, which would name the bigint output column and
+	// sort instead of reading the index in order.
+	q := "SELECT " + eventCols + " FROM events WHERE " + w.sql() + " ORDER BY events.tx, events.seq" + w.page(f.Limit, 0)
 	return queryAll(ctx, t, scanEvent, q, w.args...)
 }
 
@@ -105,18 +107,19 @@ func (t *tx) GetEvent(ctx context.Context, org invite.OrgID, id string) (*invite
 	return scanEvent(t.queryRow(ctx, "SELECT "+eventCols+" FROM events WHERE id = $1 AND org_id = $2", id, orgUUID(org)))
 }
 
-// DeleteEventsBefore deletes from the oldest end of the log by seq, up to
+// DeleteEventsBefore deletes from the oldest end of the log by seq, below
 // the first event not created before t, so that no index on created_at is
-// needed: both scans stop there.
+// needed: both scans of the seq index stop there. An array, not IN, so that
+// the delete finds its rows by the index too.
 func (t *tx) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var lim any
 	if limit >= 0 {
 		lim = limit
 	}
-	n, err := t.exec(ctx, `DELETE FROM events WHERE seq IN (
+	n, err := t.exec(ctx, `DELETE FROM events WHERE seq = ANY(ARRAY(
 		SELECT seq FROM events WHERE created_at < $1
 			AND seq < coalesce((SELECT min(seq) FROM events WHERE created_at >= $1), 9223372036854775807)
-		ORDER BY seq LIMIT $2::bigint)`, before, lim)
+		ORDER BY seq LIMIT $2::bigint))`, before, lim)
 	return int(n), err
 }
 
