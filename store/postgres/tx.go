@@ -450,12 +450,12 @@ const invCols = "number, id, org_id, email, role, permissions, inviter_id, invit
 func scanInv(row scanner) (*invite.Invitation, error) {
 	var inv invite.Invitation
 	var id, org pgtype.UUID
-	var state, mailState string
+	var state, mail string
 	var metadata []byte
 	m := &inv.Mail
 	err := row.Scan(&inv.Number, &id, &org, &inv.Email, &inv.Role, &inv.Permissions, &inv.Inviter.ID, &inv.Inviter.Name,
 		&state, &inv.CreatedAt, &inv.UpdatedAt, &inv.ExpiresAt, &inv.FinishedAt, &inv.Error, &metadata, &inv.Locale,
-		&inv.SendCount, &inv.LastSentAt, &inv.TokenHash, &mailState, &m.Attempts, &m.LastError, &m.NextAttemptAt, &m.SentAt)
+		&inv.SendCount, &inv.LastSentAt, &inv.TokenHash, &mail, &m.Attempts, &m.LastError, &m.NextAttemptAt, &m.SentAt)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -465,7 +465,7 @@ func scanInv(row scanner) (*invite.Invitation, error) {
 	inv.Metadata = json.RawMessage(metadata)
 	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = utc(inv.CreatedAt), utc(inv.UpdatedAt), utc(inv.ExpiresAt)
 	inv.FinishedAt, inv.LastSentAt = utcPtr(inv.FinishedAt), utcPtr(inv.LastSentAt)
-	m.State = invite.MailState(mailState)
+	m.State = invite.MailState(mail)
 	m.NextAttemptAt, m.SentAt = utcPtr(m.NextAttemptAt), utcPtr(m.SentAt)
 	return &inv, nil
 }
