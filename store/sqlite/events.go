@@ -49,15 +49,15 @@ func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Ev
 	w.add("org_id = ?", f.Org)
 	w.add("seq > ?", f.After.Seq)
 	// A prefix is compared with substr, not LIKE: '_' in "api_key." is a
-	// LIKE wildcard.
+	// LIKE wildcard. (json_each has a column "type" of its own.)
 	switch {
 	case len(f.Types) > 0 && len(f.Prefixes) > 0:
-		w.add("(type IN (SELECT value FROM json_each(?)) OR EXISTS (SELECT 1 FROM json_each(?) p WHERE substr(type, 1, length(p.value)) = p.value))",
+		w.add("(type IN (SELECT value FROM json_each(?)) OR EXISTS (SELECT 1 FROM json_each(?) p WHERE substr(events.type, 1, length(p.value)) = p.value))",
 			jsonText(f.Types), jsonText(f.Prefixes))
 	case len(f.Types) > 0:
 		w.add("type IN (SELECT value FROM json_each(?))", jsonText(f.Types))
 	case len(f.Prefixes) > 0:
-		w.add("EXISTS (SELECT 1 FROM json_each(?) p WHERE substr(type, 1, length(p.value)) = p.value)", jsonText(f.Prefixes))
+		w.add("EXISTS (SELECT 1 FROM json_each(?) p WHERE substr(events.type, 1, length(p.value)) = p.value)", jsonText(f.Prefixes))
 	}
 	if f.Subject != "" {
 		w.add("subject = ?", f.Subject)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -659,10 +660,18 @@ func (t *tx) ClaimJobs(ctx context.Context, worker string, kinds []string, now, 
 	if len(kinds) == 0 {
 		return nil, nil
 	}
-	return queryAll(ctx, t, scanJob, `UPDATE outbox SET locked_by = ?, locked_until = ?, attempts = attempts + 1
+	jobs, err := queryAll(ctx, t, scanJob, `UPDATE outbox SET locked_by = ?, locked_until = ?, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM outbox WHERE kind IN (SELECT value FROM json_each(?)) AND run_at <= ?
 			AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at, id`+limitSQL(limit, 0)+`)
 		RETURNING `+jobCols, worker, micros(leaseUntil), jsonText(kinds), micros(now), micros(now))
+	// RETURNING gives the rows in the order the UPDATE met them, not the subquery's.
+	slices.SortFunc(jobs, func(a, b *invite.Job) int {
+		if c := a.RunAt.Compare(b.RunAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return jobs, err
 }
 
 func (t *tx) RescheduleJob(ctx context.Context, id int64, worker string, runAt time.Time, attempts int, lastError string) error {

@@ -33,6 +33,9 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Members", testMembers},
 		{"Resend", testResend},
 		{"Outbox", testOutbox},
+		{"Jobs", testJobs},
+		{"Events", testEvents},
+		{"Webhooks", testWebhooks},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })

@@ -51,6 +51,8 @@ func testTx(t *testing.T, e *env) {
 		sent := now.Add(-time.Minute)
 		inv := newInv(o.ID, e.email(), invite.StatePending)
 		inv.Locale, inv.SendCount, inv.LastSentAt = "ja-JP", 2, &sent
+		next := now.Add(time.Minute)
+		inv.Mail = invite.MailDelivery{State: invite.MailRetrying, Attempts: 2, LastError: "421 busy", NextAttemptAt: &next}
 		e.write(t, func(tx invite.Tx) error { return tx.CreateInvitation(ctx, inv) })
 		if inv.Number <= 0 {
 			t.Fatalf("CreateInvitation set Number %d", inv.Number)
@@ -63,6 +65,11 @@ func testTx(t *testing.T, e *env) {
 				string(got.TokenHash) != string(want.TokenHash) {
 				t.Errorf("invitation read back as %+v, want %+v", got, want)
 			}
+			if got.Mail.State != want.Mail.State || got.Mail.Attempts != want.Mail.Attempts || got.Mail.LastError != want.Mail.LastError {
+				t.Errorf("mail read back as %+v, want %+v", got.Mail, want.Mail)
+			}
+			wantTimes(t, "mail next_attempt_at", got.Mail.NextAttemptAt, want.Mail.NextAttemptAt)
+			wantTimes(t, "mail sent_at", got.Mail.SentAt, want.Mail.SentAt)
 			var gm, wm any
 			if json.Unmarshal(got.Metadata, &gm) != nil || json.Unmarshal(want.Metadata, &wm) != nil || fmt.Sprint(gm) != fmt.Sprint(wm) {
 				t.Errorf("metadata read back as %s, want %s", got.Metadata, want.Metadata)
@@ -101,6 +108,7 @@ func testTx(t *testing.T, e *env) {
 		inv.Role, inv.Permissions, inv.State, inv.UpdatedAt, inv.FinishedAt = "admin", []string{}, invite.StateError, fin, &fin
 		inv.Error, inv.Metadata, inv.Locale, inv.SendCount, inv.LastSentAt = "mailbox full", json.RawMessage(`{"b":"x"}`), "fr", 3, nil
 		inv.ExpiresAt, inv.TokenHash = now.Add(2*time.Hour), invite.HashToken("other")
+		inv.Mail = invite.MailDelivery{State: invite.MailFailed, Attempts: 3, LastError: "550 no such user", SentAt: &sent}
 		e.write(t, func(tx invite.Tx) error { return tx.UpdateInvitation(ctx, inv) })
 		var back *invite.Invitation
 		e.write(t, func(tx invite.Tx) error {
@@ -207,6 +215,16 @@ func testTx(t *testing.T, e *env) {
 			"GetIdempotency": func(tx invite.Tx) error { _, err := tx.GetIdempotency(ctx, "scope", "key"); return err },
 			"RescheduleJob":  func(tx invite.Tx) error { return tx.RescheduleJob(ctx, 1<<60, "w", now, 1, "x") },
 			"DeleteJob":      func(tx invite.Tx) error { return tx.DeleteJob(ctx, 1<<60, "w") },
+			"GetEvent":       func(tx invite.Tx) error { _, err := tx.GetEvent(ctx, o.ID, "evt_none"); return err },
+			"GetWebhook":     func(tx invite.Tx) error { _, err := tx.GetWebhook(ctx, o.ID, "wh_none"); return err },
+			"UpdateWebhook": func(tx invite.Tx) error {
+				return tx.UpdateWebhook(ctx, &invite.Webhook{ID: "wh_none", OrgID: o.ID, UpdatedAt: now})
+			},
+			"DeleteWebhook": func(tx invite.Tx) error { return tx.DeleteWebhook(ctx, o.ID, "wh_none") },
+			"GetDelivery":   func(tx invite.Tx) error { _, err := tx.GetDelivery(ctx, "wh_none", "evt_none"); return err },
+			"UpdateDelivery": func(tx invite.Tx) error {
+				return tx.UpdateDelivery(ctx, &invite.Delivery{ID: 1 << 60, WebhookID: "wh_none", State: invite.DeliveryFailed})
+			},
 		}
 		for name, fn := range cases {
 			if err := e.store.Write(ctx, fn); !errors.Is(err, invite.ErrNotFound) {
