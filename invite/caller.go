@@ -46,10 +46,10 @@ func (p *Principal) IsAdmin() bool {
 // Authorize answers whether p may manage org; another org's resources are
 // "not found" so that ids do not leak across tenants.
 func (p *Principal) Authorize(org OrgID) error {
-	if p == nil || p.Type == ActorInvitee || (p.Type == ActorAPIKey && (p.Org == nil || *p.Org != org)) {
-		return NotFound("organization %s not found", org)
+	if p.IsAdmin() || (p != nil && p.Type == ActorAPIKey && p.Org != nil && *p.Org == org) {
+		return nil
 	}
-	return nil
+	return NotFound("organization %s not found", org)
 }
 
 // RequireAdmin refuses anything but an admin key or the system.

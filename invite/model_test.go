@@ -95,16 +95,38 @@ func TestPrincipal(t *testing.T) {
 	if invite.ErrorKind(none.Authorize(a)) != invite.KindNotFound || none.IsAdmin() {
 		t.Error("no principal may manage an org")
 	}
-	org := &invite.Principal{KeyID: "k", Org: &a}
+	if invite.ErrorKind((&invite.Principal{}).Authorize(a)) != invite.KindNotFound {
+		t.Error("a principal of no type manages an org")
+	}
+	org := &invite.Principal{Type: invite.ActorAPIKey, KeyID: "k", Org: &a}
 	if org.Authorize(a) != nil || invite.ErrorKind(org.Authorize(b)) != invite.KindNotFound {
 		t.Error("an org key manages its own org and no other")
 	}
 	if invite.ErrorKind(org.RequireAdmin()) != invite.KindForbidden {
 		t.Error("an org key passes RequireAdmin")
 	}
-	admin := &invite.Principal{KeyID: "admin"}
-	if !admin.IsAdmin() || admin.Authorize(a) != nil || admin.RequireAdmin() != nil {
-		t.Error("an admin key manages every org")
+	invitee := &invite.Principal{Type: invite.ActorInvitee, KeyID: "i", Org: &a}
+	if invite.ErrorKind(invitee.Authorize(a)) != invite.KindNotFound {
+		t.Error("an invitee manages the org it was invited to")
+	}
+	for _, p := range []*invite.Principal{{Type: invite.ActorAdminKey, KeyID: "admin"}, invite.System} {
+		if !p.IsAdmin() || p.Authorize(a) != nil || p.RequireAdmin() != nil {
+			t.Errorf("%s does not manage every org", p.Type)
+		}
+	}
+	if got := org.Actor(); got != (invite.Actor{Type: invite.ActorAPIKey, ID: "k"}) {
+		t.Errorf("an org key's actor is %+v", got)
+	}
+}
+
+func TestRequestIDUsable(t *testing.T) {
+	for id, want := range map[string]bool{
+		"abc-123": true, "": false, "has space": false, "tab\t": false, "nul\x00": false, "é": false,
+		strings.Repeat("a", invite.MaxRequestIDLen): true, strings.Repeat("a", invite.MaxRequestIDLen+1): false,
+	} {
+		if got := invite.RequestIDUsable(id); got != want {
+			t.Errorf("RequestIDUsable(%q) = %v, want %v", id, got, want)
+		}
 	}
 }
 
