@@ -248,31 +248,13 @@ func (e *env) settle(t *testing.T, j *invite.Job, r invite.JobResult) {
 // events lists org's events in log order, of the given types when any are.
 func (e *env) events(t *testing.T, org invite.OrgID, types ...string) []*invite.Event {
 	t.Helper()
-	var out []*invite.Event
-	err := e.store.Read(sys(t), func(tx invite.Tx) error {
-		var err error
-		out, err = tx.ListEvents(sys(t), invite.EventFilter{Org: org, Types: types, Limit: 100000})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("ListEvents: %v", err)
-	}
-	return out
+	return e.listEvents(t, invite.EventFilter{Org: org, Types: types, Limit: 100000})
 }
 
 // subjectEvents lists the events about subject in org, in log order.
 func (e *env) subjectEvents(t *testing.T, org invite.OrgID, subject string) []*invite.Event {
 	t.Helper()
-	var out []*invite.Event
-	err := e.store.Read(sys(t), func(tx invite.Tx) error {
-		var err error
-		out, err = tx.ListEvents(sys(t), invite.EventFilter{Org: org, Subject: subject, Limit: 100000})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("ListEvents: %v", err)
-	}
-	return out
+	return e.listEvents(t, invite.EventFilter{Org: org, Subject: subject, Limit: 100000})
 }
 
 // eventTypes lists the types of events, in their order.
