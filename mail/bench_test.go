@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitd/invitd/job"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/mail/mailtest"
 )
 
 // BenchmarkBurst2000 measures delivery of a burst of 2,000 invitations to a
-// local SMTP server: from the worker's start until every job is done.
+// local SMTP server: from the runner's start until every job is done.
 func BenchmarkBurst2000(b *testing.B) {
 	const burst = 2000
 	srv := mailtest.Start(b, mailtest.Options{})
@@ -24,15 +25,20 @@ func BenchmarkBurst2000(b *testing.B) {
 			e.invite(fmt.Sprintf("bench%05d-%d@example.com", j, i), nil)
 		}
 		before, beforeConns := len(srv.Messages()), srv.Connections()
-		w, err := mail.NewWorker(e.svc, fast(srv.URL()), nil, nil)
+		h, err := mail.NewHandler(e.svc, fast(srv.URL()), nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
+		r, err := job.New(e.svc, job.Config{PollInterval: 10 * time.Millisecond})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Register(h)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		b.StartTimer()
 		start := time.Now()
-		go func() { defer close(done); w.Run(ctx) }()
+		go func() { defer close(done); r.Run(ctx) }()
 		for !e.outboxEmpty() {
 			time.Sleep(time.Millisecond)
 		}

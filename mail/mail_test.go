@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/job"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/mail/mailtest"
 	"github.com/invitd/invitd/store/sqlite"
@@ -25,14 +26,15 @@ import (
 
 const baseURL = "https://invitd.example.com"
 
-// env is a service on a real SQLite file and, once started, a worker.
+// env is a service on a real SQLite file and, once started, a job runner
+// with the mail handler.
 type env struct {
 	t      testing.TB
-	ctx    context.Context
+	ctx    context.Context // carries invite.System
 	svc    *invite.Service
 	org    *invite.Organization
 	reg    *prometheus.Registry
-	worker atomic.Pointer[mail.Worker]
+	runner atomic.Pointer[job.Runner]
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -57,16 +59,16 @@ func (b *syncBuffer) String() string {
 
 func newEnv(t testing.TB, now func() time.Time, orgPatch *invite.SettingsPatch) *env {
 	t.Helper()
-	ctx := context.Background()
+	ctx := invite.WithPrincipal(context.Background(), invite.System)
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "x.db"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, ctx: ctx, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
-	e.svc, err = invite.NewService(st, invite.Config{Now: now, Wake: func() {
-		if w := e.worker.Load(); w != nil {
-			w.Wake()
+	e.svc, err = invite.NewService(st, invite.Config{Now: now, Wake: func(kind string) {
+		if r := e.runner.Load(); r != nil {
+			r.Wake(kind)
 		}
 	}})
 	if err != nil {
@@ -78,26 +80,43 @@ func newEnv(t testing.TB, now func() time.Time, orgPatch *invite.SettingsPatch) 
 	return e
 }
 
-// fast is a worker configuration for tests: short waits everywhere.
+// fast is a mail configuration for tests: short waits everywhere.
 func fast(smtpURL string) mail.Config {
 	return mail.Config{SMTPURL: smtpURL, From: "Acme Invitations <invites@example.com>", BaseURL: baseURL,
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond}
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 }
 
-// start runs a worker until the test ends.
-func (e *env) start(cfg mail.Config) *mail.Worker {
-	e.t.Helper()
+// runnerConfig polls often, so that a retry due after a short backoff runs
+// without a wake.
+func (e *env) runnerConfig() job.Config {
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w, err := mail.NewWorker(e.svc, cfg, log, e.reg)
+	return job.Config{PollInterval: 10 * time.Millisecond, Lease: 30 * time.Second, Log: log, Registerer: e.reg}
+}
+
+// start runs a job runner with the mail handler until the test ends.
+func (e *env) start(cfg mail.Config) *mail.Handler {
+	e.t.Helper()
+	return e.startWith(cfg, e.runnerConfig())
+}
+
+// startWith is start with the runner configured by rc.
+func (e *env) startWith(cfg mail.Config, rc job.Config) *mail.Handler {
+	e.t.Helper()
+	h, err := mail.NewHandler(e.svc, cfg, rc.Log, e.reg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.worker.Store(w)
-	ctx, cancel := context.WithCancel(e.ctx)
+	r, err := job.New(e.svc, rc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r.Register(h)
+	e.runner.Store(r)
+	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
-	go func() { defer close(e.done); w.Run(ctx) }()
+	go func() { defer close(e.done); r.Run(ctx) }()
 	e.t.Cleanup(e.stop)
-	return w
+	return h
 }
 
 func (e *env) stop() {
@@ -110,12 +129,17 @@ func (e *env) stop() {
 
 func (e *env) invite(email string, mod func(*invite.CreateInvitation)) *invite.Invitation {
 	e.t.Helper()
+	return e.inviteAs(e.ctx, email, mod)
+}
+
+func (e *env) inviteAs(ctx context.Context, email string, mod func(*invite.CreateInvitation)) *invite.Invitation {
+	e.t.Helper()
 	c := invite.CreateInvitation{Email: email, Role: "admin", Permissions: []string{"billing", "members"},
 		Inviter: invite.Inviter{ID: "u1", Name: "Ada <Lovelace>"}}
 	if mod != nil {
 		mod(&c)
 	}
-	res, err := e.svc.CreateInvitation(e.ctx, e.org.ID, c)
+	res, err := e.svc.CreateInvitation(ctx, e.org.ID, c)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -131,8 +155,10 @@ func (e *env) get(inv *invite.Invitation) *invite.Invitation {
 	return got
 }
 
-// metric returns the value of a counter or gauge in the registry.
-func (e *env) metric(name string) float64 {
+// metric returns the value of a counter or gauge in the registry: the
+// series whose labels include the given name/value pairs. A labelled series
+// not yet made reads 0, as a counter never incremented would.
+func (e *env) metric(name string, labels ...string) float64 {
 	e.t.Helper()
 	mfs, err := e.reg.Gather()
 	if err != nil {
@@ -142,16 +168,37 @@ func (e *env) metric(name string) float64 {
 		if mf.GetName() != name {
 			continue
 		}
-		m := mf.GetMetric()[0]
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			}
 		}
+	}
+	if len(labels) > 0 {
+		return 0
 	}
 	e.t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// jobs returns a count of send_invitation attempts by result (succeeded,
+// retried, failed, void).
+func (e *env) jobs(result string) float64 {
+	e.t.Helper()
+	return e.metric("invitd_jobs_total", "kind", invite.JobSendInvitation, "result", result)
 }
 
 // eventually polls cond until it holds or fails the test.
@@ -166,12 +213,19 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// outboxEmpty tells whether no mail job is queued; the other kinds (each
+// invitation's expiry) stay queued, for no handler of theirs runs here.
 func (e *env) outboxEmpty() bool {
-	n, _, err := e.svc.OutboxStats(e.ctx)
+	st, _, err := e.svc.JobStats(e.ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return n == 0
+	for _, s := range st {
+		if s.Kind == invite.JobSendInvitation && s.Due+s.Scheduled > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func TestMailArrivesWithBothPartsAndAWorkingLink(t *testing.T) {
@@ -235,8 +289,11 @@ func TestMailArrivesWithBothPartsAndAWorkingLink(t *testing.T) {
 	if got := e.metric("invitd_mail_sent_total"); got != 1 {
 		t.Errorf("sent counter = %v, want 1", got)
 	}
-	if got := e.metric("invitd_outbox_jobs"); got != 0 {
-		t.Errorf("outbox gauge = %v, want 0", got)
+	if got := e.jobs("succeeded"); got != 1 {
+		t.Errorf("succeeded attempts = %v, want 1", got)
+	}
+	if got := e.metric("invitd_jobs_waiting", "kind", invite.JobSendInvitation); got != 0 {
+		t.Errorf("waiting gauge = %v, want 0", got)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if n := len(srv.Messages()); n != 1 {
@@ -269,7 +326,7 @@ func TestTemporaryRejectionIsRetried(t *testing.T) {
 			if got := e.get(inv); got.State != invite.StatePending || got.Error != "" {
 				t.Errorf("invitation is %s %q, want pending", got.State, got.Error)
 			}
-			if got := e.metric("invitd_mail_retried_total"); got != 1 {
+			if got := e.jobs("retried"); got != 1 {
 				t.Errorf("retried counter = %v, want 1", got)
 			}
 			if got := e.metric("invitd_mail_sent_total"); got != 1 {
@@ -302,7 +359,7 @@ func TestPermanentRejectionMovesTheInvitationToError(t *testing.T) {
 		t.Error("finished_at not set")
 	}
 	eventually(t, 5*time.Second, "the job is gone", e.outboxEmpty)
-	if got := e.metric("invitd_mail_failed_total"); got != 1 {
+	if got := e.jobs("failed"); got != 1 {
 		t.Errorf("failed counter = %v, want 1", got)
 	}
 	if n := len(srv.Messages()); n != 0 {
@@ -335,10 +392,10 @@ func TestTooManyTemporaryFailuresGiveUp(t *testing.T) {
 	if !strings.Contains(got.Error, "gave up after 3 attempts") || !strings.Contains(got.Error, "452") {
 		t.Errorf("error reason = %q", got.Error)
 	}
-	if got := e.metric("invitd_mail_retried_total"); got != 2 {
+	if got := e.jobs("retried"); got != 2 {
 		t.Errorf("retried counter = %v, want 2", got)
 	}
-	if got := e.metric("invitd_mail_failed_total"); got != 1 {
+	if got := e.jobs("failed"); got != 1 {
 		t.Errorf("failed counter = %v, want 1", got)
 	}
 }
@@ -359,7 +416,7 @@ func TestServerDownAtCreateDeliversOnceItIsUp(t *testing.T) {
 		t.Fatalf("create with the mail server down: state %s", inv.State)
 	}
 	eventually(t, 10*time.Second, "a delivery attempt failed", func() bool {
-		return e.metric("invitd_mail_retried_total") >= 2
+		return e.jobs("retried") >= 2
 	})
 	if got := e.get(inv); got.State != invite.StatePending {
 		t.Fatalf("invitation is %s while the server is down, want pending", got.State)
@@ -580,21 +637,23 @@ func TestTemplatesDirOverridesFileByFile(t *testing.T) {
 	bad := t.TempDir()
 	os.MkdirAll(filepath.Join(bad, "de"), 0o755)
 	os.WriteFile(filepath.Join(bad, "de", "subject.txt"), []byte("Einladung"), 0o644)
-	if _, err := mail.NewWorker(e.svc, mail.Config{TemplatesDir: bad}, nil, nil); err == nil || !strings.Contains(err.Error(), "body.txt") {
+	if _, err := mail.NewHandler(e.svc, mail.Config{TemplatesDir: bad}, nil, nil); err == nil || !strings.Contains(err.Error(), "body.txt") {
 		t.Errorf("a locale without a body: err = %v", err)
 	}
 	os.WriteFile(filepath.Join(bad, "de", "body.txt"), []byte("{{.Nope"), 0o644)
-	if _, err := mail.NewWorker(e.svc, mail.Config{TemplatesDir: bad}, nil, nil); err == nil {
+	if _, err := mail.NewHandler(e.svc, mail.Config{TemplatesDir: bad}, nil, nil); err == nil {
 		t.Error("a broken template was accepted")
 	}
 }
 
-func TestOutboxGauges(t *testing.T) {
+// The queue gauges read the shared outbox at each scrape: mail waiting and
+// its age, and the expiries scheduled for later.
+func TestQueueGauges(t *testing.T) {
 	clock := time.Now()
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	e := newEnv(t, now, nil)
-	if _, err := mail.NewWorker(e.svc, fast(""), nil, e.reg); err != nil {
+	if _, err := job.New(e.svc, e.runnerConfig()); err != nil {
 		t.Fatal(err)
 	}
 	e.invite("a@example.com", nil)
@@ -602,35 +661,60 @@ func TestOutboxGauges(t *testing.T) {
 	mu.Lock()
 	clock = clock.Add(90 * time.Second)
 	mu.Unlock()
-	if got := e.metric("invitd_outbox_jobs"); got != 2 {
-		t.Errorf("outbox depth = %v, want 2", got)
+	if got := e.metric("invitd_jobs_waiting", "kind", invite.JobSendInvitation); got != 2 {
+		t.Errorf("mail waiting = %v, want 2", got)
 	}
-	if got := e.metric("invitd_outbox_oldest_job_age_seconds"); got < 89 || got > 91 {
-		t.Errorf("oldest age = %v, want 90", got)
+	if got := e.metric("invitd_jobs_oldest_waiting_seconds", "kind", invite.JobSendInvitation); got < 89 || got > 91 {
+		t.Errorf("oldest mail waits %v s, want 90", got)
+	}
+	if got := e.metric("invitd_jobs_scheduled", "kind", invite.JobExpireInvitation); got != 2 {
+		t.Errorf("expiries scheduled = %v, want 2", got)
+	}
+	if got := e.metric("invitd_jobs_waiting", "kind", invite.JobExpireInvitation); got != 0 {
+		t.Errorf("expiries waiting = %v, want 0: they are a week away", got)
 	}
 }
 
 func TestConfigErrors(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	for _, u := range []string{"http://host", "smtp://", "smtp://host:99999", "smtp://host?starttls=maybe", "smtp://u:p@host?auth=magic"} {
-		if _, err := mail.NewWorker(e.svc, mail.Config{SMTPURL: u}, nil, nil); err == nil {
+		if _, err := mail.NewHandler(e.svc, mail.Config{SMTPURL: u}, nil, nil); err == nil {
 			t.Errorf("SMTP URL %q accepted", u)
 		}
 	}
-	if _, err := mail.NewWorker(e.svc, mail.Config{From: "not an address"}, nil, nil); err == nil {
+	if _, err := mail.NewHandler(e.svc, mail.Config{From: "not an address"}, nil, nil); err == nil {
 		t.Error("bad From accepted")
 	}
 }
 
-func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
-	min, max := time.Second, 10*time.Second
+// The handler's policy carries the configured attempts and backoff to the
+// runner: doubling from MinBackoff, capped at MaxBackoff, jittered into the
+// upper half.
+func TestPolicyBacksOffWithJitterAndCap(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	h, err := mail.NewHandler(e.svc, mail.Config{MinBackoff: time.Second, MaxBackoff: 10 * time.Second, MaxAttempts: 5}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := h.Policy()
+	if p.MaxAttempts != 5 || p.Concurrency != 1 {
+		t.Errorf("policy = %+v, want 5 attempts, one at a time", p)
+	}
+	max := 10 * time.Second
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: max, 20: max} {
 		for range 50 {
-			d := mail.Backoff(attempt, min, max)
+			d := p.Backoff(attempt)
 			if d < want/2 || d > want {
 				t.Fatalf("attempt %d: backoff %v outside [%v, %v]", attempt, d, want/2, want)
 			}
 		}
+	}
+	def, err := mail.NewHandler(e.svc, mail.Config{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := def.Policy(); p.MaxAttempts != 8 || p.Backoff(1) < 15*time.Second || p.Backoff(1) > 30*time.Second || p.Backoff(30) > time.Hour {
+		t.Errorf("default policy: %d attempts, first backoff %v, last %v; want 8, 30s, 1h", p.MaxAttempts, p.Backoff(1), p.Backoff(30))
 	}
 }
 
@@ -651,7 +735,11 @@ func TestAKeptConnectionThatDiedIsReplaced(t *testing.T) {
 	if m := second.Wait(t, 1, 10*time.Second)[0]; m.To[0] != "two@example.com" {
 		t.Errorf("recipient %v", m.To)
 	}
-	if got := e.metric("invitd_mail_retried_total"); got != 0 {
+	eventually(t, 5*time.Second, "the second job is done", e.outboxEmpty)
+	if got := e.jobs("retried"); got != 0 {
 		t.Errorf("retried counter = %v, want 0: the new connection should be transparent\n%s", got, e.logs.String())
+	}
+	if got := e.jobs("succeeded"); got != 2 {
+		t.Errorf("succeeded attempts = %v, want 2", got)
 	}
 }
