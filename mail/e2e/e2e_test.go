@@ -22,12 +22,17 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testnode.Main(m)) }
 
-// startNode starts a ready `invitd serve` on db that sends mail to smtpURL.
-func startNode(t *testing.T, db, smtpURL string) *testnode.Node {
+// startNode starts a ready `invitd serve` on db that sends mail to smtpURL,
+// with env (NAME=value) added.
+func startNode(t *testing.T, db, smtpURL string, env ...string) *testnode.Node {
 	t.Helper()
-	return testnode.StartReady(t, "INVITD_DB="+db, "INVITD_SMTP_URL="+smtpURL,
-		"INVITD_MAIL_FROM=Invites <invites@example.com>")
+	return testnode.StartReady(t, append([]string{"INVITD_DB=" + db, "INVITD_SMTP_URL=" + smtpURL,
+		"INVITD_MAIL_FROM=Invites <invites@example.com>"}, env...)...)
 }
+
+// shortLease makes the jobs a killed node held free again after 10 s
+// rather than the default 2 min; the kill tests wait for it.
+const shortLease = "INVITD_JOB_LEASE=10s"
 
 func createOrg(t *testing.T, n *testnode.Node) string {
 	t.Helper()
@@ -75,12 +80,12 @@ func checkMail(t *testing.T, msgs []*mailtest.Message, emails []string, n *testn
 // answered invitation gets its mail, once.
 func TestKill9WhileTheMailServerIsDown(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for a lease to run out (2 min)")
+		t.Skip("waits for a lease to run out")
 	}
 	t.Parallel()
 	smtpAddr := testnode.FreeAddr(t)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
-	n := startNode(t, db, "smtp://"+smtpAddr)
+	n := startNode(t, db, "smtp://"+smtpAddr, shortLease)
 	org := createOrg(t, n)
 	var emails []string
 	for i := range 40 {
@@ -107,11 +112,11 @@ func TestKill9WhileTheMailServerIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	n2 := startNode(t, db, "smtp://"+smtpAddr)
+	n2 := startNode(t, db, "smtp://"+smtpAddr, shortLease)
 	// A job that failed before the kill is retried after its backoff (at
 	// most 30 s); one the killed process held is freed when its lease ends
-	// (2 min).
-	msgs := srv.Wait(t, len(emails), 200*time.Second)
+	// (10 s).
+	msgs := srv.Wait(t, len(emails), 90*time.Second)
 	time.Sleep(2 * time.Second) // room for a duplicate to show up
 	checkMail(t, srv.Messages(), emails, n2)
 	if len(msgs) > 0 && !strings.Contains(msgs[0].Header.Get("From"), "Invites") || !strings.Contains(msgs[0].Header.Get("From"), "<invites@example.com>") {
@@ -123,7 +128,7 @@ func TestKill9WhileTheMailServerIsDown(t *testing.T) {
 // at most the one mail in flight at the kill goes out twice.
 func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for a lease to run out (2 min)")
+		t.Skip("waits for a lease to run out")
 	}
 	t.Parallel()
 	srv := mailtest.Start(t, mailtest.Options{Reply: func(stage string, _ int, _ string) error {
@@ -133,7 +138,7 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 		return nil
 	}})
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
-	n := startNode(t, db, srv.URL())
+	n := startNode(t, db, srv.URL(), shortLease)
 	org := createOrg(t, n)
 	var emails []string
 	for i := range 100 {
@@ -158,8 +163,8 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	if before == len(emails) {
 		t.Fatal("every mail went out before the kill; the test proves nothing")
 	}
-	n2 := startNode(t, db, srv.URL())
-	deadline = time.Now().Add(200 * time.Second)
+	n2 := startNode(t, db, srv.URL(), shortLease)
+	deadline = time.Now().Add(90 * time.Second)
 	for {
 		seen := map[string]bool{}
 		for _, m := range srv.Messages() {
