@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/job"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/mail/mailtest"
 )
@@ -74,28 +75,33 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", p)
 }
 
-// mailEnv is the web env with a mail worker sending to a real SMTP server.
+// mailEnv is the web env with a job runner sending mail to a real SMTP server.
 type mailEnv struct {
 	*env
 	smtp *mailtest.Server
 }
 
 func newMailEnv(t *testing.T) *mailEnv {
-	var worker atomic.Pointer[mail.Worker]
-	e := newEnv(t, "Acme & Co", func() {
-		if w := worker.Load(); w != nil {
-			w.Wake()
+	var runner atomic.Pointer[job.Runner]
+	e := newEnv(t, "Acme & Co", func(kind string) {
+		if r := runner.Load(); r != nil {
+			r.Wake(kind)
 		}
 	})
 	srv := mailtest.Start(t, mailtest.Options{})
-	w, err := mail.NewWorker(e.svc, mail.Config{SMTPURL: srv.URL(), BaseURL: e.srv.URL, PollInterval: 20 * time.Millisecond}, nil, nil)
+	h, err := mail.NewHandler(e.svc, mail.Config{SMTPURL: srv.URL(), BaseURL: e.srv.URL}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker.Store(w)
+	r, err := job.New(e.svc, job.Config{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Register(h)
+	runner.Store(r)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
+	go func() { defer close(done); r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return &mailEnv{env: e, smtp: srv}
 }

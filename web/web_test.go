@@ -36,7 +36,7 @@ func (c *clock) Add(d time.Duration) {
 
 type env struct {
 	t     testing.TB
-	ctx   context.Context
+	ctx   context.Context // carries invite.System
 	svc   *invite.Service
 	org   *invite.Organization
 	clock *clock
@@ -51,9 +51,9 @@ type env struct {
 	postHold atomic.Int64
 }
 
-func newEnv(t testing.TB, orgName string, wake func()) *env {
+func newEnv(t testing.TB, orgName string, wake func(kind string)) *env {
 	t.Helper()
-	ctx := context.Background()
+	ctx := invite.WithPrincipal(context.Background(), invite.System)
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "x.db"), "")
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +70,11 @@ func newEnv(t testing.TB, orgName string, wake func()) *env {
 	mux := http.NewServeMux()
 	pages := web.New(e.svc, nil)
 	mux.Handle("/i/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// As the server's middleware does: the request's id goes with the
+		// events it causes.
+		if id := r.Header.Get("X-Request-Id"); invite.RequestIDUsable(id) {
+			r = r.WithContext(invite.WithRequestID(r.Context(), id))
+		}
 		if r.Method != http.MethodPost {
 			pages.ServeHTTP(w, r)
 			return
