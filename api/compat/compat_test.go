@@ -1,7 +1,6 @@
 package compat_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -102,7 +101,7 @@ func (s *surfaces) upsunList(state string) map[string]map[string]any {
 
 func TestCreateOnEachReadOnEvery(t *testing.T) {
 	s := setup(t)
-	ctx := context.Background()
+	ctx := compattest.System
 
 	r := s.jicooDo(http.MethodPost, "/v1/organization_invitations", map[string]any{"email": "J@Example.com", "role": "admin"})
 	status(t, r, http.StatusCreated)

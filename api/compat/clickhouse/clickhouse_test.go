@@ -1,7 +1,6 @@
 package clickhouse_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -117,7 +116,7 @@ func path(org string, rest ...string) string {
 
 func TestCreateListGetDelete(t *testing.T) {
 	env, c := setup(t, nil)
-	ctx := context.Background()
+	ctx := compattest.System
 	org := env.Org.ID.UUID()
 
 	m := invitation(t, c.do(http.MethodPost, path(org), map[string]any{"email": "Dev.Person@Example.COM", "role": "developer"}))
@@ -264,7 +263,7 @@ func TestBadInput(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	env, c := setup(t, nil)
-	ctx := context.Background()
+	ctx := compattest.System
 	org := env.Org.ID.UUID()
 	inv := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "a@example.com"})
 	other := env.NewOrg(t, "Other")

@@ -2,7 +2,6 @@ package jicoo_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -165,7 +164,7 @@ func TestSeedSampleRequestAsWritten(t *testing.T) {
 
 func TestCreateGetDelete(t *testing.T) {
 	env, c := setup(t, nil)
-	ctx := context.Background()
+	ctx := compattest.System
 	r := c.do(http.MethodPost, "/v1/organization_invitations", map[string]any{"email": "  New.Person@Example.COM ", "role": "admin"})
 	m := checkInvitation(t, data(t, r, http.StatusCreated))
 	if m["email"] != "new.person@example.com" || m["role"] != "admin" {
@@ -249,7 +248,7 @@ func TestCreateRejectsBadInput(t *testing.T) {
 			wantError(t, c.do(http.MethodPost, "/v1/organization_invitations", tt.body), tt.status)
 		})
 	}
-	n, err := env.Svc.CountInvitations(context.Background(), invite.InvitationFilter{Org: env.Org.ID})
+	n, err := env.Svc.CountInvitations(compattest.System, invite.InvitationFilter{Org: env.Org.ID})
 	if err != nil || n != 1 {
 		t.Errorf("invitations after bad requests: %d, %v", n, err)
 	}
@@ -265,7 +264,7 @@ func TestPaging(t *testing.T) {
 	}
 	// One that is not pending is never listed.
 	gone := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "gone@example.com"})
-	if _, err := env.Svc.CancelInvitation(context.Background(), env.Org.ID, invite.InvitationRef{ID: gone.ID}); err != nil {
+	if _, err := env.Svc.CancelInvitation(compattest.System, env.Org.ID, invite.InvitationRef{ID: gone.ID}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -347,7 +346,7 @@ func descending(n int) []int {
 func TestExpiredAndAcceptedAreNotInvitations(t *testing.T) {
 	clock := compattest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	env, c := setup(t, clock)
-	ctx := context.Background()
+	ctx := compattest.System
 	old := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "old@example.com"})
 	clock.Add(8 * 24 * time.Hour)
 	acc := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "acc@example.com"})
@@ -366,7 +365,7 @@ func TestExpiredAndAcceptedAreNotInvitations(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	env, c := setup(t, nil)
-	ctx := context.Background()
+	ctx := compattest.System
 	inv := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "a@example.com"})
 	other := env.NewOrg(t, "Other")
 	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, "other")
@@ -430,7 +429,7 @@ func TestRoutingErrors(t *testing.T) {
 
 func TestOrganizationUsers(t *testing.T) {
 	env, c := setup(t, nil)
-	ctx := context.Background()
+	ctx := compattest.System
 	var ids []string
 	for i := range 5 {
 		email := fmt.Sprintf("member%d@example.com", i)

@@ -1,7 +1,8 @@
 // Package compattest sets up what the compatibility surfaces' tests share: a
 // Service over a real SQLite store, an organization with a key, a surface
-// served over loopback HTTP under its mount prefix, and checks of JSON
-// field types against a seed's field table.
+// served over loopback HTTP under its mount prefix with the server's request
+// ids, checks of JSON field types against a seed's field table, and checks
+// of the events a request caused.
 package compattest
 
 import (
@@ -56,6 +57,10 @@ func (c *Clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// System is a context for calling the Service as background work does; it
+// may do anything.
+var System = invite.WithPrincipal(context.Background(), invite.System)
+
 // Env is one test's world.
 type Env struct {
 	Svc   *invite.Service
@@ -69,7 +74,7 @@ type Env struct {
 // organization with an org key and an admin key. clock may be nil.
 func New(t testing.TB, clock *Clock) *Env {
 	t.Helper()
-	ctx := context.Background()
+	ctx := System
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "invitd.db"), "")
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -97,7 +102,7 @@ func New(t testing.TB, clock *Clock) *Env {
 // NewOrg makes another organization.
 func (e *Env) NewOrg(t testing.TB, name string) *invite.Organization {
 	t.Helper()
-	o, err := e.Svc.CreateOrg(context.Background(), name, nil)
+	o, err := e.Svc.CreateOrg(System, name, nil)
 	if err != nil {
 		t.Fatalf("create org: %v", err)
 	}
@@ -108,7 +113,7 @@ func (e *Env) NewOrg(t testing.TB, name string) *invite.Organization {
 func (e *Env) Invite(t testing.TB, org invite.OrgID, c invite.CreateInvitation) *invite.Invitation {
 	t.Helper()
 	c.NoEmail = true
-	res, err := e.Svc.CreateInvitation(context.Background(), org, c)
+	res, err := e.Svc.CreateInvitation(System, org, c)
 	if err != nil {
 		t.Fatalf("create invitation %s: %v", c.Email, err)
 	}
@@ -116,14 +121,116 @@ func (e *Env) Invite(t testing.TB, org invite.OrgID, c invite.CreateInvitation) 
 }
 
 // Serve mounts h under prefix (as the server does, with http.StripPrefix)
-// on a loopback test server and returns the URL of prefix.
+// on a loopback test server and returns the URL of prefix. Every request
+// gets an id as the server's middleware gives it (RequestID).
 func Serve(t testing.TB, prefix string, h http.Handler) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(RequestID(mux))
 	t.Cleanup(srv.Close)
 	return srv.URL + prefix
+}
+
+// RequestID does what the server's middleware does with request ids: it
+// keeps the client's X-Request-Id when short and printable, else makes one,
+// answers it as X-Request-Id and puts it in the request's context.
+func RequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !invite.RequestIDUsable(id) {
+			id = invite.NewRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(invite.WithRequestID(r.Context(), id)))
+	})
+}
+
+// KeyActor is how events name the org key Key.
+func (e *Env) KeyActor() invite.Actor {
+	return invite.Actor{Type: invite.ActorAPIKey, ID: e.Key.ID, Name: e.Key.Name}
+}
+
+// AdminActor is how events name the admin key Admin.
+func (e *Env) AdminActor() invite.Actor {
+	return invite.Actor{Type: invite.ActorAdminKey, ID: e.Admin.ID, Name: e.Admin.Name}
+}
+
+// EventsAfter lists org's events after cursor ("" for all), oldest first,
+// and the cursor after the last of them.
+func (e *Env) EventsAfter(t testing.TB, org invite.OrgID, cursor string) ([]*invite.Event, string) {
+	t.Helper()
+	var out []*invite.Event
+	for {
+		p, err := e.Svc.ListEvents(System, org, invite.EventParams{After: cursor, Limit: 100})
+		if err != nil {
+			t.Fatalf("list events: %v", err)
+		}
+		out = append(out, p.Items...)
+		cursor = p.NextCursor
+		if len(p.Items) == 0 {
+			return out, cursor
+		}
+	}
+}
+
+// Tail is the cursor after org's last event so far: the events listed
+// after it are those caused since.
+func (e *Env) Tail(t testing.TB, org invite.OrgID) string {
+	t.Helper()
+	_, c := e.EventsAfter(t, org, "")
+	return c
+}
+
+// Want is an event a request is to cause: its type and the id of the
+// object it is about (its subject and its data's id).
+type Want struct {
+	Type string
+	ID   string
+}
+
+// CheckEvents asserts that org's events after cursor are exactly want, in
+// order, each by actor, with requestID, about its object (subject and
+// data.id) in org (data.organization_id). It returns the cursor after them.
+func (e *Env) CheckEvents(t testing.TB, org invite.OrgID, cursor string, actor invite.Actor, requestID string, want ...Want) string {
+	t.Helper()
+	evs, next := e.EventsAfter(t, org, cursor)
+	var got, wantTypes []string
+	for _, ev := range evs {
+		got = append(got, ev.Type)
+	}
+	for _, w := range want {
+		wantTypes = append(wantTypes, w.Type)
+	}
+	if strings.Join(got, ",") != strings.Join(wantTypes, ",") {
+		t.Errorf("events %v, want %v", got, wantTypes)
+		return next
+	}
+	if requestID == "" {
+		t.Errorf("no request id to compare the events with")
+	}
+	for i, ev := range evs {
+		w := want[i]
+		if ev.Actor != actor {
+			t.Errorf("%s: actor %+v, want %+v", ev.Type, ev.Actor, actor)
+		}
+		if ev.RequestID != requestID {
+			t.Errorf("%s: request_id %q, want %q", ev.Type, ev.RequestID, requestID)
+		}
+		if ev.OrgID != org || ev.Subject != w.ID {
+			t.Errorf("%s: in %s about %s, want %s about %s", ev.Type, ev.OrgID, ev.Subject, org, w.ID)
+		}
+		var data struct {
+			ID    string `json:"id"`
+			OrgID string `json:"organization_id"`
+		}
+		if err := json.Unmarshal(ev.Data, &data); err != nil {
+			t.Errorf("%s: data %s: %v", ev.Type, ev.Data, err)
+		} else if data.ID != w.ID || data.OrgID != org.String() {
+			t.Errorf("%s: data.id %q, data.organization_id %q; want %s, %s", ev.Type, data.ID, data.OrgID, w.ID, org)
+		}
+	}
+	return next
 }
 
 // Response is a finished HTTP exchange.
