@@ -1,0 +1,110 @@
+package clickhouse_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/api/compat/clickhouse"
+	"github.com/invitd/invitd/api/compat/internal/compattest"
+	"github.com/invitd/invitd/invite"
+)
+
+// keyClient sends ClickHouse requests with a key's id and secret and, when
+// set, an X-Request-Id.
+type keyClient struct {
+	t            *testing.T
+	base         string
+	user, secret string
+}
+
+func (c *keyClient) do(method, path string, body any, requestID string) *compattest.Response {
+	c.t.Helper()
+	return compattest.Do(c.t, method, c.base+path, body, func(r *http.Request) {
+		r.SetBasicAuth(c.user, c.secret)
+		if requestID != "" {
+			r.Header.Set("X-Request-Id", requestID)
+		}
+	})
+}
+
+// requestID is the id the answer carries in its header and body; ClickHouse
+// ids are UUIDs.
+func requestID(t *testing.T, r *compattest.Response) string {
+	t.Helper()
+	id := r.Header.Get("X-Request-Id")
+	var body struct{ RequestID string }
+	r.JSON(t, &body)
+	if _, err := uuid.Parse(id); err != nil || body.RequestID != id {
+		t.Fatalf("X-Request-Id %q, body requestId %q: want one UUID", id, body.RequestID)
+	}
+	return id
+}
+
+// Both ClickHouse actions, with an org key and with an admin key, record
+// their events by that key, with the request id the answer carried, about
+// the invitation; reads and refused requests record none.
+func TestEveryActionRecordsItsEvents(t *testing.T) {
+	env := compattest.New(t, nil)
+	base := compattest.Serve(t, prefix, clickhouse.New(env.Svc))
+	org := env.Org.ID
+	path := "/v1/organizations/" + org.UUID() + "/invitations"
+	for _, k := range []struct {
+		name  string
+		key   *invite.NewKey
+		actor invite.Actor
+	}{
+		{"org key", env.Key, env.KeyActor()},
+		{"admin key", env.Admin, env.AdminActor()},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			c := &keyClient{t: t, base: base, user: k.key.ID, secret: k.key.Secret}
+			cur := env.Tail(t, org)
+
+			// Create, with a client's UUID request id: kept.
+			sent := uuid.NewString()
+			r := c.do("POST", path, map[string]any{"email": "ann-" + k.actor.ID + "@example.com", "role": "developer"}, sent)
+			if r.Status != http.StatusOK {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+			if got := requestID(t, r); got != sent {
+				t.Errorf("the request id %s was answered as %s", sent, got)
+			}
+			var created struct{ Result clickhouse.Invitation }
+			r.JSON(t, &created)
+			id := created.Result.ID
+			cur = env.CheckEvents(t, org, cur, k.actor, sent, compattest.Want{Type: invite.EventInvitationCreated, ID: id})
+
+			// Reads and a refused create record nothing.
+			for _, req := range []struct {
+				method, path string
+				body         any
+				status       int
+			}{
+				{"GET", path, nil, http.StatusOK},
+				{"GET", path + "/" + id, nil, http.StatusOK},
+				{"POST", path, map[string]any{"email": "ann-" + k.actor.ID + "@example.com"}, http.StatusConflict},
+				{"POST", path, map[string]any{"email": "x@example.com", "role": "owner"}, http.StatusBadRequest},
+			} {
+				if r := c.do(req.method, req.path, req.body, ""); r.Status != req.status {
+					t.Fatalf("%s %s: %d, want %d: %s", req.method, req.path, r.Status, req.status, r.Body)
+				}
+			}
+			cur = env.CheckEvents(t, org, cur, k.actor, "none")
+
+			// Delete, with a request id that is not a UUID: ClickHouse
+			// answers one of its own, and the event records that one.
+			r = c.do("DELETE", path+"/"+id, nil, "req-not-a-uuid")
+			if r.Status != http.StatusOK {
+				t.Fatalf("delete: %d %s", r.Status, r.Body)
+			}
+			made := requestID(t, r)
+			cur = env.CheckEvents(t, org, cur, k.actor, made, compattest.Want{Type: invite.EventInvitationCancelled, ID: id})
+			if r := c.do("DELETE", path+"/"+id, nil, ""); r.Status != http.StatusNotFound {
+				t.Fatalf("second delete: %d %s", r.Status, r.Body)
+			}
+			env.CheckEvents(t, org, cur, k.actor, "none")
+		})
+	}
+}
