@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/server"
 )
@@ -23,6 +25,13 @@ type client struct {
 }
 
 func (c *client) do(method, path string, body any, auth func(*http.Request)) (int, []byte) {
+	c.t.Helper()
+	status, _, out := c.doH(method, path, body, auth)
+	return status, out
+}
+
+// doH is do that also returns the answer's headers.
+func (c *client) doH(method, path string, body any, auth func(*http.Request)) (int, http.Header, []byte) {
 	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -40,12 +49,14 @@ func (c *client) do(method, path string, body any, auth func(*http.Request)) (in
 	}
 	defer res.Body.Close()
 	out, _ := io.ReadAll(res.Body)
-	return res.StatusCode, out
+	return res.StatusCode, res.Header, out
 }
 
-// One invitation, created through any surface, is the same invitation on every other.
+// One invitation, created through any surface, is the same invitation on
+// every other, and each create is recorded with the request id the
+// server's middleware answered.
 func TestEverySurfaceIsMountedOnOneCore(t *testing.T) {
-	ctx := context.Background()
+	ctx := invite.WithPrincipal(context.Background(), invite.System)
 	srv, err := server.Open(ctx, server.Config{DB: "sqlite:" + filepath.Join(t.TempDir(), "x.db"), AdminKey: adminKey})
 	if err != nil {
 		t.Fatal(err)
@@ -78,9 +89,31 @@ func TestEverySurfaceIsMountedOnOneCore(t *testing.T) {
 		{"clickhouse", "/compat/clickhouse/v1/organizations/" + o.ID.UUID() + "/invitations", map[string]any{"email": "clickhouse@example.com", "role": "developer"}, basic, 200},
 		{"upsun", "/compat/upsun/organizations/" + o.ID.String() + "/invitations", map[string]any{"email": "upsun@example.com", "permissions": []string{"billing"}}, bearer, 201},
 	}
+	var requestIDs []string
 	for _, cr := range creates {
-		if status, body := c.do("POST", cr.path, cr.body, cr.auth); status != cr.want {
+		sent := "req-" + cr.surface
+		status, h, body := c.doH("POST", cr.path, cr.body, func(r *http.Request) { cr.auth(r); r.Header.Set("X-Request-Id", sent) })
+		if status != cr.want {
 			t.Fatalf("%s create: %d %s", cr.surface, status, body)
+		}
+		rid := h.Get("X-Request-Id")
+		// ClickHouse's ids are UUIDs: it answers one of its own for another.
+		if rid == "" || (cr.surface != "clickhouse" && rid != sent) || (cr.surface == "clickhouse" && uuid.Validate(rid) != nil) {
+			t.Errorf("%s create sent X-Request-Id %q, answered %q", cr.surface, sent, rid)
+		}
+		requestIDs = append(requestIDs, rid)
+	}
+	evs, err := srv.Service.ListEvents(ctx, o.ID, invite.EventParams{Types: []string{invite.EventInvitationCreated}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyActor := invite.Actor{Type: invite.ActorAPIKey, ID: k.ID, Name: "all surfaces"}
+	if len(evs.Items) != len(creates) {
+		t.Fatalf("%d invitation.created events, want %d", len(evs.Items), len(creates))
+	}
+	for i, ev := range evs.Items {
+		if ev.Actor != keyActor || ev.RequestID != requestIDs[i] {
+			t.Errorf("%s create recorded by %+v in %q, want %+v in %q", creates[i].surface, ev.Actor, ev.RequestID, keyActor, requestIDs[i])
 		}
 	}
 	reads := []struct {
