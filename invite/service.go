@@ -686,6 +686,12 @@ func (s *Service) CountInvitations(ctx context.Context, f InvitationFilter) (int
 // whose time has passed has its expiry recorded first, and then the move is
 // refused as from expired (resend excepted, which that state allows).
 func (s *Service) move(ctx context.Context, find func(*change) (*Invitation, error), a Action, before func(*change, *Invitation) error) (*Invitation, error) {
+	return s.moveThen(ctx, find, a, before, nil)
+}
+
+// moveThen is move with after, which runs once the move is stored and its
+// event emitted, for what follows from it (an accept's member).
+func (s *Service) moveThen(ctx context.Context, find func(*change) (*Invitation, error), a Action, before, after func(*change, *Invitation) error) (*Invitation, error) {
 	var inv *Invitation
 	err := s.write(ctx, func(ch *change) error {
 		var err error
@@ -703,7 +709,13 @@ func (s *Service) move(ctx context.Context, find func(*change) (*Invitation, err
 				return err
 			}
 		}
-		return s.finish(ch, inv, a)
+		if err := s.finish(ch, inv, a); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(ch, inv)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -770,7 +782,7 @@ func (s *Service) accept(ctx context.Context, find func(*change) (*Invitation, e
 		return nil, nil, err
 	}
 	var m *Member
-	inv, err := s.move(ctx, find, ActionAccept, func(ch *change, inv *Invitation) error {
+	inv, err := s.moveThen(ctx, find, ActionAccept, func(ch *change, inv *Invitation) error {
 		if a.Email != "" && a.Email != inv.Email {
 			return Invalid("email %s does not match the invitation's address", a.Email)
 		}
@@ -780,9 +792,8 @@ func (s *Service) accept(ctx context.Context, find func(*change) (*Invitation, e
 		if errors.Is(err, ErrDuplicateMember) {
 			return Conflict("%s is already a member of this organization", inv.Email)
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	}, func(ch *change, _ *Invitation) error {
 		ch.emit(m.OrgID, EventMemberCreated, m.ID.String(), ViewMember(m))
 		return nil
 	})

@@ -183,7 +183,13 @@ func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{},
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			defer func() { <-slots }()
+			defer func() {
+				<-slots
+				select { // a slot is free: claim more without waiting for a poll
+				case k.wake <- struct{}{}:
+				default:
+				}
+			}()
 			r.run(ctx, k, j)
 		}()
 	}
