@@ -3,9 +3,7 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/invitd/invitd/internal/testnode"
 	"github.com/invitd/invitd/mail/mailtest"
@@ -193,43 +190,10 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	}
 }
 
-// postgresURL makes a fresh database on the server named by
-// INVITD_TEST_POSTGRES_URL and returns its URL; the database is dropped at
-// the end.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("INVITD_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("INVITD_TEST_POSTGRES_URL is needed under CI (bash .ci/postgres.sh prints one)")
-		}
-		t.Skip("set INVITD_TEST_POSTGRES_URL (export INVITD_TEST_POSTGRES_URL=$(bash .ci/postgres.sh)) to run the PostgreSQL delivery test")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("INVITD_TEST_POSTGRES_URL: %v", err)
-	}
-	name := fmt.Sprintf("invitd_mail_e2e_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		conn.Close(context.Background())
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 // Three nodes on one PostgreSQL share the outbox: every mail goes out once,
 // and more than one node sends.
 func TestThreeNodesOnPostgreSQLSendEachMailOnce(t *testing.T) {
-	db := postgresURL(t)
+	db := testnode.PostgresDB(t)
 	srv := mailtest.Start(t, mailtest.Options{Reply: func(stage string, _ int, _ string) error {
 		if stage == "DATA" {
 			time.Sleep(2 * time.Millisecond) // a server with some latency
