@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/invitd/invitd/internal/testnode"
 	"github.com/invitd/invitd/mail/mailtest"
 )
