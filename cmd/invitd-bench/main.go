@@ -9,12 +9,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -40,8 +42,9 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "duration of each measurement")
 	nodes := flag.Int("nodes", 1, "invitd nodes sharing the database (PostgreSQL only for more than 1)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of invitd's create and list phases to this file")
+	webhooks := flag.Int("webhooks", 0, "also measure create with this many webhook endpoints on a local receiver, and a burst of 5,000 events")
 	flag.Parse()
-	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile); err != nil {
+	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile, *webhooks); err != nil {
 		fmt.Fprintln(os.Stderr, "invitd-bench:", err)
 		os.Exit(1)
 	}
@@ -78,7 +81,11 @@ func load(name string, conc int, d time.Duration, op func(worker, i int) error) 
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
-				if err := op(w, int(seq.Add(1))); err != nil {
+				err := op(w, int(seq.Add(1)))
+				if errors.Is(err, errStop) {
+					break
+				}
+				if err != nil {
 					if errs.Add(1) == 1 {
 						fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 					}
@@ -102,7 +109,7 @@ func load(name string, conc int, d time.Duration, op func(worker, i int) error) 
 	return r
 }
 
-func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile string) error {
+func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile string, webhooks int) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "invitd-bench")
 	if err != nil {
@@ -159,7 +166,8 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	var first *server.Server
 	for i := range nodes {
 		srv, err := server.Open(ctx, server.Config{DB: db, AdminKey: adminKey, BaseURL: "http://bench",
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+			WebhookAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // the bench's receiver
 		if err != nil {
 			return err
 		}
@@ -213,7 +221,76 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	fmt.Printf("  list   / plain handler, one           = %5.1f%%\n", 100*list.rps/plain.rps)
 	fmt.Printf("  create / plain handler, one           = %5.1f%%\n", 100*create.rps/plain.rps)
 	fmt.Printf("  create / raw insert                   = %5.1f%%\n", 100*create.rps/raw.rps)
+	if webhooks > 0 {
+		return benchWebhooks(client, urls, webhooks, conc, d, create, raw, prefix)
+	}
 	return nil
+}
+
+// benchWebhooks measures create again in an organization with n endpoints
+// on a local receiver (so that every create also appends its events and
+// queues n deliveries, which go out meanwhile), then how fast a burst of
+// 5,000 events reaches every endpoint.
+func benchWebhooks(client *http.Client, urls []string, n, conc int, d time.Duration, create, raw result, prefix string) error {
+	var got atomic.Int64
+	recv, stop, err := listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var org struct{ ID string }
+	if err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": "Bench webhooks"}, 201, &org); err != nil {
+		return err
+	}
+	base := "/v1/organizations/" + org.ID
+	for i := range n {
+		hook := map[string]any{"url": fmt.Sprintf("%s/hook/%d", recv, i)}
+		if err := do(client, "POST", urls[0]+base+"/webhooks", adminKey, hook, 201, nil); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\nwith %d webhook endpoint(s) on a local receiver:\n", n)
+	hooked := load("(c) invitd create, webhooks", conc, d, func(w, i int) error {
+		return do(client, "POST", urls[i%len(urls)]+base+"/invitations", adminKey,
+			map[string]any{"email": fmt.Sprintf("%s-h%d@example.com", prefix, i), "role": "member"}, 201, nil)
+	})
+	// The burst: 5,000 creates without mail, one event each, every event to every endpoint.
+	waitIdle(&got)
+	got.Store(0)
+	const burst = 5000
+	start := time.Now()
+	load("(c) burst of 5,000 creates", conc, 10*time.Minute, func(w, i int) error {
+		if i > burst {
+			return errStop
+		}
+		return do(client, "POST", urls[i%len(urls)]+base+"/invitations", adminKey,
+			map[string]any{"email": fmt.Sprintf("%s-b%d@example.com", prefix, i), "role": "member", "send_email": false}, 201, nil)
+	})
+	want := int64(burst * n)
+	for deadline := time.Now().Add(10 * time.Minute); got.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	fmt.Printf("%-34s %9.0f deliveries/s  (%d of %d delivered in %s)\n", "(c) webhook deliveries of the burst",
+		float64(got.Load())/elapsed.Seconds(), got.Load(), want, elapsed.Round(time.Millisecond))
+	fmt.Printf("\nratios (same run):\n")
+	fmt.Printf("  create with webhooks / raw insert     = %5.1f%%  (%+.1f points against no endpoints)\n",
+		100*hooked.rps/raw.rps, 100*(hooked.rps-create.rps)/raw.rps)
+	return nil
+}
+
+// errStop ends a load early: the op has done all it was to do.
+var errStop = errors.New("done")
+
+// waitIdle waits until the receiver has had nothing for a moment.
+func waitIdle(got *atomic.Int64) {
+	for last := int64(-1); got.Load() != last; time.Sleep(500 * time.Millisecond) {
+		last = got.Load()
+	}
 }
 
 // sampleBodies returns an invitation and a page of 20 as invitd writes them.
