@@ -59,6 +59,8 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 	h.registerInvitations(api)
 	h.registerMembers(api)
 	h.registerInvitee(api)
+	h.registerEvents(api)
+	h.registerWebhooks(api)
 	return api
 }
 

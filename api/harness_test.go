@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -32,18 +33,49 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, false, nil)
+}
+
+// newEnvWith is newEnv with configure applied to the server's Config; with
+// jobs the server runs its job runner too (mail, webhook deliveries), as
+// invitd serve does.
+func newEnvWith(t *testing.T, jobs bool, configure func(*server.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{
+	cfg := server.Config{
 		DB: "sqlite:" + filepath.Join(t.TempDir(), "invitd.db"), AdminKey: adminKey, BaseURL: "http://invitd.test",
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { ts.Close(); srv.Close() })
-	e := &env{t: t, url: ts.URL, srv: srv}
+	e := &env{t: t, srv: srv}
+	if jobs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(sctx, ln) }()
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			srv.Close()
+		})
+		e.url = "http://" + ln.Addr().String()
+	} else {
+		ts := httptest.NewServer(srv.Handler())
+		t.Cleanup(func() { ts.Close(); srv.Close() })
+		e.url = ts.URL
+	}
 
-	res, err := http.Get(ts.URL + "/openapi-3.0.json")
+	res, err := http.Get(e.url + "/openapi-3.0.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +88,7 @@ func newEnv(t *testing.T) *env {
 	if err := doc.Validate(ctx); err != nil {
 		t.Fatalf("openapi document is not valid: %v", err)
 	}
-	doc.Servers = openapi3.Servers{{URL: ts.URL}}
+	doc.Servers = openapi3.Servers{{URL: e.url}}
 	if e.router, err = gorillamux.NewRouter(doc); err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
 	"github.com/invitd/invitd/api"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/store"
+	"github.com/invitd/invitd/webhook"
 )
 
 // cli runs one of the shell commands directly on the database.
@@ -24,11 +26,17 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	expiresIn := fs.Int64("expires-in", 0, "seconds until the invitation expires (default: the organization's TTL)")
 	locale := fs.String("locale", "", "language of the mail, e.g. en or ja")
 	noEmail := fs.Bool("no-email", false, "send no mail; print the token to deliver the link yourself")
-	id := fs.String("id", "", "invitation id (UUID or number)")
+	id := fs.String("id", "", "invitation id (UUID or number); webhook id for webhook commands")
 	state := fs.String("state", "", "list: only invitations in this state")
 	sort := fs.String("sort", "", "list: created_at, -created_at, updated_at or -updated_at")
 	limit := fs.Int("limit", 0, "list: page size, 1..100")
 	cursor := fs.String("cursor", "", "list: next_cursor of the previous page")
+	types := fs.String("type", "", "events list: comma-separated event types or prefix patterns such as invitation.*")
+	after := fs.String("after", "", "events list: next_cursor of an earlier page")
+	hookURL := fs.String("url", "", "webhook create: the endpoint's URL")
+	events := fs.String("events", "", "webhook create: comma-separated event types, prefix patterns or * (default: all)")
+	description := fs.String("description", "", "webhook create: what the endpoint is for")
+	event := fs.String("event", "", "webhook retry: the event id to send again")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,7 +45,20 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return err
 	}
 	defer st.Close()
-	svc, err := invite.NewService(st, invite.Config{})
+	// The shell may not register an endpoint that the API would refuse.
+	allow, err := webhook.ParseAllow(env("INVITD_WEBHOOK_ALLOW_NETWORKS", ""))
+	if err != nil {
+		return fmt.Errorf("INVITD_WEBHOOK_ALLOW_NETWORKS: %w", err)
+	}
+	guard := &webhook.Guard{Allow: allow}
+	svc, err := invite.NewService(st, invite.Config{
+		CheckWebhookURL: func(ctx context.Context, u string) error {
+			if err := guard.CheckURL(ctx, u); err != nil {
+				return invite.Invalid("%v", err)
+			}
+			return nil
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -102,6 +123,21 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		}
 		return printJSON(stdout, out)
 	}
+	if cmd == "events list" {
+		page, err := svc.ListEvents(ctx, *orgID, invite.EventParams{Types: []string{*types}, After: *after, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		out := api.EventList{Data: []*api.Event{}, NextCursor: page.NextCursor}
+		for _, e := range page.Items {
+			out.Data = append(out.Data, api.ViewEvent(e))
+		}
+		return printJSON(stdout, out)
+	}
+	if strings.HasPrefix(cmd, "webhook ") {
+		h := hookFlags{url: *hookURL, events: *events, description: *description, id: *id, event: *event, limit: *limit, cursor: *cursor}
+		return webhookCommand(ctx, svc, cmd, *orgID, h, stdout)
+	}
 	ref, err := invite.ParseInvitationRef(*id)
 	if err != nil {
 		return err
@@ -114,4 +150,83 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return err
 	}
 	return printJSON(stdout, api.ViewInvitation(inv))
+}
+
+// hookFlags are the flags of the webhook commands.
+type hookFlags struct {
+	url, events, description, id, event, cursor string
+	limit                                       int
+}
+
+func webhookCommand(ctx context.Context, svc *invite.Service, cmd string, org invite.OrgID, f hookFlags, stdout io.Writer) error {
+	switch cmd {
+	case "webhook create":
+		in := invite.WebhookInput{URL: &f.url, Description: &f.description}
+		if f.events != "" {
+			ev := strings.Split(f.events, ",")
+			in.Events = &ev
+		}
+		w, err := svc.CreateWebhook(ctx, org, in)
+		if err != nil {
+			return err
+		}
+		v := api.ViewWebhook(w)
+		v.Secret = w.Secret // shown this once
+		return printJSON(stdout, v)
+	case "webhook list":
+		list, err := svc.ListWebhooks(ctx, org)
+		if err != nil {
+			return err
+		}
+		out := api.List[*api.Webhook]{Data: []*api.Webhook{}}
+		for _, w := range list {
+			out.Data = append(out.Data, api.ViewWebhook(w))
+		}
+		return printJSON(stdout, out)
+	}
+	if f.id == "" {
+		return errors.New("--id is required")
+	}
+	switch cmd {
+	case "webhook get":
+		w, err := svc.GetWebhook(ctx, org, f.id)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, api.ViewWebhook(w))
+	case "webhook delete":
+		if err := svc.DeleteWebhook(ctx, org, f.id); err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]any{"id": f.id, "deleted": true})
+	case "webhook deliveries":
+		page, err := svc.ListDeliveries(ctx, org, f.id, f.limit, f.cursor)
+		if err != nil {
+			return err
+		}
+		out := api.List[*api.Delivery]{Data: []*api.Delivery{}}
+		for _, d := range page.Items {
+			out.Data = append(out.Data, api.ViewDelivery(d))
+		}
+		if page.NextCursor != "" {
+			out.NextCursor = &page.NextCursor
+		}
+		return printJSON(stdout, out)
+	case "webhook retry":
+		if f.event == "" {
+			return errors.New("--event is required")
+		}
+		d, err := svc.RetryDelivery(ctx, org, f.id, f.event)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, api.ViewDelivery(d))
+	case "webhook test":
+		e, err := svc.TestWebhook(ctx, org, f.id)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, api.ViewEvent(e))
+	}
+	return fmt.Errorf("unknown command %q", cmd)
 }

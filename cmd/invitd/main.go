@@ -27,16 +27,25 @@ import (
 const usage = `invitd — organization invitations
 
 Usage:
-  invitd serve                      run the HTTP service and the mail worker
+  invitd serve                      run the HTTP service and its background jobs (mail, webhooks, expiry)
   invitd migrate                    create or upgrade the database schema
   invitd org create --name NAME     create an organization
   invitd key create --org ORG       create an API key for an organization (--admin: an admin key)
   invitd invite create --org ORG --email EMAIL [--role R] [--permissions a,b] [--expires-in SECS] [--locale L] [--no-email]
   invitd invite list --org ORG [--state S] [--email E] [--role R] [--sort S] [--limit N] [--cursor C]
   invitd invite get|cancel|resend --org ORG --id ID
+  invitd events list --org ORG [--type T[,T...]] [--after CURSOR] [--limit N]
+                                    the organization's events, oldest first (--type takes prefixes such as invitation.*)
+  invitd webhook create --org ORG --url URL [--events a,b] [--description D]
+                                    add a webhook endpoint; prints its secret, shown only now
+  invitd webhook list --org ORG
+  invitd webhook get|delete|test --org ORG --id WEBHOOK
+  invitd webhook deliveries --org ORG --id WEBHOOK [--limit N] [--cursor C]
+  invitd webhook retry --org ORG --id WEBHOOK --event EVENT
 
 Every command takes --db (INVITD_DB, default sqlite:invitd.db); run any
-command with -h for its flags. Results are printed as JSON.
+command with -h for its flags. Results are printed as JSON. webhook create
+refuses the URLs serve would (INVITD_WEBHOOK_ALLOW_NETWORKS applies to both).
 `
 
 func main() {
@@ -52,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command given")
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "org" || cmd == "key" || cmd == "invite" {
+	if cmd == "org" || cmd == "key" || cmd == "invite" || cmd == "events" || cmd == "webhook" {
 		if len(rest) == 0 {
 			return fmt.Errorf("%s needs a subcommand; see invitd help", cmd)
 		}
@@ -71,7 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return st.Close()
-	case "org create", "key create", "invite create", "invite list", "invite get", "invite cancel", "invite resend":
+	case "org create", "key create", "invite create", "invite list", "invite get", "invite cancel", "invite resend",
+		"events list", "webhook create", "webhook list", "webhook get", "webhook delete", "webhook deliveries",
+		"webhook retry", "webhook test":
 		return cli(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
