@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,6 +305,8 @@ type request struct {
 	Body   []byte
 	At     time.Time
 	Status int // what the receiver answered
+	// Cut: the sender went away before the answer, so it never saw one.
+	Cut bool
 }
 
 // ID is the request's webhook-id.
@@ -315,6 +318,8 @@ type receiver struct {
 	// answer, when set, decides the status of the nth request (from 1)
 	// before it is recorded; it may block.
 	answer func(n int, r *http.Request) int
+
+	open atomic.Int32 // requests under way
 
 	mu      sync.Mutex
 	reqs    []*request
@@ -330,6 +335,8 @@ func newReceiver(t testing.TB, answer func(n int, r *http.Request) int) *receive
 		if err != nil {
 			return
 		}
+		rc.open.Add(1)
+		defer rc.open.Add(-1)
 		count.Lock()
 		n++
 		i := n
@@ -339,7 +346,8 @@ func newReceiver(t testing.TB, answer func(n int, r *http.Request) int) *receive
 			status = rc.answer(i, r)
 		}
 		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, &request{Header: r.Header.Clone(), Body: body, At: time.Now(), Status: status})
+		rc.reqs = append(rc.reqs, &request{Header: r.Header.Clone(), Body: body, At: time.Now(), Status: status,
+			Cut: r.Context().Err() != nil})
 		rc.mu.Unlock()
 		select {
 		case rc.arrived <- struct{}{}:
