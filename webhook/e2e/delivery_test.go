@@ -73,7 +73,7 @@ func ptr[T any](p *T) any {
 // another endpoint gets all of a burst of events before that first attempt
 // would have ended: the stuck one holds only its own share of the workers.
 func TestStuckEndpointDoesNotHoldOthers(t *testing.T) {
-	const timeout, perEndpoint = time.Second, 16
+	const timeout, perEndpoint = 1500 * time.Millisecond, 16
 	release := make(chan struct{})
 	var (
 		mu           sync.Mutex
@@ -103,7 +103,7 @@ func TestStuckEndpointDoesNotHoldOthers(t *testing.T) {
 	// by a second, so the limit is set above what the healthy endpoint's
 	// burst needs: what is measured is the stuck endpoint's effect on it.
 	n := startServer(t, server.Config{WebhookAllow: loopback,
-		Jobs: job.Config{PollInterval: 20 * time.Millisecond, Lease: 3 * time.Second},
+		Jobs: job.Config{PollInterval: 20 * time.Millisecond, Lease: 4 * time.Second},
 		Webhooks: webhook.HandlerConfig{Timeout: timeout, PerEndpoint: perEndpoint,
 			Schedule: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}}})
 	t.Cleanup(func() { close(release) }) // before the server stops
@@ -176,14 +176,17 @@ func TestStuckEndpointDoesNotHoldOthers(t *testing.T) {
 	if got := time.Duration(d.DurationMS) * time.Millisecond; got < timeout || got > timeout+500*time.Millisecond {
 		t.Errorf("the stuck attempt took %v, want about the timeout %v", got, timeout)
 	}
+	// Retries follow; which delivery gets the endpoint's next slot is not
+	// told, so any will do.
 	stuck.waitFor(t, 10*time.Second, "a second attempt at the stuck endpoint", func(reqs []*request) bool {
-		n := 0
+		seen := map[string]bool{}
 		for _, r := range reqs {
-			if r.ID() == org1.ID {
-				n++
+			if seen[r.ID()] {
+				return true
 			}
+			seen[r.ID()] = true
 		}
-		return n >= 2
+		return false
 	})
 	mu.Lock()
 	most := isOpen

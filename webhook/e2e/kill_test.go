@@ -51,6 +51,7 @@ func TestKill9DuringABurstOfDeliveries(t *testing.T) {
 		created    atomic.Int64
 		killed     atomic.Bool
 		beforeKill int
+		crowded    bool // a receiver had the victim's request open at the kill
 		wg         sync.WaitGroup
 	)
 	// Once the burst is under way, the victim is killed when a receiver has
@@ -61,6 +62,7 @@ func TestKill9DuringABurstOfDeliveries(t *testing.T) {
 		<-half
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
 			if receivers[0].open.Load() > 4 || receivers[1].open.Load() > 4 {
+				crowded = true
 				break
 			}
 		}
@@ -170,10 +172,12 @@ func TestKill9DuringABurstOfDeliveries(t *testing.T) {
 			dups += len(reqs) - 1
 		}
 	}
-	t.Logf("%d creates answered, %d events (%v); %d requests before the kill, %d cut by it, %d duplicates",
-		len(answered), len(log), types, beforeKill, cut, dups)
-	if cut == 0 {
-		t.Error("the kill cut no delivery in flight; the test proves less than it says")
+	t.Logf("%d creates answered, %d events (%v); %d requests before the kill (one of the victim's open: %v), %d cut by it, %d duplicates",
+		len(answered), len(log), types, beforeKill, crowded, cut, dups)
+	// A duplicate is a delivery the victim made and could not record: with
+	// receivers that always answer, only the kill makes one.
+	if cut+dups == 0 {
+		t.Error("the kill met no delivery under way; the test proves less than it says")
 	}
 }
 
