@@ -66,8 +66,8 @@ func TestKill9DuringABurstOfDeliveries(t *testing.T) {
 				break
 			}
 		}
+		killed.Store(true) // first: a create that the kill breaks must see it
 		procs[victim].Cmd.Process.Kill()
-		killed.Store(true)
 		for _, rc := range receivers {
 			beforeKill += len(rc.requests())
 		}
