@@ -239,7 +239,30 @@ func (s *Service) ListWebhooks(ctx context.Context, org OrgID) ([]*Webhook, erro
 
 // UpdateWebhook changes an endpoint.
 func (s *Service) UpdateWebhook(ctx context.Context, org OrgID, id string, in WebhookInput) (*Webhook, error) {
-	return s.changeWebhook(ctx, org, id, func(c *change, w *Webhook) error { return s.applyWebhook(ctx, w, in) })
+	if err := authorize(ctx, org); err != nil {
+		return nil, err
+	}
+	// The URL check resolves the host: done before the transaction, so that
+	// a slow resolver holds no write.
+	var checked Webhook
+	if err := s.applyWebhook(ctx, &checked, in); err != nil {
+		return nil, err
+	}
+	return s.changeWebhook(ctx, org, id, func(c *change, w *Webhook) error {
+		if in.URL != nil {
+			w.URL = checked.URL
+		}
+		if in.Events != nil {
+			w.Events = checked.Events
+		}
+		if in.Description != nil {
+			w.Description = checked.Description
+		}
+		if in.Enabled != nil {
+			w.Enabled = checked.Enabled
+		}
+		return nil
+	})
 }
 
 // RotateWebhookSecret gives an endpoint a new secret; the old one also
