@@ -112,6 +112,7 @@ var statusOf = map[invite.Kind]int{
 	invite.KindNotFound:        http.StatusNotFound,
 	invite.KindConflict:        http.StatusConflict,
 	invite.KindTooManyRequests: http.StatusTooManyRequests,
+	invite.KindUnavailable:     http.StatusServiceUnavailable,
 }
 
 // problem turns a core error into an RFC 9457 answer; anything unexpected is
@@ -127,7 +128,7 @@ func problem(err error) error {
 	}
 	e := huma.NewError(status, invite.ErrorMessage(err))
 	var ie *invite.Error
-	if status == http.StatusTooManyRequests && errors.As(err, &ie) {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && errors.As(err, &ie) {
 		secs := int(ie.RetryAfter.Seconds() + 0.999)
 		return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}})
 	}

@@ -55,7 +55,10 @@ func withSecret(w *invite.Webhook) *Webhook {
 func (h *handlers) registerWebhooks(api huma.API) {
 	const tag = "Webhooks"
 	const base = "/v1/organizations/{org_id}/webhooks"
-	huma.Register(api, op("POST", base, "create-webhook", "Add an endpoint that receives the organization's events", tag, http.StatusCreated, true),
+	// A URL's host is looked up: a failed lookup is a 503 to retry.
+	create := op("POST", base, "create-webhook", "Add an endpoint that receives the organization's events", tag, http.StatusCreated, true)
+	create.Errors = append(create.Errors, http.StatusServiceUnavailable)
+	huma.Register(api, create,
 		func(ctx context.Context, in *createWebhookInput) (*body[*Webhook], error) {
 			org, err := orgFor(in.OrgID)
 			if err != nil {
@@ -93,7 +96,9 @@ func (h *handlers) registerWebhooks(api huma.API) {
 			})
 		})
 
-	huma.Register(api, op("PATCH", base+"/{webhook_id}", "update-webhook", "Change an endpoint's URL, events, description or whether it is enabled", tag, 0, true),
+	update := op("PATCH", base+"/{webhook_id}", "update-webhook", "Change an endpoint's URL, events, description or whether it is enabled", tag, 0, true)
+	update.Errors = append(update.Errors, http.StatusServiceUnavailable)
+	huma.Register(api, update,
 		func(ctx context.Context, in *updateWebhookInput) (*body[*Webhook], error) {
 			b := in.Body
 			wi := invite.WebhookInput{URL: b.URL, Description: b.Description, Enabled: b.Enabled}

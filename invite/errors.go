@@ -18,13 +18,14 @@ const (
 	KindNotFound             // no such resource, or not this caller's (404)
 	KindConflict             // the resource's state forbids the change (409)
 	KindTooManyRequests      // try again later (429)
+	KindUnavailable          // something invitd depends on failed for now; try again (503)
 )
 
 // Error is the one error type the core returns for anything a caller did.
 type Error struct {
 	Kind    Kind
 	Message string
-	// RetryAfter is set with KindTooManyRequests.
+	// RetryAfter is set with KindTooManyRequests and KindUnavailable.
 	RetryAfter time.Duration
 }
 
@@ -49,6 +50,13 @@ func BadRequest(format string, args ...any) error { return errorf(KindBadRequest
 // Unauthorized returns a KindUnauthorized error.
 func Unauthorized(format string, args ...any) error {
 	return errorf(KindUnauthorized, format, args...)
+}
+
+// Unavailable returns a KindUnavailable error: the caller may try again after retry.
+func Unavailable(retry time.Duration, format string, args ...any) error {
+	e := errorf(KindUnavailable, format, args...)
+	e.RetryAfter = retry
+	return e
 }
 
 // ErrorKind returns the Kind of err, KindInternal for errors from outside the core.

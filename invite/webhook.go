@@ -130,9 +130,6 @@ func (s *Service) applyWebhook(ctx context.Context, w *Webhook, in WebhookInput)
 			return err
 		}
 		if err := s.checkURL(ctx, raw); err != nil {
-			if ErrorKind(err) == KindInternal {
-				return Invalid("url is refused: %v", err)
-			}
 			return err
 		}
 		w.URL = raw

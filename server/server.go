@@ -85,12 +85,7 @@ func (s *Server) build(cfg Config) error {
 	var err error
 	s.Service, err = invite.NewService(st, invite.Config{
 		AdminKey: cfg.AdminKey, Now: cfg.Now, Wake: func(kind string) { s.runner.Wake(kind) },
-		CheckWebhookURL: func(ctx context.Context, u string) error {
-			if err := guard.CheckURL(ctx, u); err != nil {
-				return invite.Invalid("%v", err)
-			}
-			return nil
-		},
+		CheckWebhookURL: guard.Check,
 	})
 	if err != nil {
 		return err

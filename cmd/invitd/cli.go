@@ -50,15 +50,7 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	if err != nil {
 		return fmt.Errorf("INVITD_WEBHOOK_ALLOW_NETWORKS: %w", err)
 	}
-	guard := &webhook.Guard{Allow: allow}
-	svc, err := invite.NewService(st, invite.Config{
-		CheckWebhookURL: func(ctx context.Context, u string) error {
-			if err := guard.CheckURL(ctx, u); err != nil {
-				return invite.Invalid("%v", err)
-			}
-			return nil
-		},
-	})
+	svc, err := invite.NewService(st, invite.Config{CheckWebhookURL: (&webhook.Guard{Allow: allow}).Check})
 	if err != nil {
 		return err
 	}

@@ -140,13 +140,14 @@ var statuses = wire.Statuses{
 	invite.KindForbidden:       http.StatusForbidden,
 	invite.KindNotFound:        http.StatusNotFound,
 	invite.KindTooManyRequests: http.StatusTooManyRequests,
+	invite.KindUnavailable:     http.StatusServiceUnavailable,
 }
 
 // codes name each kind in Jicoo's error body.
 var codes = map[invite.Kind]string{
 	invite.KindBadRequest: "bad_request", invite.KindInvalid: "unprocessable_entity", invite.KindConflict: "conflict",
 	invite.KindUnauthorized: "unauthorized", invite.KindForbidden: "forbidden", invite.KindNotFound: "not_found",
-	invite.KindTooManyRequests: "too_many_requests", invite.KindInternal: "internal_error",
+	invite.KindTooManyRequests: "too_many_requests", invite.KindUnavailable: "service_unavailable", invite.KindInternal: "internal_error",
 }
 
 func coreError(w http.ResponseWriter, r *http.Request, err error) {

@@ -150,10 +150,11 @@ var CoreStatuses = Statuses{
 	invite.KindNotFound:        http.StatusNotFound,
 	invite.KindConflict:        http.StatusConflict,
 	invite.KindTooManyRequests: http.StatusTooManyRequests,
+	invite.KindUnavailable:     http.StatusServiceUnavailable,
 }
 
 // CoreError answers a core error through fail, the surface's own error
-// writer: the kind picks the status from statuses, a 429 gets Retry-After,
+// writer: the kind picks the status from statuses, a 429 or 503 gets Retry-After,
 // and anything unexpected is logged and answered 500 "internal error".
 func CoreError(w http.ResponseWriter, r *http.Request, surface string, err error, statuses Statuses,
 	fail func(kind invite.Kind, status int, msg string)) {
@@ -165,7 +166,7 @@ func CoreError(w http.ResponseWriter, r *http.Request, surface string, err error
 		return
 	}
 	var e *invite.Error
-	if status == http.StatusTooManyRequests && errors.As(err, &e) && e.RetryAfter > 0 {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && errors.As(err, &e) && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	fail(kind, status, invite.ErrorMessage(err))
