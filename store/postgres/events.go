@@ -85,11 +85,27 @@ func (t *tx) AppendEvents(ctx context.Context, events []*invite.Event) error {
 	return nil
 }
 
+// horizon is the lowest transaction id that may still commit an event into
+// this database, as of the reading transaction's snapshot: the least of the
+// snapshot's transactions in progress, less those known to run in another
+// database (a transaction never spans two), or else the snapshot's xmax,
+// which every later transaction is at or above. An event below it can never
+// be preceded by one that commits later. A transaction in progress whose
+// database cannot be told (it has ended since, or its session is hidden
+// from this role) counts, which only delays the log. The subquery depends
+// on nothing of the row and runs once per statement.
+const horizon = `coalesce(
+	(SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+	 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+		WHERE a.backend_xid IS NOT NULL AND a.datname IS DISTINCT FROM current_database()
+		AND a.backend_xid::text = (x::text::numeric % 4294967296)::text)),
+	pg_snapshot_xmax(pg_current_snapshot()))`
+
 func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Event, error) {
 	var w where
 	w.add("org_id = ?", orgUUID(f.Org))
 	w.add("(tx, seq) > (?::text::xid8, ?)", strconv.FormatInt(f.After.Tx, 10), f.After.Seq)
-	w.add("tx < pg_snapshot_xmin(pg_current_snapshot())")
+	w.add("tx < " + horizon)
 	if len(f.Types) > 0 || len(f.Prefixes) > 0 {
 		// ^@ is starts_with: a prefix is no LIKE pattern, whose _ would match any character.
 		w.add("(type = ANY(?) OR type ^@ ANY(?))", nonNil(f.Types), nonNil(f.Prefixes))

@@ -438,3 +438,69 @@ func TestKeyedJobMerges(t *testing.T) {
 		t.Fatalf("claimed %+v; want the unkeyed job, then the keyed one at %v", jobs, earlier.RunAt)
 	}
 }
+
+// A transaction open in another database of the server cannot write this
+// one's events, so it does not hold this log back; one open in this
+// database does, until it ends.
+func TestOnlyThisDatabasesTransactionsHoldTheLog(t *testing.T) {
+	s, _ := openStore(t)
+	other, _ := openStore(t)
+	o := newOrg(t, s)
+	oo := newOrg(t, other)
+
+	// An open transaction with an xid, elsewhere on the server.
+	hold := func(st *Store, org invite.OrgID) (release func()) {
+		started, done := make(chan error, 1), make(chan struct{})
+		go func() {
+			err := st.Write(context.Background(), func(tx invite.Tx) error {
+				if err := appendNow(context.Background(), tx, org, newEvent(org, invite.EventWebhookTest, "held")); err != nil {
+					return err
+				}
+				started <- nil
+				<-done
+				return nil
+			})
+			if err != nil {
+				started <- err
+			}
+		}()
+		if err := <-started; err != nil {
+			t.Fatal(err)
+		}
+		return func() { close(done) }
+	}
+	releaseOther := hold(other, oo.ID)
+	defer releaseOther()
+
+	e := newEvent(o.ID, invite.EventWebhookTest, "mine")
+	if err := s.Write(t.Context(), func(tx invite.Tx) error { return tx.AppendEvents(t.Context(), []*invite.Event{e}) }); err != nil {
+		t.Fatal(err)
+	}
+	got := listAll(t, s, invite.EventFilter{Org: o.ID, Limit: 10})
+	if len(got) != 1 || got[0].ID != e.ID {
+		t.Fatalf("with a transaction open in another database the log shows %d events, want the one committed", len(got))
+	}
+	seen := got[0].Position
+
+	// One open in this database may still commit an event before e2: e2 waits.
+	releaseMine := hold(s, o.ID)
+	e2 := newEvent(o.ID, invite.EventWebhookTest, "later")
+	if err := s.Write(t.Context(), func(tx invite.Tx) error { return tx.AppendEvents(t.Context(), []*invite.Event{e2}) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := listAll(t, s, invite.EventFilter{Org: o.ID, After: seen, Limit: 10}); len(got) != 0 {
+		t.Fatalf("while a transaction of this database is open the log showed %d events after it", len(got))
+	}
+	releaseMine()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := listAll(t, s, invite.EventFilter{Org: o.ID, Limit: 10})
+		if len(got) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the held transaction ended the log shows %d events, want 3", len(got))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
