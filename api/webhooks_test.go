@@ -322,6 +322,9 @@ func TestWebhookDeliveries(t *testing.T) {
 	keyEv, _ := e.events("/v1/organizations/"+org+"/events", key, "type=api_key.created")
 	e.call("POST", deliveries+"/"+keyEv[0]["id"].(string)+"/retry", key, nil).want(t, 404)
 	e.call("POST", base+"/wh_nope/deliveries/"+evID+"/retry", key, nil).want(t, 404)
+	// A disabled endpoint takes no retry: it would be dropped unsent.
+	offTest := e.call("GET", base+"/"+off+"/deliveries", key, nil).want(t, 200).json(t)["data"].([]any)[0].(map[string]any)
+	e.call("POST", base+"/"+off+"/deliveries/"+offTest["event_id"].(string)+"/retry", key, nil).want(t, 409)
 
 	// Deliveries page newest first.
 	var seen []string

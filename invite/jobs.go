@@ -49,7 +49,8 @@ const (
 	// Rescheduled: the job runs again at RunAt with Attempts, and nothing
 	// is recorded of this run (work not yet due, or periodic work).
 	Rescheduled
-	// Void: the work was no longer wanted and nothing was done; the job is removed.
+	// Void: the work was no longer wanted and nothing was done; the job is
+	// removed, and its kind records that it went unsent.
 	Void
 )
 
@@ -82,7 +83,7 @@ func (s *Service) SettleJob(ctx context.Context, j *Job, r JobResult) error {
 		default:
 			err = c.tx.DeleteJob(c.ctx, j.ID, j.LockedBy)
 		}
-		if err != nil || r.Outcome == Rescheduled || r.Outcome == Void {
+		if err != nil || r.Outcome == Rescheduled {
 			return err
 		}
 		switch j.Kind {
@@ -115,6 +116,11 @@ func (s *Service) settleMail(c *change, j *Job, r JobResult) error {
 	}
 	if p.Token != "" && !tokenOpens(inv, p.Token) {
 		return nil
+	}
+	if r.Outcome == Void {
+		// Not sent, and never to be: the invitation moved on first.
+		inv.Mail = MailDelivery{State: MailNone, Attempts: inv.Mail.Attempts, LastError: "not sent: " + r.Error}
+		return c.tx.UpdateInvitation(c.ctx, inv)
 	}
 	inv.Mail.Attempts = j.Attempts
 	inv.Mail.NextAttemptAt = nil
@@ -158,6 +164,12 @@ func (s *Service) settleDelivery(c *change, j *Job, r JobResult) error {
 	}
 	if err != nil {
 		return err
+	}
+	if r.Outcome == Void {
+		// Given up unsent (the endpoint is disabled): say so, rather than
+		// leave it pending.
+		d.State, d.Error, d.NextAttemptAt = DeliveryFailed, "not sent: "+r.Error, nil
+		return c.tx.UpdateDelivery(c.ctx, d)
 	}
 	d.Attempts, d.StatusCode, d.Duration, d.Error = j.Attempts, r.Status, r.Duration, r.Error
 	d.AttemptedAt, d.NextAttemptAt = &c.now, nil

@@ -355,6 +355,9 @@ func (s *Service) RetryDelivery(ctx context.Context, org OrgID, id, eventID stri
 		if err != nil {
 			return err
 		}
+		if !w.Enabled {
+			return Conflict("webhook endpoint %q is disabled; enable it to send it events again", id)
+		}
 		d, err = c.tx.GetDelivery(ctx, id, eventID)
 		if errors.Is(err, ErrNotFound) {
 			return NotFound("no delivery of event %q to this endpoint", eventID)

@@ -367,6 +367,45 @@ func testJobs(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("a voided delivery is recorded as failed unsent", func(t *testing.T) {
+		ctx := sys(t)
+		o := e.org(t, nil)
+		w := e.newWebhook(o.ID, "void")
+		d := e.newDelivery(w, "evt_void")
+		now := e.now()
+		j := &invite.Job{Kind: invite.JobWebhookDelivery, Key: "webhook:" + w.ID + ":" + d.EventID, OrgID: &o.ID,
+			Args: json.RawMessage(`{"webhook_id":"` + w.ID + `","event_id":"` + d.EventID + `"}`), RunAt: now, CreatedAt: now}
+		e.write(t, func(tx invite.Tx) error {
+			if err := tx.CreateWebhook(ctx, w); err != nil {
+				return err
+			}
+			if err := tx.CreateDelivery(ctx, d); err != nil {
+				return err
+			}
+			return tx.EnqueueJob(ctx, j)
+		})
+		got, err := e.svc.ClaimJobs(ctx, "w1", []string{invite.JobWebhookDelivery}, 10, lease)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claimed %+v, %v", got, err)
+		}
+		e.settle(t, got[0], invite.JobResult{Outcome: invite.Void, Error: "the endpoint is disabled"})
+		var after *invite.Delivery
+		err = e.store.Read(ctx, func(tx invite.Tx) error {
+			var err error
+			after, err = tx.GetDelivery(ctx, w.ID, d.EventID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *d
+		want.State, want.Error, want.NextAttemptAt = invite.DeliveryFailed, "not sent: the endpoint is disabled", nil
+		wantDelivery(t, "after a void", after, &want)
+		if n := e.queued(t, invite.JobWebhookDelivery); n != 0 {
+			t.Errorf("%d delivery jobs after the void", n)
+		}
+	})
+
 	t.Run("EnsureJob runs one job per key", func(t *testing.T) {
 		kind := e.kind()
 		for range 3 {

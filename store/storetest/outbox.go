@@ -325,8 +325,10 @@ func testOutbox(t *testing.T, e *env) {
 			if got.Observe(e.now()); got.State == invite.StatePending {
 				t.Errorf("%s: the job's invitation is still pending", name)
 			}
-			e.settle(t, j, invite.JobResult{Outcome: invite.Void})
-			if got := e.get(t, o.ID, inv.ID); got.Mail.State != invite.MailQueued {
+			why := "invitation is " + string(got.State)
+			e.settle(t, j, invite.JobResult{Outcome: invite.Void, Error: why})
+			// The invitation says its mail will not go out, rather than queued for ever.
+			if got := e.get(t, o.ID, inv.ID); got.Mail.State != invite.MailNone || got.Mail.LastError != "not sent: "+why || got.Mail.SentAt != nil {
 				t.Errorf("%s: a voided mail left the invitation's mail %+v", name, got.Mail)
 			}
 		}
