@@ -40,6 +40,9 @@ type Runner struct {
 	id      string
 	kinds   map[string]*kind
 	metrics *metrics
+
+	mu      sync.Mutex
+	running map[int64]bool // jobs this runner is working on
 }
 
 // kind is one registered handler and its claim loop's state.
@@ -63,7 +66,8 @@ func New(svc *invite.Service, cfg Config) (*Runner, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{svc: svc, cfg: cfg, log: cfg.Log.With("component", "jobs"), id: workerID(), kinds: map[string]*kind{}}
+	r := &Runner{svc: svc, cfg: cfg, log: cfg.Log.With("component", "jobs"), id: workerID(), kinds: map[string]*kind{},
+		running: map[int64]bool{}}
 	var err error
 	if r.metrics, err = newMetrics(svc, cfg.Registerer); err != nil {
 		return nil, err
@@ -174,15 +178,23 @@ func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{},
 	// job runs after another node may have claimed it.
 	margin := min(2*k.policy.Timeout, r.cfg.Lease/2)
 	for i, j := range jobs {
+		if !r.start(j.ID) {
+			// Ours already: its lease ran out under it (the clock stepped, or
+			// the attempt is slow) and this claim renewed it. The attempt
+			// under way settles it.
+			continue
+		}
 		slots <- struct{}{} // waits while Concurrency attempts run
 		if ctx.Err() != nil || time.Until(leaseEnd) < margin {
 			<-slots
-			r.release(ctx, jobs[i:])
+			r.done(j.ID)
+			r.release(ctx, r.notRunning(jobs[i:]))
 			break
 		}
 		running.Add(1)
 		go func() {
 			defer running.Done()
+			defer r.done(j.ID)
 			defer func() {
 				<-slots
 				select { // a slot is free: claim more without waiting for a poll
@@ -194,6 +206,36 @@ func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{},
 		}()
 	}
 	return len(jobs)
+}
+
+// start marks job id as worked on here; false if it already is.
+func (r *Runner) start(id int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[id] {
+		return false
+	}
+	r.running[id] = true
+	return true
+}
+
+func (r *Runner) done(id int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.running, id)
+}
+
+// notRunning are the jobs of a claim not under way here.
+func (r *Runner) notRunning(jobs []*invite.Job) []*invite.Job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*invite.Job
+	for _, j := range jobs {
+		if !r.running[j.ID] {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // run does one attempt at j and records its result.
