@@ -181,7 +181,7 @@ func TestAJobRunsOnceOnItsNodeWhenItsLeaseRunsOut(t *testing.T) {
 	e := start(t, time.Minute, slow)
 	e.enqueue(t, "slow")
 	eventually(t, "the attempt to start", func() bool { return running.Load() == 1 })
-	e.clock.Advance(2 * time.Minute) // the lease is over
+	e.clock.Advance(2 * time.Minute)   // the lease is over
 	time.Sleep(100 * time.Millisecond) // many polls: each claims the job again
 	if n := len(slow.attempts()); n != 1 {
 		t.Errorf("the job ran %d times at once on its node", n)
