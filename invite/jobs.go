@@ -192,75 +192,27 @@ type Mail struct {
 	Token        string
 }
 
-// MailFor loads what a send_invitation job's mail needs. ErrNotFound means the
-// job has nothing left to send.
+// MailFor loads what a send_invitation job's mail needs. ErrNotFound means
+// the job has nothing left to send (the invitation is gone, or a resend
+// replaced its token); a JSON error, that the job is damaged.
 func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
-	mails, errs, err := s.MailsFor(ctx, []*Job{j})
+	var p MailPayload
+	if err := json.Unmarshal(j.Args, &p); err != nil {
+		return nil, err
+	}
+	m := &Mail{Token: p.Token}
+	err := s.store.Read(ctx, func(tx Tx) error {
+		var err error
+		if m.Invitation, err = getInvitationByToken(ctx, tx, p.Token, false); err != nil {
+			return err
+		}
+		m.Organization, err = tx.GetOrg(ctx, m.Invitation.OrgID)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return mails[0], errs[0]
-}
-
-// MailsFor loads the mails of several jobs in one read transaction, which
-// matters when a worker claims a batch. For each job it gives the mail or why
-// there is none (ErrNotFound: nothing left to send; a JSON error: a damaged
-// job); err is set only when the transaction itself failed.
-func (s *Service) MailsFor(ctx context.Context, jobs []*Job) (mails []*Mail, errs []error, err error) {
-	mails, errs = make([]*Mail, len(jobs)), make([]error, len(jobs))
-	tokens := make([]string, len(jobs))
-	var ids []uuid.UUID
-	for i, j := range jobs {
-		var p MailPayload
-		if errs[i] = json.Unmarshal(j.Args, &p); errs[i] != nil {
-			continue
-		}
-		tokens[i] = p.Token
-		if id, ok := tokenInvitation(p.Token); ok {
-			ids = append(ids, id)
-		}
-	}
-	err = s.store.Read(ctx, func(tx Tx) error {
-		// The invitations are read in one statement; a token names its own.
-		found, err := tx.GetInvitationsByID(ctx, ids)
-		if err != nil {
-			return err
-		}
-		byID := make(map[uuid.UUID]*Invitation, len(found))
-		for _, inv := range found {
-			byID[inv.ID] = inv
-		}
-		read := func(id uuid.UUID) (*Invitation, error) {
-			if inv := byID[id]; inv != nil {
-				return inv, nil
-			}
-			return nil, ErrNotFound
-		}
-		orgs := map[OrgID]*Organization{}
-		for i, token := range tokens {
-			if errs[i] != nil {
-				continue
-			}
-			inv, err := openToken(ctx, tx, token, false, read)
-			if errors.Is(err, ErrNotFound) {
-				errs[i] = err
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			o := orgs[inv.OrgID]
-			if o == nil {
-				if o, err = tx.GetOrg(ctx, inv.OrgID); err != nil {
-					return err
-				}
-				orgs[inv.OrgID] = o
-			}
-			mails[i] = &Mail{Token: token, Invitation: inv, Organization: o}
-		}
-		return nil
-	})
-	return mails, errs, err
+	return m, nil
 }
 
 // ExpireInvitation records the expiry of invitation id once its time has

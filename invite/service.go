@@ -329,14 +329,6 @@ func legacyToken(s string) bool {
 
 // getInvitationByToken returns the invitation token opens, ErrNotFound if none.
 func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
-	return openToken(ctx, tx, token, forUpdate, func(id uuid.UUID) (*Invitation, error) {
-		return tx.GetInvitationByID(ctx, id, forUpdate)
-	})
-}
-
-// openToken returns the invitation token opens, ErrNotFound if none; byID
-// reads the invitation a token names.
-func openToken(ctx context.Context, tx Tx, token string, forUpdate bool, byID func(uuid.UUID) (*Invitation, error)) (*Invitation, error) {
 	if legacyToken(token) {
 		return tx.GetInvitationByLegacyToken(ctx, HashToken(token), forUpdate)
 	}
@@ -344,7 +336,7 @@ func openToken(ctx context.Context, tx Tx, token string, forUpdate bool, byID fu
 	if !ok {
 		return nil, ErrNotFound
 	}
-	inv, err := byID(id)
+	inv, err := tx.GetInvitationByID(ctx, id, forUpdate)
 	if err != nil {
 		return nil, err
 	}

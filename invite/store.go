@@ -67,9 +67,6 @@ type Tx interface {
 	// GetInvitationByID finds an invitation in any org, for background work.
 	GetInvitationByID(ctx context.Context, id uuid.UUID, forUpdate bool) (*Invitation, error)
 	GetInvitationByNumber(ctx context.Context, org OrgID, number int64, forUpdate bool) (*Invitation, error)
-	// GetInvitationsByID finds the invitations of ids that exist, in any
-	// org and any order, for background work.
-	GetInvitationsByID(ctx context.Context, ids []uuid.UUID) ([]*Invitation, error)
 	// GetInvitationByLegacyToken finds the invitation whose current token
 	// hashes to tokenHash, for tokens made before they carried their
 	// invitation's id.

@@ -561,14 +561,6 @@ func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number
 	return t.getInv(ctx, forUpdate, "org_id = $1 AND number = $2", orgUUID(org), number)
 }
 
-func (t *tx) GetInvitationsByID(ctx context.Context, ids []uuid.UUID) ([]*invite.Invitation, error) {
-	list := make([]pgtype.UUID, len(ids))
-	for i, id := range ids {
-		list[i] = idUUID(id)
-	}
-	return queryAll(ctx, t, scanInv, "SELECT "+invCols+" FROM invitations WHERE id = ANY($1)", list)
-}
-
 func (t *tx) GetInvitationByLegacyToken(ctx context.Context, hash []byte, forUpdate bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, forUpdate, "id = (SELECT invitation_id FROM legacy_tokens WHERE token_hash = $1) AND token_hash = $1", hash)
 }

@@ -273,14 +273,14 @@ func TestMigrationMakesTheOutboxGeneric(t *testing.T) {
 	var jobs []*invite.Job
 	far := now.Add(24 * time.Hour)
 	err = s.Write(ctx, func(tx invite.Tx) error {
-		var ids []uuid.UUID
 		for _, r := range rows {
-			ids = append(ids, r.id)
+			inv, err := tx.GetInvitationByID(ctx, r.id, false)
+			if err != nil {
+				return err
+			}
+			invs = append(invs, inv)
 		}
 		var err error
-		if invs, err = tx.GetInvitationsByID(ctx, ids); err != nil {
-			return err
-		}
 		jobs, err = tx.ClaimJobs(ctx, "w", []string{invite.JobSendInvitation, invite.JobExpireInvitation}, far, far.Add(time.Minute), 100)
 		return err
 	})

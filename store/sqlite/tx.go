@@ -482,15 +482,6 @@ func (t *tx) GetInvitationByNumber(ctx context.Context, org invite.OrgID, number
 	return t.getInv(ctx, "org_id = ? AND number = ?", org, number)
 }
 
-func (t *tx) GetInvitationsByID(ctx context.Context, ids []uuid.UUID) ([]*invite.Invitation, error) {
-	list := make([]string, len(ids))
-	for i, id := range ids {
-		list[i] = id.String()
-	}
-	// One statement for any number of ids: they go in as a JSON array.
-	return queryAll(ctx, t, scanInv, "SELECT "+invCols+" FROM invitations WHERE id IN (SELECT value FROM json_each(?))", jsonText(list))
-}
-
 func (t *tx) GetInvitationByLegacyToken(ctx context.Context, hash []byte, _ bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, "id = (SELECT invitation_id FROM legacy_tokens WHERE token_hash = ?1) AND token_hash = ?1", hash)
 }

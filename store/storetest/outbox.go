@@ -354,7 +354,7 @@ func testOutbox(t *testing.T, e *env) {
 		if v, err := e.svc.GetByToken(ctx, token); err != nil || v.Invitation.SendCount != 2 {
 			t.Errorf("the resent mail's token: %v", err)
 		}
-		// Several jobs read at once: each gets its own mail or its own reason.
+		// Each job gets its own mail or its own reason.
 		other := e.invite(t, e.org(t, nil).ID, invite.CreateInvitation{}).Invitation
 		second := e.jobFor(t, other.ID)
 		args := func(token string) json.RawMessage {
@@ -367,9 +367,10 @@ func testOutbox(t *testing.T, e *env) {
 		copy(raw, make([]byte, 16)) // the id of no invitation
 		unknown := &invite.Job{Kind: invite.JobSendInvitation, Args: args(base64.RawURLEncoding.EncodeToString(raw))}
 		junk := &invite.Job{Kind: invite.JobSendInvitation, Args: args("x")}
-		mails, errs, err := e.svc.MailsFor(ctx, []*invite.Job{old, current, damaged, second, unknown, junk})
-		if err != nil {
-			t.Fatal(err)
+		jobs := []*invite.Job{old, current, damaged, second, unknown, junk}
+		mails, errs := make([]*invite.Mail, len(jobs)), make([]error, len(jobs))
+		for i, j := range jobs {
+			mails[i], errs[i] = e.svc.MailFor(ctx, j)
 		}
 		if !errors.Is(errs[0], invite.ErrNotFound) || mails[0] != nil {
 			t.Errorf("the replaced job: %v", errs[0])

@@ -126,53 +126,6 @@ func testTx(t *testing.T, e *env) {
 		}
 	})
 
-	t.Run("GetInvitationsByID", func(t *testing.T) {
-		ctx := sys(t)
-		a, b := newInv(newOrg(t).ID, e.email(), invite.StatePending), newInv(newOrg(t).ID, e.email(), invite.StateAccepted)
-		e.write(t, func(tx invite.Tx) error {
-			if err := tx.CreateInvitation(ctx, a); err != nil {
-				return err
-			}
-			return tx.CreateInvitation(ctx, b)
-		})
-		for _, c := range []struct {
-			ids  []uuid.UUID
-			want []uuid.UUID
-		}{
-			{[]uuid.UUID{a.ID, uuid.New(), b.ID}, []uuid.UUID{a.ID, b.ID}},
-			{[]uuid.UUID{b.ID}, []uuid.UUID{b.ID}},
-			{[]uuid.UUID{uuid.New()}, nil},
-			{nil, nil},
-		} {
-			var got []*invite.Invitation
-			err := e.store.Read(ctx, func(tx invite.Tx) error {
-				var err error
-				got, err = tx.GetInvitationsByID(ctx, c.ids)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var gotIDs []string
-			for _, inv := range got {
-				gotIDs = append(gotIDs, inv.ID.String())
-				if inv.ID == a.ID && (inv.OrgID != a.OrgID || inv.Email != a.Email || inv.State != a.State ||
-					inv.Number != a.Number || string(inv.TokenHash) != string(a.TokenHash)) {
-					t.Errorf("GetInvitationsByID read back %+v, want %+v", inv, a)
-				}
-			}
-			var wantIDs []string
-			for _, id := range c.want {
-				wantIDs = append(wantIDs, id.String())
-			}
-			slices.Sort(gotIDs)
-			slices.Sort(wantIDs)
-			if !slices.Equal(gotIDs, wantIDs) {
-				t.Errorf("GetInvitationsByID(%v) = %v, want %v", c.ids, gotIDs, wantIDs)
-			}
-		}
-	})
-
 	t.Run("NotFound", func(t *testing.T) {
 		ctx := sys(t)
 		o := newOrg(t)
