@@ -308,12 +308,12 @@ func Backoff(attempt int, min, max time.Duration) time.Duration {
 	if d > max {
 		d = max
 	}
-	return Jitter(d)
+	return jitter(d)
 }
 
-// Jitter spreads d over its upper half, so that retries of many jobs that
+// jitter spreads d over its upper half, so that retries of many jobs that
 // failed together do not come back together.
-func Jitter(d time.Duration) time.Duration {
+func jitter(d time.Duration) time.Duration {
 	half := d / 2
 	if half <= 0 {
 		return d

@@ -17,6 +17,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/webhook"
 )
 
@@ -44,7 +45,7 @@ func receiver(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32
 }
 
 func TestPostDeliversSignedMessage(t *testing.T) {
-	oldSecret, newSecret := webhook.NewSecret(), webhook.NewSecret()
+	oldSecret, newSecret := invite.NewWebhookSecret(), invite.NewWebhookSecret()
 	body := []byte(`{"type":"invitation.created","data":{"id":"inv_7"}}`)
 	// The receiver has only the new secret, as after it rotated.
 	wh, err := standardwebhooks.NewWebhook(newSecret)

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -22,20 +21,10 @@ const (
 	HeaderSignature = "webhook-signature"
 )
 
-// SecretPrefix starts every secret, so that a secret is recognizable in a
-// configuration file or a leaked log, as the specification recommends.
+// SecretPrefix starts every secret (invite.NewWebhookSecret makes them), so
+// that a secret is recognizable in a configuration file or a leaked log, as
+// the specification recommends.
 const SecretPrefix = "whsec_"
-
-// NewSecret returns a fresh signing secret: SecretPrefix followed by the
-// standard base64 of 32 random bytes (the HMAC-SHA256 block is 64 bytes, the
-// digest 32; 32 bytes of key is all the strength the digest can carry).
-func NewSecret() string {
-	key := make([]byte, 32)
-	// crypto/rand.Read never fails on supported platforms (it panics
-	// rather than return short), so there is no error to hand back.
-	_, _ = rand.Read(key)
-	return SecretPrefix + base64.StdEncoding.EncodeToString(key)
-}
 
 // secretKey returns the HMAC key a secret stands for. Only the prefixed form
 // is accepted: a bare base64 string is more likely a mistake (a token pasted

@@ -8,6 +8,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/webhook"
 )
 
@@ -23,8 +24,9 @@ func TestSignSpecificationExample(t *testing.T) {
 	}
 }
 
+// The core's secrets are what Sign takes.
 func TestNewSecret(t *testing.T) {
-	a, b := webhook.NewSecret(), webhook.NewSecret()
+	a, b := invite.NewWebhookSecret(), invite.NewWebhookSecret()
 	if a == b {
 		t.Fatalf("two secrets are equal: %q", a)
 	}
@@ -41,7 +43,7 @@ func TestNewSecret(t *testing.T) {
 }
 
 func TestHeadersVerifiedByReferenceLibrary(t *testing.T) {
-	secret := webhook.NewSecret()
+	secret := invite.NewWebhookSecret()
 	body := []byte(`{"type":"invitation.accepted","data":{"id":"inv_1"}}`)
 	h, err := webhook.Headers([]string{secret}, "msg_1", time.Now(), body)
 	if err != nil {
@@ -70,7 +72,7 @@ func TestHeadersVerifiedByReferenceLibrary(t *testing.T) {
 }
 
 func TestRotationEitherSecretVerifies(t *testing.T) {
-	oldSecret, newSecret := webhook.NewSecret(), webhook.NewSecret()
+	oldSecret, newSecret := invite.NewWebhookSecret(), invite.NewWebhookSecret()
 	body := []byte(`{"n":1}`)
 	ts := time.Now()
 	h, err := webhook.Headers([]string{oldSecret, newSecret}, "msg_rot", ts, body)
@@ -90,7 +92,7 @@ func TestRotationEitherSecretVerifies(t *testing.T) {
 			t.Errorf("secret %d of 2 does not verify: %v", map[string]int{oldSecret: 1, newSecret: 2}[s], err)
 		}
 	}
-	other, _ := standardwebhooks.NewWebhook(webhook.NewSecret())
+	other, _ := standardwebhooks.NewWebhook(invite.NewWebhookSecret())
 	if err := other.Verify(body, h); err == nil {
 		t.Error("an unrelated secret verifies")
 	}
@@ -108,7 +110,7 @@ func TestMalformedSecrets(t *testing.T) {
 			t.Errorf("Sign with secret %q = %q, want an error", s, sig)
 		}
 	}
-	good := webhook.NewSecret()
+	good := invite.NewWebhookSecret()
 	if _, err := webhook.Signatures([]string{good, "whsec_%%"}, "msg", time.Now(), nil); err == nil {
 		t.Error("Signatures with one malformed secret: no error")
 	}
@@ -123,7 +125,7 @@ func TestMalformedSecrets(t *testing.T) {
 // The timestamp header carries Unix seconds, as the signature does.
 func TestHeadersTimestamp(t *testing.T) {
 	ts := time.Date(2026, 3, 1, 12, 0, 0, 999_000_000, time.UTC)
-	h, err := webhook.Headers([]string{webhook.NewSecret()}, "m", ts, nil)
+	h, err := webhook.Headers([]string{invite.NewWebhookSecret()}, "m", ts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,7 +150,7 @@ func TestEveryEventTypeArrivesOnce(t *testing.T) {
 			t.Errorf("no %s event in the log", typ)
 		}
 	}
-	other := webhook.NewSecret()
+	other := invite.NewWebhookSecret()
 	for i, r := range rc.requests() {
 		e := decode(t, r)
 		want, ok := logByID[e.ID]
