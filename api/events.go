@@ -49,7 +49,7 @@ type invitationEventsInput struct {
 func eventList(page *invite.EventPage) *body[*EventList] {
 	l := &EventList{Data: make([]*Event, 0, len(page.Items)), NextCursor: page.NextCursor}
 	for _, e := range page.Items {
-		l.Data = append(l.Data, ViewEvent(e))
+		l.Data = append(l.Data, invite.ViewEvent(e))
 	}
 	return &body[*EventList]{l}
 }
@@ -79,7 +79,7 @@ func (h *handlers) registerEvents(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Event]{ViewEvent(e)}, nil
+			return &body[*Event]{invite.ViewEvent(e)}, nil
 		})
 
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/invitations/{invitation_id}/events", "list-invitation-events", "List one invitation's events, oldest first", tag, 0, true),

@@ -78,7 +78,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			v := ViewInvitation(res.Invitation)
+			v := invite.ViewInvitation(res.Invitation)
 			if res.Token != "" {
 				v.AcceptURL = h.baseURL + "/i/" + res.Token
 			}
@@ -97,7 +97,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*List[*Invitation]]{listOf(page.Items, page.NextCursor, ViewInvitation)}, nil
+			return &body[*List[*Invitation]]{listOf(page.Items, page.NextCursor, invite.ViewInvitation)}, nil
 		})
 
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/invitations/{invitation_id}", "get-invitation", "Get an invitation", tag, 0, true),
@@ -142,7 +142,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 		if err != nil {
 			return nil, problem(err)
 		}
-		return &body[*AcceptResult]{&AcceptResult{Invitation: ViewInvitation(inv), Member: ViewMember(m)}}, nil
+		return &body[*AcceptResult]{&AcceptResult{Invitation: invite.ViewInvitation(inv), Member: invite.ViewMember(m)}}, nil
 	})
 }
 
@@ -159,5 +159,5 @@ func (h *handlers) onInvitation(ctx context.Context, in *InvitationPath, do func
 	if err != nil {
 		return nil, problem(err)
 	}
-	return &body[*Invitation]{ViewInvitation(inv)}, nil
+	return &body[*Invitation]{invite.ViewInvitation(inv)}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/invitd/invitd/invite"
 )
 
 // NewAPIKey is a key as shown once, at creation.
@@ -53,7 +55,7 @@ func (h *handlers) registerKeys(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*List[*APIKey]]{listOf(keys, "", ViewKey)}, nil
+			return &body[*List[*APIKey]]{listOf(keys, "", invite.ViewKey)}, nil
 		})
 
 	huma.Register(api, op("DELETE", "/v1/organizations/{org_id}/api_keys/{key_id}", "delete-api-key", "Revoke an API key", "API keys", http.StatusNoContent, true),

@@ -56,7 +56,7 @@ func (h *handlers) registerMembers(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*List[*Member]]{listOf(page.Items, page.NextCursor, ViewMember)}, nil
+			return &body[*List[*Member]]{listOf(page.Items, page.NextCursor, invite.ViewMember)}, nil
 		})
 
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/members/{member_id}", "get-member", "Get a member", tag, 0, true),
@@ -69,7 +69,7 @@ func (h *handlers) registerMembers(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Member]{ViewMember(m)}, nil
+			return &body[*Member]{invite.ViewMember(m)}, nil
 		})
 
 	huma.Register(api, op("PATCH", "/v1/organizations/{org_id}/members/{member_id}", "update-member", "Change a member's name, role or permissions", tag, 0, true),
@@ -82,7 +82,7 @@ func (h *handlers) registerMembers(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Member]{ViewMember(m)}, nil
+			return &body[*Member]{invite.ViewMember(m)}, nil
 		})
 
 	huma.Register(api, op("DELETE", "/v1/organizations/{org_id}/members/{member_id}", "delete-member", "Remove a member", tag, http.StatusNoContent, true),

@@ -40,7 +40,7 @@ func (h *handlers) registerOrgs(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Organization]{ViewOrganization(o)}, nil
+			return &body[*Organization]{invite.ViewOrganization(o)}, nil
 		})
 
 	huma.Register(api, op("GET", "/v1/organizations", "list-organizations", "List organizations (admin key)", "Organizations", 0, true),
@@ -62,7 +62,7 @@ func (h *handlers) registerOrgs(api huma.API) {
 				orgs = orgs[:in.Limit]
 				next = orgs[in.Limit-1].ID.String()
 			}
-			return &body[*List[*Organization]]{listOf(orgs, next, ViewOrganization)}, nil
+			return &body[*List[*Organization]]{listOf(orgs, next, invite.ViewOrganization)}, nil
 		})
 
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}", "get-organization", "Get an organization", "Organizations", 0, true),
@@ -75,7 +75,7 @@ func (h *handlers) registerOrgs(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Organization]{ViewOrganization(o)}, nil
+			return &body[*Organization]{invite.ViewOrganization(o)}, nil
 		})
 
 	huma.Register(api, op("PATCH", "/v1/organizations/{org_id}", "update-organization", "Rename an organization or change its settings", "Organizations", 0, true),
@@ -88,7 +88,7 @@ func (h *handlers) registerOrgs(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Organization]{ViewOrganization(o)}, nil
+			return &body[*Organization]{invite.ViewOrganization(o)}, nil
 		})
 
 	huma.Register(api, op("DELETE", "/v1/organizations/{org_id}", "delete-organization", "Delete an organization with everything in it (admin key)", "Organizations", http.StatusNoContent, true),

@@ -14,17 +14,6 @@ type (
 	Delivery     = invite.DeliveryView
 )
 
-// The views, by the names the API's handlers use.
-var (
-	ViewOrganization = invite.ViewOrganization
-	ViewInvitation   = invite.ViewInvitation
-	ViewMember       = invite.ViewMember
-	ViewKey          = invite.ViewKey
-	ViewWebhook      = invite.ViewWebhook
-	ViewEvent        = invite.ViewEvent
-	ViewDelivery     = invite.ViewDelivery
-)
-
 // List is one page of a list.
 type List[T any] struct {
 	Data       []T     `json:"data"`

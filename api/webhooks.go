@@ -47,7 +47,7 @@ type retryDeliveryInput struct {
 
 // withSecret shows w with its secret, for the answers that make one.
 func withSecret(w *invite.Webhook) *Webhook {
-	v := ViewWebhook(w)
+	v := invite.ViewWebhook(w)
 	v.Secret = w.Secret
 	return v
 }
@@ -86,12 +86,12 @@ func (h *handlers) registerWebhooks(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*List[*Webhook]]{listOf(list, "", ViewWebhook)}, nil
+			return &body[*List[*Webhook]]{listOf(list, "", invite.ViewWebhook)}, nil
 		})
 
 	huma.Register(api, op("GET", base+"/{webhook_id}", "get-webhook", "Get an endpoint", tag, 0, true),
 		func(ctx context.Context, in *WebhookPath) (*body[*Webhook], error) {
-			return h.onWebhook(ctx, in, ViewWebhook, func(org invite.OrgID) (*invite.Webhook, error) {
+			return h.onWebhook(ctx, in, invite.ViewWebhook, func(org invite.OrgID) (*invite.Webhook, error) {
 				return h.svc.GetWebhook(ctx, org, in.WebhookID)
 			})
 		})
@@ -105,7 +105,7 @@ func (h *handlers) registerWebhooks(api huma.API) {
 			if b.Events != nil {
 				wi.Events = &b.Events
 			}
-			return h.onWebhook(ctx, &in.WebhookPath, ViewWebhook, func(org invite.OrgID) (*invite.Webhook, error) {
+			return h.onWebhook(ctx, &in.WebhookPath, invite.ViewWebhook, func(org invite.OrgID) (*invite.Webhook, error) {
 				return h.svc.UpdateWebhook(ctx, org, in.WebhookID, wi)
 			})
 		})
@@ -137,7 +137,7 @@ func (h *handlers) registerWebhooks(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*List[*Delivery]]{listOf(page.Items, page.NextCursor, ViewDelivery)}, nil
+			return &body[*List[*Delivery]]{listOf(page.Items, page.NextCursor, invite.ViewDelivery)}, nil
 		})
 
 	huma.Register(api, op("POST", base+"/{webhook_id}/deliveries/{event_id}/retry", "retry-webhook-delivery",
@@ -151,7 +151,7 @@ func (h *handlers) registerWebhooks(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Delivery]{ViewDelivery(d)}, nil
+			return &body[*Delivery]{invite.ViewDelivery(d)}, nil
 		})
 
 	huma.Register(api, op("POST", base+"/{webhook_id}/test", "test-webhook",
@@ -165,7 +165,7 @@ func (h *handlers) registerWebhooks(api huma.API) {
 			if err != nil {
 				return nil, problem(err)
 			}
-			return &body[*Event]{ViewEvent(e)}, nil
+			return &body[*Event]{invite.ViewEvent(e)}, nil
 		})
 }
 

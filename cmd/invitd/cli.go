@@ -60,7 +60,7 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		if err != nil {
 			return err
 		}
-		return printJSON(stdout, api.ViewOrganization(o))
+		return printJSON(stdout, invite.ViewOrganization(o))
 	}
 	var orgID *invite.OrgID
 	if *org != "" {
@@ -95,7 +95,7 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		if err != nil {
 			return err
 		}
-		v := api.ViewInvitation(res.Invitation)
+		v := invite.ViewInvitation(res.Invitation)
 		if res.Token != "" {
 			v.AcceptURL = env("INVITD_BASE_URL", "http://"+env("INVITD_ADDR", "127.0.0.1:8080")) + "/i/" + res.Token
 		}
@@ -108,7 +108,7 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		}
 		out := api.List[*api.Invitation]{Data: []*api.Invitation{}}
 		for _, inv := range page.Items {
-			out.Data = append(out.Data, api.ViewInvitation(inv))
+			out.Data = append(out.Data, invite.ViewInvitation(inv))
 		}
 		if page.NextCursor != "" {
 			out.NextCursor = &page.NextCursor
@@ -122,7 +122,7 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		}
 		out := api.EventList{Data: []*api.Event{}, NextCursor: page.NextCursor}
 		for _, e := range page.Items {
-			out.Data = append(out.Data, api.ViewEvent(e))
+			out.Data = append(out.Data, invite.ViewEvent(e))
 		}
 		return printJSON(stdout, out)
 	}
@@ -141,7 +141,7 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	return printJSON(stdout, api.ViewInvitation(inv))
+	return printJSON(stdout, invite.ViewInvitation(inv))
 }
 
 // hookFlags are the flags of the webhook commands.
@@ -162,7 +162,7 @@ func webhookCommand(ctx context.Context, svc *invite.Service, cmd string, org in
 		if err != nil {
 			return err
 		}
-		v := api.ViewWebhook(w)
+		v := invite.ViewWebhook(w)
 		v.Secret = w.Secret // shown this once
 		return printJSON(stdout, v)
 	case "webhook list":
@@ -172,7 +172,7 @@ func webhookCommand(ctx context.Context, svc *invite.Service, cmd string, org in
 		}
 		out := api.List[*api.Webhook]{Data: []*api.Webhook{}}
 		for _, w := range list {
-			out.Data = append(out.Data, api.ViewWebhook(w))
+			out.Data = append(out.Data, invite.ViewWebhook(w))
 		}
 		return printJSON(stdout, out)
 	}
@@ -185,7 +185,7 @@ func webhookCommand(ctx context.Context, svc *invite.Service, cmd string, org in
 		if err != nil {
 			return err
 		}
-		return printJSON(stdout, api.ViewWebhook(w))
+		return printJSON(stdout, invite.ViewWebhook(w))
 	case "webhook delete":
 		if err := svc.DeleteWebhook(ctx, org, f.id); err != nil {
 			return err
@@ -198,7 +198,7 @@ func webhookCommand(ctx context.Context, svc *invite.Service, cmd string, org in
 		}
 		out := api.List[*api.Delivery]{Data: []*api.Delivery{}}
 		for _, d := range page.Items {
-			out.Data = append(out.Data, api.ViewDelivery(d))
+			out.Data = append(out.Data, invite.ViewDelivery(d))
 		}
 		if page.NextCursor != "" {
 			out.NextCursor = &page.NextCursor
@@ -212,13 +212,13 @@ func webhookCommand(ctx context.Context, svc *invite.Service, cmd string, org in
 		if err != nil {
 			return err
 		}
-		return printJSON(stdout, api.ViewDelivery(d))
+		return printJSON(stdout, invite.ViewDelivery(d))
 	case "webhook test":
 		e, err := svc.TestWebhook(ctx, org, f.id)
 		if err != nil {
 			return err
 		}
-		return printJSON(stdout, api.ViewEvent(e))
+		return printJSON(stdout, invite.ViewEvent(e))
 	}
 	return fmt.Errorf("unknown command %q", cmd)
 }
