@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,8 +46,8 @@ type Handler struct {
 	cfg    HandlerConfig
 	client *Client
 
-	mu   sync.Mutex
-	busy map[string]int // attempts running, by endpoint
+	mu      sync.Mutex
+	running map[string][]time.Time // when each attempt under way began, by endpoint
 
 	results  *prometheus.CounterVec
 	duration prometheus.Histogram
@@ -66,10 +67,10 @@ func NewHandler(svc *invite.Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.PerEndpoint <= 0 {
 		cfg.PerEndpoint = 4
 	}
-	h := &Handler{svc: svc, cfg: cfg, client: NewClient(cfg.Guard, cfg.Timeout), busy: map[string]int{},
+	h := &Handler{svc: svc, cfg: cfg, client: NewClient(cfg.Guard, cfg.Timeout), running: map[string][]time.Time{},
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invitd_webhook_deliveries_total",
-			Help: "Webhook delivery attempts by result: success, http_error, connection_error, refused.",
+			Help: "Webhook delivery attempts by result: success, http_error, connection_error, refused; busy: deferred untried, the endpoint's share of attempts being under way.",
 		}, []string{"result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "invitd_webhook_delivery_duration_seconds", Help: "Time one webhook delivery attempt took.",
@@ -121,10 +122,11 @@ func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) 
 	if !w.Enabled && e.Type != invite.EventWebhookTest {
 		return job.Attempt{}, job.Void("the endpoint is disabled")
 	}
-	if !h.take(w.ID) {
-		return job.Attempt{}, job.Snooze(time.Second, "the endpoint has as many deliveries under way as it may")
+	start, wait, why := h.take(w.ID)
+	if why != "" {
+		return job.Attempt{}, job.Snooze(wait, why)
 	}
-	defer h.give(w.ID)
+	defer h.give(w.ID, start)
 	body, err := json.Marshal(invite.ViewEvent(e))
 	if err != nil {
 		return job.Attempt{}, job.Permanent(err)
@@ -152,20 +154,35 @@ func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) 
 	return a, nil
 }
 
-func (h *Handler) take(id string) bool {
+// take reserves a slot of endpoint id for an attempt beginning now. When
+// its slots are taken it says so, and how long to wait: as long as the
+// oldest attempt under way has taken so far, within bounds, so that a fast
+// endpoint's burst goes on soon and a stuck endpoint's queue is not looked
+// at over and over.
+func (h *Handler) take(id string) (start time.Time, wait time.Duration, why string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.busy[id] >= h.cfg.PerEndpoint {
-		return false
+	now := time.Now()
+	if r := h.running[id]; len(r) >= h.cfg.PerEndpoint {
+		h.results.WithLabelValues("busy").Inc()
+		d := min(max(now.Sub(r[0]), 50*time.Millisecond), h.cfg.Timeout)
+		return now, d + mrand.N(d/2+1), "the endpoint has as many deliveries under way as it may"
 	}
-	h.busy[id]++
-	return true
+	h.running[id] = append(h.running[id], now)
+	return now, 0, ""
 }
 
-func (h *Handler) give(id string) {
+// give frees the slot taken at start.
+func (h *Handler) give(id string, start time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.busy[id]--; h.busy[id] <= 0 {
-		delete(h.busy, id)
+	r := h.running[id]
+	if i := slices.Index(r, start); i >= 0 {
+		r = slices.Delete(r, i, i+1)
+	}
+	if len(r) == 0 {
+		delete(h.running, id)
+	} else {
+		h.running[id] = r
 	}
 }

@@ -73,7 +73,7 @@ func ptr[T any](p *T) any {
 // another endpoint gets all of a burst of events before that first attempt
 // would have ended: the stuck one holds only its own share of the workers.
 func TestStuckEndpointDoesNotHoldOthers(t *testing.T) {
-	const timeout, perEndpoint = 1500 * time.Millisecond, 16
+	const timeout, perEndpoint = 1500 * time.Millisecond, 4
 	release := make(chan struct{})
 	var (
 		mu           sync.Mutex
@@ -98,10 +98,7 @@ func TestStuckEndpointDoesNotHoldOthers(t *testing.T) {
 		return http.StatusOK
 	})
 	good := newReceiver(t, nil)
-	// The lease leaves room for an attempt that runs the whole timeout. An
-	// endpoint at its PerEndpoint limit has its further deliveries put off
-	// by a second, so the limit is set above what the healthy endpoint's
-	// burst needs: what is measured is the stuck endpoint's effect on it.
+	// The lease leaves room for an attempt that runs the whole timeout.
 	n := startServer(t, server.Config{WebhookAllow: loopback,
 		Jobs: job.Config{PollInterval: 20 * time.Millisecond, Lease: 4 * time.Second},
 		Webhooks: webhook.HandlerConfig{Timeout: timeout, PerEndpoint: perEndpoint,
@@ -200,4 +197,41 @@ func TestStuckEndpointDoesNotHoldOthers(t *testing.T) {
 			t.Errorf("a delivery to the other endpoint is %+v", d)
 		}
 	}
+}
+
+// A burst to a healthy endpoint is not held back by the endpoint's share of
+// attempts: a delivery that finds the share taken waits about as long as
+// the attempts under way have taken (here milliseconds), not a fixed second.
+func TestABurstToAFastEndpointIsNotHeldBack(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	n := startServer(t, server.Config{WebhookAllow: loopback,
+		Jobs: job.Config{PollInterval: 20 * time.Millisecond, Lease: 3 * time.Second}})
+	org := n.createOrg(t)
+	base := "/v1/organizations/" + org
+	n.createWebhook(t, org, rcv.URL, "*")
+	const burst = 30
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			n.must(t, http.StatusCreated, "POST", base+"/invitations", obj{"email": fmt.Sprintf("f%02d@example.com", i), "send_email": false}, nil)
+		})
+	}
+	wg.Wait()
+	rcv.waitIDs(t, 10*time.Second, ids(n.events(t, org, "")))
+	reqs := rcv.requests()
+	first, last := reqs[0].At, reqs[0].At
+	for _, r := range reqs {
+		if r.At.Before(first) {
+			first = r.At
+		}
+		if r.At.After(last) {
+			last = r.At
+		}
+	}
+	// With the default share of 4 at once, the burst must queue; a fixed
+	// second's wait per deferral made its tail arrive a second or more late.
+	if took := last.Sub(first); took > 900*time.Millisecond {
+		t.Errorf("the burst of %d took %v to arrive at a fast endpoint", burst, took)
+	}
+	t.Logf("%d deliveries arrived within %v", len(reqs), last.Sub(first).Round(time.Millisecond))
 }
