@@ -40,6 +40,28 @@ func (e *env) claimAt(t *testing.T, worker string, kinds []string, now time.Time
 	return jobs
 }
 
+// queuedDelivery stores an endpoint named name with one delivery and its queued job.
+func (e *env) queuedDelivery(t *testing.T, name string) (*invite.Webhook, *invite.Delivery) {
+	t.Helper()
+	ctx := sys(t)
+	o := e.org(t, nil)
+	w := e.newWebhook(o.ID, name)
+	d := e.newDelivery(w, "evt_"+name)
+	now := e.now()
+	j := &invite.Job{Kind: invite.JobWebhookDelivery, Key: "webhook:" + w.ID + ":" + d.EventID, OrgID: &o.ID,
+		Args: json.RawMessage(`{"webhook_id":"` + w.ID + `","event_id":"` + d.EventID + `"}`), RunAt: now, CreatedAt: now}
+	e.write(t, func(tx invite.Tx) error {
+		if err := tx.CreateWebhook(ctx, w); err != nil {
+			return err
+		}
+		if err := tx.CreateDelivery(ctx, d); err != nil {
+			return err
+		}
+		return tx.EnqueueJob(ctx, j)
+	})
+	return w, d
+}
+
 func jobIDs(jobs []*invite.Job) []int64 {
 	out := make([]int64, len(jobs))
 	for i, j := range jobs {
@@ -277,21 +299,7 @@ func testJobs(t *testing.T, e *env) {
 
 	t.Run("SettleJob", func(t *testing.T) {
 		ctx := sys(t)
-		o := e.org(t, nil)
-		w := e.newWebhook(o.ID, "settle")
-		d := e.newDelivery(w, "evt_settle")
-		now := e.now()
-		j := &invite.Job{Kind: invite.JobWebhookDelivery, Key: "webhook:" + w.ID + ":" + d.EventID, OrgID: &o.ID,
-			Args: json.RawMessage(`{"webhook_id":"` + w.ID + `","event_id":"` + d.EventID + `"}`), RunAt: now, CreatedAt: now}
-		e.write(t, func(tx invite.Tx) error {
-			if err := tx.CreateWebhook(ctx, w); err != nil {
-				return err
-			}
-			if err := tx.CreateDelivery(ctx, d); err != nil {
-				return err
-			}
-			return tx.EnqueueJob(ctx, j)
-		})
+		w, d := e.queuedDelivery(t, "settle")
 		kinds := []string{invite.JobWebhookDelivery}
 		first, err := e.svc.ClaimJobs(ctx, "w1", kinds, 10, lease)
 		if err != nil || len(first) != 1 {
@@ -333,7 +341,7 @@ func testJobs(t *testing.T, e *env) {
 		retryAt := e.now().Add(time.Minute)
 		e.settle(t, second[0], invite.JobResult{Outcome: invite.Retrying, RunAt: retryAt, Error: "503 Service Unavailable",
 			Status: 503, Duration: 1500 * time.Millisecond})
-		now = e.now()
+		now := e.now()
 		want := *d
 		want.State, want.Attempts, want.StatusCode, want.Duration, want.Error = invite.DeliveryRetrying, 2, 503, 1500*time.Millisecond, "503 Service Unavailable"
 		want.AttemptedAt, want.NextAttemptAt = &now, &retryAt
@@ -369,21 +377,7 @@ func testJobs(t *testing.T, e *env) {
 
 	t.Run("a voided delivery is recorded as failed unsent", func(t *testing.T) {
 		ctx := sys(t)
-		o := e.org(t, nil)
-		w := e.newWebhook(o.ID, "void")
-		d := e.newDelivery(w, "evt_void")
-		now := e.now()
-		j := &invite.Job{Kind: invite.JobWebhookDelivery, Key: "webhook:" + w.ID + ":" + d.EventID, OrgID: &o.ID,
-			Args: json.RawMessage(`{"webhook_id":"` + w.ID + `","event_id":"` + d.EventID + `"}`), RunAt: now, CreatedAt: now}
-		e.write(t, func(tx invite.Tx) error {
-			if err := tx.CreateWebhook(ctx, w); err != nil {
-				return err
-			}
-			if err := tx.CreateDelivery(ctx, d); err != nil {
-				return err
-			}
-			return tx.EnqueueJob(ctx, j)
-		})
+		w, d := e.queuedDelivery(t, "void")
 		got, err := e.svc.ClaimJobs(ctx, "w1", []string{invite.JobWebhookDelivery}, 10, lease)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("claimed %+v, %v", got, err)
