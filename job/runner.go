@@ -197,7 +197,13 @@ func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{},
 			defer r.done(j.ID)
 			defer func() {
 				<-slots
-				select { // a slot is free: claim more without waiting for a poll
+				// Half the slots are free (the one, for a kind run one at a
+				// time): claim more without waiting for a poll, in a claim
+				// big enough to be worth its write.
+				if cap(slots)-len(slots) < max(cap(slots)/2, 1) {
+					return
+				}
+				select {
 				case k.wake <- struct{}{}:
 				default:
 				}
