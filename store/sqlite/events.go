@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/invitd/invitd/invite"
@@ -104,6 +105,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (*invite.Webhook, error) {
 }
 
 func (t *tx) CreateWebhook(ctx context.Context, w *invite.Webhook) error {
+	t.cache.forget()
 	_, err := t.exec(ctx, "INSERT INTO webhooks ("+webhookCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		w.ID, w.OrgID, w.URL, jsonText(nonNil(w.Events)), w.Description, w.Enabled, w.Secret, w.PreviousSecret,
 		microsPtr(w.PreviousUntil), micros(w.CreatedAt), micros(w.UpdatedAt))
@@ -115,10 +117,39 @@ func (t *tx) GetWebhook(ctx context.Context, org invite.OrgID, id string) (*invi
 }
 
 func (t *tx) ListWebhooks(ctx context.Context, org invite.OrgID) ([]*invite.Webhook, error) {
-	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE org_id = ? ORDER BY created_at, id", org)
+	read := func() ([]*invite.Webhook, error) {
+		return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE org_id = ? ORDER BY created_at, id", org)
+	}
+	c := t.cache
+	if c == nil {
+		return read()
+	}
+	if err := c.check(ctx, t); err != nil {
+		return nil, err
+	}
+	list, ok := c.hooks[org]
+	if !ok {
+		var err error
+		if list, err = read(); err != nil {
+			return nil, err
+		}
+		c.hooks[org] = list
+	}
+	return cloneWebhooks(list), nil
+}
+
+func cloneWebhooks(list []*invite.Webhook) []*invite.Webhook {
+	out := make([]*invite.Webhook, len(list))
+	for i, w := range list {
+		c := *w
+		c.Events = slices.Clone(w.Events)
+		out[i] = &c
+	}
+	return out
 }
 
 func (t *tx) UpdateWebhook(ctx context.Context, w *invite.Webhook) error {
+	t.cache.forget()
 	return t.execOne(ctx, `UPDATE webhooks SET url = ?, events = ?, description = ?, enabled = ?, secret = ?, previous_secret = ?,
 		previous_until = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
 		w.URL, jsonText(nonNil(w.Events)), w.Description, w.Enabled, w.Secret, w.PreviousSecret, microsPtr(w.PreviousUntil),
@@ -126,6 +157,7 @@ func (t *tx) UpdateWebhook(ctx context.Context, w *invite.Webhook) error {
 }
 
 func (t *tx) DeleteWebhook(ctx context.Context, org invite.OrgID, id string) error {
+	t.cache.forget()
 	return t.execOne(ctx, "DELETE FROM webhooks WHERE org_id = ? AND id = ?", org, id)
 }
 

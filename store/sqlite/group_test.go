@@ -266,6 +266,75 @@ func TestWriterOrgCacheStaysTrue(t *testing.T) {
 	}
 }
 
+// The writer keeps an organization's webhook endpoints the same way: a
+// change of its own, one by another connection, and an undone write are all
+// seen as they are.
+func TestWriterWebhookCacheStaysTrue(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	st := openAt(t, path)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	org := &invite.Organization{ID: invite.NewOrgID(), Name: "o", Settings: invite.DefaultSettings(), CreatedAt: now, UpdatedAt: now}
+	hook := func(id string) *invite.Webhook {
+		return &invite.Webhook{ID: id, OrgID: org.ID, URL: "https://example.com/" + id, Events: []string{"*"}, Enabled: true,
+			Secret: "whsec_x", CreatedAt: now, UpdatedAt: now}
+	}
+	if err := st.Write(ctx, func(tx invite.Tx) error { return tx.CreateOrg(ctx, org) }); err != nil {
+		t.Fatal(err)
+	}
+	urls := func() []string {
+		var got []string
+		if err := st.Write(ctx, func(tx invite.Tx) error {
+			list, err := tx.ListWebhooks(ctx, org.ID)
+			for _, w := range list {
+				got = append(got, w.URL)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := urls(); len(got) != 0 {
+		t.Fatalf("endpoints %v, want none", got)
+	}
+	if err := st.Write(ctx, func(tx invite.Tx) error { return tx.CreateWebhook(ctx, hook("wh_a")) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := urls(); len(got) != 1 {
+		t.Fatalf("after its own create: %v", got)
+	}
+
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ExecContext(ctx, "UPDATE webhooks SET url = 'https://example.com/moved'"); err != nil {
+		t.Fatal(err)
+	}
+	if got := urls(); len(got) != 1 || got[0] != "https://example.com/moved" {
+		t.Errorf("after another connection changed it: %v", got)
+	}
+
+	errBoom := errors.New("boom")
+	err = st.Write(ctx, func(tx invite.Tx) error {
+		if err := tx.CreateWebhook(ctx, hook("wh_b")); err != nil {
+			return err
+		}
+		if list, err := tx.ListWebhooks(ctx, org.ID); err != nil || len(list) != 2 {
+			t.Errorf("inside the write that adds one: %d endpoints, %v", len(list), err)
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("the undone write: %v", err)
+	}
+	if got := urls(); len(got) != 1 {
+		t.Errorf("after a write that added one was undone: %v", got)
+	}
+}
+
 // openAt opens the store at path, closed when the test ends.
 func openAt(t *testing.T, path string) *Store {
 	t.Helper()

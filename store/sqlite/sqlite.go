@@ -40,7 +40,7 @@ type Store struct {
 	stop           chan struct{}
 	stopped        chan struct{}
 	grouped        atomic.Int64 // writes committed in a shared transaction
-	orgs           *orgCache    // used on the writer's goroutine only
+	cache          *writerCache // used on the writer's goroutine only
 	closeOnce      sync.Once
 }
 
@@ -150,7 +150,7 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 		writes:  make(chan *writeReq),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		orgs:    newOrgCache(),
+		cache:   newWriterCache(),
 	}
 	go s.writeLoop()
 	return s, nil
@@ -257,13 +257,13 @@ func (s *Store) writeLoop() {
 			lastRequest = time.Now()
 		}
 		if len(batch) == 1 {
-			batch[0].done <- run(batch[0].ctx, s.wstmts, s.orgs, batch[0].fn)
+			batch[0].done <- run(batch[0].ctx, s.wstmts, s.cache, batch[0].fn)
 			continue
 		}
 		if err := s.runGroup(batch); err != nil {
 			// The shared transaction failed as a whole: run each on its own.
 			for _, r := range batch {
-				r.done <- run(r.ctx, s.wstmts, s.orgs, r.fn)
+				r.done <- run(r.ctx, s.wstmts, s.cache, r.fn)
 			}
 		}
 	}
@@ -335,8 +335,8 @@ func (s *Store) tryGroup(batch []*writeReq, savepoints bool) ([]error, error) {
 	}
 	// A cancelled context would interrupt SQLite mid-transaction and undo
 	// the others' writes too; each write here is short, so none is cancelled.
-	s.orgs.begin()
-	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true, orgs: s.orgs}
+	s.cache.begin()
+	t := &tx{tx: sqltx, stmts: s.wstmts, detached: true, cache: s.cache}
 	defer func() {
 		if len(t.misses) > 0 {
 			s.wstmts.prepare(ctx, t.misses)
@@ -359,7 +359,7 @@ func (s *Store) tryGroup(batch []*writeReq, savepoints bool) ([]error, error) {
 			return nil, err
 		}
 		if errs[i] = r.fn(t); errs[i] != nil {
-			s.orgs.forget()
+			s.cache.forget()
 			if _, err := t.exec(ctx, "ROLLBACK TO w"); err != nil {
 				s.rollback(sqltx)
 				return nil, err
@@ -371,7 +371,7 @@ func (s *Store) tryGroup(batch []*writeReq, savepoints bool) ([]error, error) {
 		}
 	}
 	if err := mapErr(sqltx.Commit()); err != nil {
-		s.orgs.forget()
+		s.cache.forget()
 		return nil, err
 	}
 	return errs, nil
@@ -380,19 +380,19 @@ func (s *Store) tryGroup(batch []*writeReq, savepoints bool) ([]error, error) {
 // rollback undoes a writer transaction, and so whatever it cached.
 func (s *Store) rollback(sqltx *sql.Tx) {
 	sqltx.Rollback()
-	s.orgs.forget()
+	s.cache.forget()
 }
 
-// run runs fn in a transaction of its own; orgs is the writer's cache, nil
-// for a read.
-func run(ctx context.Context, stmts *stmtCache, orgs *orgCache, fn func(invite.Tx) error) error {
+// run runs fn in a transaction of its own; cache is the writer's, nil for
+// a read.
+func run(ctx context.Context, stmts *stmtCache, cache *writerCache, fn func(invite.Tx) error) error {
 	sqltx, err := stmts.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer sqltx.Rollback() // a no-op after Commit; frees the connection if fn panics
-	orgs.begin()
-	t := &tx{tx: sqltx, stmts: stmts, orgs: orgs}
+	cache.begin()
+	t := &tx{tx: sqltx, stmts: stmts, cache: cache}
 	err = fn(t)
 	if err != nil {
 		sqltx.Rollback()
@@ -400,7 +400,7 @@ func run(ctx context.Context, stmts *stmtCache, orgs *orgCache, fn func(invite.T
 		err = mapErr(sqltx.Commit())
 	}
 	if err != nil {
-		orgs.forget()
+		cache.forget()
 	}
 	if len(t.misses) > 0 {
 		stmts.prepare(context.WithoutCancel(ctx), t.misses)

@@ -27,36 +27,59 @@ type tx struct {
 	// detached: statements ignore their context's cancellation (group commit).
 	detached bool
 	// orgs is the writer's organization cache; nil in read transactions.
-	orgs *orgCache
+	cache *writerCache
 }
 
-// orgCache keeps the organizations the writer has read, across its
-// transactions: nearly every write reads its organization first, and
-// organizations seldom change. What the writer changes itself is forgotten
-// at once (an organization's row written, or a write undone); what another
-// connection commits (another process on the file) changes PRAGMA
-// data_version, which each transaction checks before its first use.
-type orgCache struct {
-	m       map[invite.OrgID]*invite.Organization
+// writerCache keeps what the writer has read of organizations and their
+// webhook endpoints, across its transactions: nearly every write reads its
+// organization first, every write with events its endpoints, and both
+// seldom change. What the writer changes itself is forgotten at once (a row
+// written, or a write undone); what another connection commits (another
+// process on the file) changes PRAGMA data_version, which each transaction
+// checks before its first use.
+type writerCache struct {
+	orgs    map[invite.OrgID]*invite.Organization
+	hooks   map[invite.OrgID][]*invite.Webhook
 	version int64
 	checked bool // in the current transaction
 }
 
-func newOrgCache() *orgCache { return &orgCache{m: map[invite.OrgID]*invite.Organization{}} }
+func newWriterCache() *writerCache {
+	return &writerCache{orgs: map[invite.OrgID]*invite.Organization{}, hooks: map[invite.OrgID][]*invite.Webhook{}}
+}
 
 // begin marks the start of a writer transaction.
-func (c *orgCache) begin() {
+func (c *writerCache) begin() {
 	if c != nil {
 		c.checked = false
 	}
 }
 
-// forget drops every organization kept, after an organization's row changed
-// or a write's changes were undone.
-func (c *orgCache) forget() {
+// forget drops everything kept, after a kept row changed or a write's
+// changes were undone.
+func (c *writerCache) forget() {
 	if c != nil {
-		clear(c.m)
+		clear(c.orgs)
+		clear(c.hooks)
 	}
+}
+
+// check forgets what another connection may have changed since the last
+// transaction; t is the writer's.
+func (c *writerCache) check(ctx context.Context, t *tx) error {
+	if c.checked {
+		return nil
+	}
+	var v int64
+	if err := t.queryRow(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return err
+	}
+	if v != c.version {
+		c.forget()
+		c.version = v
+	}
+	c.checked = true
+	return nil
 }
 
 func cloneOrg(o *invite.Organization) *invite.Organization {
@@ -194,27 +217,19 @@ func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization,
 	read := func() (*invite.Organization, error) {
 		return scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = ?", id))
 	}
-	c := t.orgs
+	c := t.cache
 	if c == nil {
 		return read()
 	}
-	if !c.checked {
-		var v int64
-		if err := t.queryRow(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-			return nil, err
-		}
-		if v != c.version {
-			c.forget()
-			c.version = v
-		}
-		c.checked = true
+	if err := c.check(ctx, t); err != nil {
+		return nil, err
 	}
-	if o, ok := c.m[id]; ok {
+	if o, ok := c.orgs[id]; ok {
 		return cloneOrg(o), nil
 	}
 	o, err := read()
 	if err == nil {
-		c.m[id] = cloneOrg(o)
+		c.orgs[id] = cloneOrg(o)
 	}
 	return o, err
 }
@@ -230,13 +245,13 @@ func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*i
 }
 
 func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
-	t.orgs.forget()
+	t.cache.forget()
 	return t.execOne(ctx, "UPDATE organizations SET name = ?, settings = ?, updated_at = ? WHERE id = ?",
 		o.Name, jsonText(o.Settings), micros(o.UpdatedAt), o.ID)
 }
 
 func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
-	t.orgs.forget()
+	t.cache.forget()
 	// Jobs have no foreign key to the org (some belong to none); the rest
 	// (keys, members, invitations, events, webhooks) cascade.
 	if _, err := t.exec(ctx, "DELETE FROM outbox WHERE org_id = ?", id); err != nil {
