@@ -152,27 +152,27 @@ func (s *Service) settleMail(c *change, j *Job, r JobResult) error {
 	return nil
 }
 
-// settleDelivery records a delivery attempt.
+// settleDelivery records a delivery attempt. An attempt's record is all
+// known from the job and its result, so it is written without being read:
+// this runs once per delivery, on the write path.
 func (s *Service) settleDelivery(c *change, j *Job, r JobResult) error {
 	var a DeliveryArgs
 	if err := json.Unmarshal(j.Args, &a); err != nil {
 		return nil
 	}
-	d, err := c.tx.GetDelivery(c.ctx, a.WebhookID, a.EventID)
-	if errors.Is(err, ErrNotFound) {
-		return nil // the endpoint was deleted
-	}
-	if err != nil {
-		return err
-	}
+	d := &Delivery{WebhookID: a.WebhookID, EventID: a.EventID}
 	if r.Outcome == Void {
 		// Given up unsent (the endpoint is disabled): say so, rather than
-		// leave it pending.
+		// leave it pending; what its last attempt saw stays.
+		var err error
+		if d, err = c.tx.GetDelivery(c.ctx, a.WebhookID, a.EventID); err != nil {
+			return ignoreGone(err)
+		}
 		d.State, d.Error, d.NextAttemptAt = DeliveryFailed, "not sent: "+r.Error, nil
-		return c.tx.UpdateDelivery(c.ctx, d)
+		return ignoreGone(c.tx.UpdateDelivery(c.ctx, d))
 	}
 	d.Attempts, d.StatusCode, d.Duration, d.Error = j.Attempts, r.Status, r.Duration, r.Error
-	d.AttemptedAt, d.NextAttemptAt = &c.now, nil
+	d.AttemptedAt = &c.now
 	switch r.Outcome {
 	case Succeeded:
 		d.State = DeliverySucceeded
@@ -182,7 +182,15 @@ func (s *Service) settleDelivery(c *change, j *Job, r JobResult) error {
 	case Failed:
 		d.State = DeliveryFailed
 	}
-	return c.tx.UpdateDelivery(c.ctx, d)
+	return ignoreGone(c.tx.UpdateDelivery(c.ctx, d))
+}
+
+// ignoreGone is err, or nil for a delivery deleted with its endpoint.
+func ignoreGone(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // Mail is everything an invitation mail says.

@@ -109,6 +109,8 @@ type Tx interface {
 	// (WebhookID, EventID) is unique.
 	CreateDelivery(ctx context.Context, d *Delivery) error
 	GetDelivery(ctx context.Context, webhookID, eventID string) (*Delivery, error)
+	// UpdateDelivery writes d's state and last attempt over the delivery of
+	// d.EventID to d.WebhookID; ErrNotFound if there is none.
 	UpdateDelivery(ctx context.Context, d *Delivery) error
 	// ListDeliveries lists an endpoint's deliveries newest first, with ID
 	// below before when before is not 0.

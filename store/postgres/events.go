@@ -227,9 +227,9 @@ func (t *tx) GetDelivery(ctx context.Context, webhookID, eventID string) (*invit
 
 func (t *tx) UpdateDelivery(ctx context.Context, d *invite.Delivery) error {
 	return t.execOne(ctx, `UPDATE webhook_deliveries SET state = $1, attempts = $2, status_code = $3, duration = $4, error = $5,
-		attempted_at = $6, next_attempt_at = $7 WHERE id = $8 AND webhook_id = $9`,
+		attempted_at = $6, next_attempt_at = $7 WHERE webhook_id = $8 AND event_id = $9`,
 		string(d.State), d.Attempts, d.StatusCode, d.Duration.Microseconds(), d.Error, d.AttemptedAt, d.NextAttemptAt,
-		d.ID, d.WebhookID)
+		d.WebhookID, d.EventID)
 }
 
 func (t *tx) ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*invite.Delivery, error) {

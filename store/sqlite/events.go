@@ -198,9 +198,9 @@ func (t *tx) GetDelivery(ctx context.Context, webhookID, eventID string) (*invit
 
 func (t *tx) UpdateDelivery(ctx context.Context, d *invite.Delivery) error {
 	return t.execOne(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = ?, status_code = ?, duration = ?, error = ?,
-		attempted_at = ?, next_attempt_at = ? WHERE id = ? AND webhook_id = ?`,
+		attempted_at = ?, next_attempt_at = ? WHERE webhook_id = ? AND event_id = ?`,
 		string(d.State), d.Attempts, d.StatusCode, d.Duration.Microseconds(), d.Error, microsPtr(d.AttemptedAt),
-		microsPtr(d.NextAttemptAt), d.ID, d.WebhookID)
+		microsPtr(d.NextAttemptAt), d.WebhookID, d.EventID)
 }
 
 func (t *tx) ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*invite.Delivery, error) {

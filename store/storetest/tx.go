@@ -176,7 +176,7 @@ func testTx(t *testing.T, e *env) {
 			"DeleteWebhook": func(tx invite.Tx) error { return tx.DeleteWebhook(ctx, o.ID, "wh_none") },
 			"GetDelivery":   func(tx invite.Tx) error { _, err := tx.GetDelivery(ctx, "wh_none", "evt_none"); return err },
 			"UpdateDelivery": func(tx invite.Tx) error {
-				return tx.UpdateDelivery(ctx, &invite.Delivery{ID: 1 << 60, WebhookID: "wh_none", State: invite.DeliveryFailed})
+				return tx.UpdateDelivery(ctx, &invite.Delivery{WebhookID: "wh_none", EventID: "evt_none", State: invite.DeliveryFailed})
 			},
 		}
 		for name, fn := range cases {

@@ -233,7 +233,7 @@ func testWebhooks(t *testing.T, e *env) {
 			return nil
 		})
 		missing := *d
-		missing.ID = 1 << 60
+		missing.EventID = "evt_none"
 		if err := e.store.Write(ctx, func(tx invite.Tx) error { return tx.UpdateDelivery(ctx, &missing) }); !errors.Is(err, invite.ErrNotFound) {
 			t.Errorf("UpdateDelivery of a missing delivery: %v, want ErrNotFound", err)
 		}
