@@ -17,7 +17,7 @@ import (
 // The three seeds' invitation fields, field → JSON type.
 var (
 	jicooFields = compattest.Fields{"id": "integer", "email": "email", "role": "string", "createdAt": "date-time", "updatedAt": "date-time"}
-	chFields    = compattest.Fields{"role": "string", "id": "uuid", "email": "email", "createdAt": "date-time", "expireAt": "date-time"}
+	chFields    = compattest.Fields{"role": "string", "id": "uuid", "email": "email", "createdAt": "date-time", "expireAt": "date-time", "assignedRoles": "array"}
 	upsunFields = compattest.Fields{"id": "uuid", "state": "string", "organization_id": "ulid", "email": "email", "owner": "object",
 		"created_at": "date-time", "updated_at": "date-time", "finished_at": "date-time|null", "permissions": "array"}
 )

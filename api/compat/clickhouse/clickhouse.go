@@ -1,6 +1,7 @@
 // Package clickhouse serves the ClickHouse Cloud compatibility surface: the
-// organization invitation endpoints of the ClickHouse Cloud API, so that a
-// ClickHouse Cloud client works against invitd by changing its base URL.
+// organization invitation and member endpoints of the ClickHouse Cloud API,
+// so that a ClickHouse Cloud client works against invitd by changing its
+// base URL.
 package clickhouse
 
 import (
@@ -29,6 +30,8 @@ func New(svc *invite.Service) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/organizations/{organizationId}/invitations", h.invitations)
 	mux.HandleFunc("/v1/organizations/{organizationId}/invitations/{invitationId}", h.invitation)
+	mux.HandleFunc("/v1/organizations/{organizationId}/members", h.members)
+	mux.HandleFunc("/v1/organizations/{organizationId}/members/{userId}", h.member)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
@@ -39,11 +42,12 @@ func New(svc *invite.Service) http.Handler {
 
 // Invitation is ClickHouse's organization invitation.
 type Invitation struct {
-	Role      string `json:"role"`
-	ID        string `json:"id"`
-	Email     string `json:"email"`
-	CreatedAt string `json:"createdAt"`
-	ExpireAt  string `json:"expireAt"`
+	Role          string         `json:"role"`
+	ID            string         `json:"id"`
+	Email         string         `json:"email"`
+	CreatedAt     string         `json:"createdAt"`
+	ExpireAt      string         `json:"expireAt"`
+	AssignedRoles []AssignedRole `json:"assignedRoles"`
 }
 
 type success struct {
@@ -58,24 +62,10 @@ type errorBody struct {
 	RequestID string `json:"requestId"`
 }
 
-// Role names: ClickHouse's organization roles onto invitd's default roles.
-// admin ↔ admin, developer ↔ member, member ↔ restricted; invitd's owner
-// reads as admin (ClickHouse has no owner role).
-var (
-	roleIn  = map[string]string{"admin": "admin", "developer": "member", "member": "restricted"}
-	roleOut = map[string]string{"owner": "admin", "admin": "admin", "member": "developer", "restricted": "member"}
-)
-
-func role(r string) string {
-	if v, ok := roleOut[r]; ok {
-		return v
-	}
-	return r
-}
-
 func toInvitation(inv *invite.Invitation) Invitation {
-	return Invitation{Role: role(inv.Role), ID: inv.ID.String(), Email: inv.Email,
-		CreatedAt: wire.Time(inv.CreatedAt), ExpireAt: wire.Time(inv.ExpiresAt)}
+	return Invitation{Role: legacyRole(inv.Role), ID: inv.ID.String(), Email: inv.Email,
+		CreatedAt: wire.Time(inv.CreatedAt), ExpireAt: wire.Time(inv.ExpiresAt),
+		AssignedRoles: assignedRoles(inv.OrgID, inv.Role)}
 }
 
 // ---- request ids and errors
@@ -189,8 +179,9 @@ func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
 }
 
 type createBody struct {
-	Email *string `json:"email"`
-	Role  *string `json:"role"`
+	Email           *string   `json:"email"`
+	Role            *string   `json:"role"`
+	AssignedRoleIDs *[]string `json:"assignedRoleIds"`
 }
 
 func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgID) {
@@ -204,13 +195,22 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 		return
 	}
 	c := invite.CreateInvitation{Email: *b.Email}
-	if b.Role != nil && *b.Role != "" {
-		mapped, known := roleIn[strings.ToLower(strings.TrimSpace(*b.Role))]
-		if !known {
-			fail(w, http.StatusBadRequest, "role must be one of admin, developer, member")
+	q := roleRequest{Role: b.Role, AssignedRoleIDs: b.AssignedRoleIDs}
+	if !q.empty() {
+		// Role ids are the org's; a legacy name alone needs no read.
+		o := &invite.Organization{ID: org}
+		if b.AssignedRoleIDs != nil && len(*b.AssignedRoleIDs) > 0 {
+			var err error
+			if o, err = h.svc.GetOrg(r.Context(), org); err != nil {
+				coreError(w, r, err)
+				return
+			}
+		}
+		var err error
+		if c.Role, err = q.resolve(o, "", true); err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		c.Role = mapped
 	}
 	res, err := h.svc.CreateInvitation(r.Context(), org, c)
 	if err != nil {

@@ -108,3 +108,72 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 		})
 	}
 }
+
+// The member actions, with an org key and with an admin key, record their
+// events by that key, with the answer's request id, about the member;
+// reads and refused changes record none.
+func TestMemberActionsRecordTheirEvents(t *testing.T) {
+	env := compattest.New(t, nil)
+	base := compattest.Serve(t, prefix, clickhouse.New(env.Svc))
+	org := env.Org.ID
+	path := "/v1/organizations/" + org.UUID() + "/members"
+	for _, k := range []struct {
+		name  string
+		key   *invite.NewKey
+		actor invite.Actor
+	}{
+		{"org key", env.Key, env.KeyActor()},
+		{"admin key", env.Admin, env.AdminActor()},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			c := &keyClient{t: t, base: base, user: k.key.ID, secret: k.key.Secret}
+			m := join(t, env, org, "m-"+k.actor.ID+"@example.com", "M", "member")
+			id := m.ID.String()
+			cur := env.Tail(t, org)
+
+			sent := uuid.NewString()
+			r := c.do("PATCH", path+"/"+id, map[string]any{"role": "admin"}, sent)
+			if r.Status != http.StatusOK {
+				t.Fatalf("patch: %d %s", r.Status, r.Body)
+			}
+			if got := requestID(t, r); got != sent {
+				t.Errorf("the request id %s was answered as %s", sent, got)
+			}
+			cur = env.CheckEvents(t, org, cur, k.actor, sent, compattest.Want{Type: invite.EventMemberUpdated, ID: id})
+
+			r = c.do("PATCH", path+"/"+id, map[string]any{"assignedRoleIds": []string{restrictedRoleID}}, "")
+			if r.Status != http.StatusOK {
+				t.Fatalf("patch: %d %s", r.Status, r.Body)
+			}
+			cur = env.CheckEvents(t, org, cur, k.actor, requestID(t, r), compattest.Want{Type: invite.EventMemberUpdated, ID: id})
+
+			for _, req := range []struct {
+				method, path string
+				body         any
+				status       int
+			}{
+				{"GET", path, nil, http.StatusOK},
+				{"GET", path + "/" + id, nil, http.StatusOK},
+				{"PATCH", path + "/" + id, map[string]any{"role": "member"}, http.StatusBadRequest},
+				{"PATCH", path + "/" + id, map[string]any{"assignedRoleIds": []string{uuid.NewString()}}, http.StatusBadRequest},
+				{"PATCH", path + "/" + uuid.NewString(), map[string]any{"role": "admin"}, http.StatusNotFound},
+				{"DELETE", path + "/" + uuid.NewString(), nil, http.StatusNotFound},
+			} {
+				if r := c.do(req.method, req.path, req.body, ""); r.Status != req.status {
+					t.Fatalf("%s %s: %d, want %d: %s", req.method, req.path, r.Status, req.status, r.Body)
+				}
+			}
+			cur = env.CheckEvents(t, org, cur, k.actor, "none")
+
+			r = c.do("DELETE", path+"/"+id, nil, "req-not-a-uuid")
+			if r.Status != http.StatusOK {
+				t.Fatalf("delete: %d %s", r.Status, r.Body)
+			}
+			cur = env.CheckEvents(t, org, cur, k.actor, requestID(t, r), compattest.Want{Type: invite.EventMemberDeleted, ID: id})
+			if r := c.do("DELETE", path+"/"+id, nil, ""); r.Status != http.StatusNotFound {
+				t.Fatalf("second delete: %d %s", r.Status, r.Body)
+			}
+			env.CheckEvents(t, org, cur, k.actor, "none")
+		})
+	}
+}
