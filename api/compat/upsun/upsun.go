@@ -5,6 +5,7 @@ package upsun
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -85,6 +86,31 @@ type Owner struct {
 	DisplayName string `json:"display_name"`
 }
 
+// OwnerNamespace is the namespace of the UUIDs (version 5) given as
+// owner.id to inviters whose id is not a UUID, and to organizations.
+var OwnerNamespace = uuid.MustParse("4d826614-8297-4c17-84fb-93b71da07ba1")
+
+// OwnerOf is the owner Upsun shows for an invitation of org: its inviter,
+// with the inviter's id when that is a UUID and a UUID made from it
+// otherwise; with no inviter, the organization, which sent it.
+func OwnerOf(inv *invite.Invitation, org *invite.Organization) Owner {
+	if id := inv.Inviter.ID; id != "" {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			u = uuid.NewSHA1(OwnerNamespace, []byte("inviter:"+id))
+		}
+		return Owner{ID: u.String(), DisplayName: inv.Inviter.Name}
+	}
+	o := Owner{ID: uuid.NewSHA1(OwnerNamespace, []byte("organization:"+inv.OrgID.String())).String(), DisplayName: inv.Inviter.Name}
+	if o.DisplayName == "" && org != nil {
+		o.DisplayName = org.Name
+	}
+	return o
+}
+
+// Permissions is Upsun's permission enum, in its order.
+var Permissions = []string{"admin", "billing", "plans", "members", "project:create", "projects:list"}
+
 // Invitation is Upsun's organization invitation.
 type Invitation struct {
 	ID             string   `json:"id"`
@@ -98,20 +124,28 @@ type Invitation struct {
 	Permissions    []string `json:"permissions"`
 }
 
-func toInvitation(inv *invite.Invitation) Invitation {
-	perms := inv.Permissions
-	if perms == nil {
-		perms = []string{}
+// toInvitation shows inv; org, when known, names an owner-less one.
+// Permissions outside Upsun's enum (an organization may define its own)
+// are left out: Upsun's clients know no others.
+func toInvitation(inv *invite.Invitation, org *invite.Organization) Invitation {
+	perms := []string{}
+	for _, p := range inv.Permissions {
+		if slices.Contains(Permissions, p) {
+			perms = append(perms, p)
+		}
 	}
 	return Invitation{
 		ID: inv.ID.String(), State: State(inv.State), OrganizationID: inv.OrgID.String(),
-		Email: inv.Email, Owner: Owner{ID: inv.Inviter.ID, DisplayName: inv.Inviter.Name},
+		Email: inv.Email, Owner: OwnerOf(inv, org),
 		CreatedAt: wire.Time(inv.CreatedAt), UpdatedAt: wire.Time(inv.UpdatedAt),
 		FinishedAt: wire.TimePtr(inv.FinishedAt), Permissions: perms,
 	}
 }
 
+// errorBody is Upsun's error: error is what its document requires, the
+// others what its PHP client reads. error and message say the same.
 type errorBody struct {
+	Error   string         `json:"error"`
 	Status  string         `json:"status"`
 	Code    int            `json:"code"`
 	Message string         `json:"message"`
@@ -122,7 +156,7 @@ type errorBody struct {
 // ---- errors
 
 func fail(w http.ResponseWriter, code int, msg string) {
-	wire.WriteJSON(w, code, errorBody{Status: "error", Code: code, Message: msg,
+	wire.WriteJSON(w, code, errorBody{Error: msg, Status: "error", Code: code, Message: msg,
 		Title: http.StatusText(code), Detail: map[string]any{}})
 }
 
@@ -163,93 +197,14 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *h
 
 // ---- list
 
-// listQuery is a parsed list request.
-type listQuery struct {
-	filter   invite.InvitationFilter
-	none     bool // the states asked for have no native counterpart
-	size     int
-	sortName string
-	after    *invite.Position
-	before   *invite.Position
-}
-
-func parseStates(q url.Values) ([]invite.State, bool, *wire.Problem) {
-	var raw []string
-	raw = append(raw, q["filter[state]"]...)
-	raw = append(raw, q["filter[state][value]"]...)
-	if op := strings.ToUpper(strings.TrimSpace(q.Get("filter[state][operator]"))); op != "" && op != "=" && op != "IN" {
-		return nil, false, wire.BadRequest("filter[state][operator] must be = or IN")
-	}
-	var names []string
-	for _, v := range raw {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				names = append(names, s)
-			}
-		}
-	}
-	if len(names) == 0 {
-		names = []string{StatePending}
-	}
-	var out []invite.State
-	for _, n := range names {
-		native, known := nativeStates[n]
-		if !known {
-			return nil, false, wire.BadRequest("filter[state] must be one of %s", strings.Join(States, ", "))
-		}
-		for _, s := range native {
-			if !slices.Contains(out, s) {
-				out = append(out, s)
-			}
-		}
-	}
-	return out, len(out) == 0, nil
-}
-
-func parseList(q url.Values, org invite.OrgID) (*listQuery, *wire.Problem) {
-	lq := &listQuery{filter: invite.InvitationFilter{Org: org}}
-	var p *wire.Problem
-	if lq.filter.States, lq.none, p = parseStates(q); p != nil {
-		return nil, p
-	}
-	if lq.size, p = wire.Int(q.Get("page[size]"), "page[size]", DefaultPageSize, 1, MaxPageSize); p != nil {
-		return nil, p
-	}
-	switch s := q.Get("sort"); s {
-	case "":
-		lq.sortName, lq.filter.Sort = "created_at", invite.SortCreatedAt
-	case "updated_at":
-		lq.sortName, lq.filter.Sort = s, invite.SortUpdatedAt
-	case "-updated_at":
-		lq.sortName, lq.filter.Sort, lq.filter.Desc = s, invite.SortUpdatedAt, true
-	default:
-		return nil, wire.BadRequest("sort must be updated_at or -updated_at")
-	}
-	after, before := q.Get("page[after]"), q.Get("page[before]")
-	if after != "" && before != "" {
-		return nil, wire.BadRequest("page[after] and page[before] cannot be used together")
-	}
-	var err error
-	if after != "" {
-		if lq.after, err = invite.DecodeCursor(lq.sortName, after); err != nil {
-			return nil, wire.BadRequest("page[after] is not a cursor of this list and sort")
-		}
-	}
-	if before != "" {
-		if lq.before, err = invite.DecodeCursor(lq.sortName, before); err != nil {
-			return nil, wire.BadRequest("page[before] is not a cursor of this list and sort")
-		}
-	}
-	return lq, nil
-}
-
 func (h *handler) list(w http.ResponseWriter, r *http.Request, org invite.OrgID) {
 	lq, p := parseList(r.URL.Query(), org)
 	if p != nil {
 		problem(w, p)
 		return
 	}
-	if _, err := h.svc.GetOrg(r.Context(), org); err != nil {
+	o, err := h.svc.GetOrg(r.Context(), org)
+	if err != nil {
 		coreError(w, r, err)
 		return
 	}
@@ -274,7 +229,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, org invite.OrgID)
 	}
 	out := make([]Invitation, 0, len(items))
 	for _, inv := range items {
-		out = append(out, toInvitation(inv))
+		out = append(out, toInvitation(inv, o))
 	}
 	wire.WriteJSON(w, http.StatusOK, out)
 }
@@ -395,7 +350,17 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 		fail(w, http.StatusBadRequest, "permissions is required")
 		return
 	}
+	for _, p := range *b.Permissions {
+		if !slices.Contains(Permissions, p) {
+			fail(w, http.StatusBadRequest, fmt.Sprintf("permission %q is not one of %s", p, strings.Join(Permissions, ", ")))
+			return
+		}
+	}
+	// Upsun's inviter is the caller; here, the key that asks.
 	c := invite.CreateInvitation{Email: *b.Email, Permissions: *b.Permissions}
+	if p := invite.PrincipalFrom(r.Context()); p != nil {
+		c.Inviter = invite.Inviter{ID: p.KeyID, Name: p.Name}
+	}
 	if b.Force != nil {
 		c.Force = *b.Force
 	}
@@ -404,7 +369,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 		coreError(w, r, err)
 		return
 	}
-	wire.WriteJSON(w, http.StatusCreated, toInvitation(res.Invitation))
+	wire.WriteJSON(w, http.StatusCreated, toInvitation(res.Invitation, nil))
 }
 
 func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
@@ -416,10 +381,12 @@ func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Upsun's document types invitation_id as any string: one that is no
+	// invitation's id names none.
 	raw := r.PathValue("invitation_id")
 	id, err := uuid.Parse(raw)
 	if err != nil || len(raw) != 36 {
-		fail(w, http.StatusBadRequest, "invitation_id must be a UUID")
+		fail(w, http.StatusNotFound, "no such invitation: "+raw)
 		return
 	}
 	if _, err := h.svc.CancelInvitation(r.Context(), org, invite.InvitationRef{ID: id}); err != nil {
