@@ -55,6 +55,8 @@ func wantRoles(t *testing.T, obj map[string]any, legacy, name, id string) {
 	}
 }
 
+// client sends ClickHouse requests; every answer is checked against the
+// vendor's document (see contract_test.go).
 type client struct {
 	t            *testing.T
 	base         string
@@ -71,7 +73,7 @@ func setup(t *testing.T, clock *compattest.Clock) (*compattest.Env, *client) {
 
 func (c *client) do(method, path string, body any) *compattest.Response {
 	c.t.Helper()
-	return compattest.Do(c.t, method, c.base+path, body, func(r *http.Request) {
+	return document(c.t).Do(c.t, method, c.base+path, body, func(r *http.Request) {
 		if !c.noAuth {
 			r.SetBasicAuth(c.user, c.secret)
 		}
@@ -307,7 +309,7 @@ func TestAuth(t *testing.T) {
 	if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
 		t.Errorf("WWW-Authenticate %q", r.Header.Get("WWW-Authenticate"))
 	}
-	wantError(t, compattest.Do(t, http.MethodGet, c.base+path(org), nil, func(r *http.Request) {
+	wantError(t, document(t).Do(t, http.MethodGet, c.base+path(org), nil, func(r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+env.Key.Token)
 	}), http.StatusUnauthorized)
 	for _, cc := range []*client{

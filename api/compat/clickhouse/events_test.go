@@ -21,7 +21,7 @@ type keyClient struct {
 
 func (c *keyClient) do(method, path string, body any, requestID string) *compattest.Response {
 	c.t.Helper()
-	return compattest.Do(c.t, method, c.base+path, body, func(r *http.Request) {
+	return document(c.t).Do(c.t, method, c.base+path, body, func(r *http.Request) {
 		r.SetBasicAuth(c.user, c.secret)
 		if requestID != "" {
 			r.Header.Set("X-Request-Id", requestID)
