@@ -92,14 +92,20 @@ var OwnerNamespace = uuid.MustParse("4d826614-8297-4c17-84fb-93b71da07ba1")
 
 // OwnerOf is the owner Upsun shows for an invitation of org: its inviter,
 // with the inviter's id when that is a UUID and a UUID made from it
-// otherwise; with no inviter, the organization, which sent it.
+// otherwise, and its name (else its id); with no inviter id, the
+// organization, which sent it, under the inviter's name (else the
+// organization's).
 func OwnerOf(inv *invite.Invitation, org *invite.Organization) Owner {
 	if id := inv.Inviter.ID; id != "" {
 		u, err := uuid.Parse(id)
 		if err != nil {
 			u = uuid.NewSHA1(OwnerNamespace, []byte("inviter:"+id))
 		}
-		return Owner{ID: u.String(), DisplayName: inv.Inviter.Name}
+		name := inv.Inviter.Name
+		if name == "" {
+			name = id
+		}
+		return Owner{ID: u.String(), DisplayName: name}
 	}
 	o := Owner{ID: uuid.NewSHA1(OwnerNamespace, []byte("organization:"+inv.OrgID.String())).String(), DisplayName: inv.Inviter.Name}
 	if o.DisplayName == "" && org != nil {
