@@ -179,8 +179,11 @@ func TestMembers(t *testing.T) {
 	if got := get(res.ID); got.Role != "owner" || got.Name != "Rita" || got.Email != "res@example.com" {
 		t.Errorf("after the patches %+v", got)
 	}
-	// Nothing to change: the member as it is.
+	// Nothing to change: the member as it is; a name is not the document's to change.
 	wantRoles(t, patch(res.ID, map[string]any{}), "admin", "owner", ownerRoleID)
+	if got := patch(res.ID, map[string]any{"name": "Other"}); got["name"] != "Rita" {
+		t.Errorf("name patched: %v", got)
+	}
 
 	for _, tt := range []struct {
 		name   string
