@@ -197,16 +197,11 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 	c := invite.CreateInvitation{Email: *b.Email}
 	q := roleRequest{Role: b.Role, AssignedRoleIDs: b.AssignedRoleIDs}
 	if !q.empty() {
-		// Role ids are the org's; a legacy name alone needs no read.
-		o := &invite.Organization{ID: org}
-		if b.AssignedRoleIDs != nil && len(*b.AssignedRoleIDs) > 0 {
-			var err error
-			if o, err = h.svc.GetOrg(r.Context(), org); err != nil {
-				coreError(w, r, err)
-				return
-			}
+		o, err := h.rolesOf(r, org, q)
+		if err != nil {
+			coreError(w, r, err)
+			return
 		}
-		var err error
 		if c.Role, err = q.resolve(o, "", true); err != nil {
 			fail(w, http.StatusBadRequest, err.Error())
 			return

@@ -103,7 +103,7 @@ func (h *handler) updateMember(w http.ResponseWriter, r *http.Request, org invit
 	if b.AssignedRoleIDs != nil || (b.Role != nil && *b.Role != "") {
 		// The role asked for depends on the org's roles and on the
 		// member's role now (a legacy name it already reads as keeps it).
-		o, err := h.svc.GetOrg(r.Context(), org)
+		o, err := h.rolesOf(r, org, q)
 		if err != nil {
 			coreError(w, r, err)
 			return

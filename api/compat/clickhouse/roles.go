@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -90,8 +91,17 @@ type roleRequest struct {
 	AssignedRoleIDs *[]string // ids of the org's roles
 }
 
-func (q roleRequest) empty() bool {
-	return (q.Role == nil || *q.Role == "") && (q.AssignedRoleIDs == nil || len(*q.AssignedRoleIDs) == 0)
+func (q roleRequest) hasIDs() bool { return q.AssignedRoleIDs != nil && len(*q.AssignedRoleIDs) > 0 }
+
+func (q roleRequest) empty() bool { return (q.Role == nil || *q.Role == "") && !q.hasIDs() }
+
+// rolesOf is the org as resolve needs it: only role ids need its roles,
+// so a legacy name alone costs no read.
+func (h *handler) rolesOf(r *http.Request, org invite.OrgID, q roleRequest) (*invite.Organization, error) {
+	if !q.hasIDs() {
+		return &invite.Organization{ID: org}, nil
+	}
+	return h.svc.GetOrg(r.Context(), org)
 }
 
 // resolve turns a request into one of o's roles. current is the person's
