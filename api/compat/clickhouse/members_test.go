@@ -64,42 +64,69 @@ func join(t *testing.T, env *compattest.Env, org invite.OrgID, email, name, role
 	return m
 }
 
-// A ClickHouse Terraform client, on a create that answers 409 and on a read
-// that answers 404, looks the address up in the member list.
+// findMember is the Terraform client's lookup: the member list scanned for
+// the configured address, compared exactly.
+func findMember(t *testing.T, c *client, org, email string) map[string]any {
+	t.Helper()
+	return members(t, c.do(http.MethodGet, mpath(org), nil))[email]
+}
+
+// The ClickHouse Terraform provider's invitation resource: a create that
+// answers 409 and a read that answers 404 look the address up in the member
+// list; a delete that answers 404 is done.
 func TestTerraformFlow(t *testing.T) {
 	env, c := setup(t, nil)
 	org := env.Org.ID.UUID()
+	const email = "tf.user@example.com"
 
-	inv := invitation(t, c.do(http.MethodPost, path(org), map[string]any{"email": "Tf.User@Example.com", "role": "admin"}))
-	wantError(t, c.do(http.MethodPost, path(org), map[string]any{"email": "tf.user@example.com", "role": "admin"}), http.StatusConflict)
-	if ms := members(t, c.do(http.MethodGet, mpath(org), nil)); len(ms) != 0 {
-		t.Fatalf("members before the accept: %v", ms)
+	// Create, with role ids as the provider sends them.
+	inv := invitation(t, c.do(http.MethodPost, path(org), map[string]any{"email": email, "assignedRoleIds": []string{adminRoleID}}))
+	wantRoles(t, inv, "admin", "admin", adminRoleID)
+	stateID := inv["id"].(string)
+	// A second resource for the address: 409, and no member to adopt yet.
+	wantError(t, c.do(http.MethodPost, path(org), map[string]any{"email": email, "assignedRoleIds": []string{adminRoleID}}), http.StatusConflict)
+	if m := findMember(t, c, org, email); m != nil {
+		t.Fatalf("a member before the accept: %v", m)
+	}
+	// Refresh while pending.
+	if got := invitation(t, c.do(http.MethodGet, path(org, "/", stateID), nil)); got["expireAt"] != inv["expireAt"] {
+		t.Errorf("read %v, created %v", got, inv)
 	}
 
 	// The invitee accepts through invitd's own path.
-	id := uuid.MustParse(inv["id"].(string))
-	if _, _, err := env.Svc.AcceptInvitation(compattest.System, env.Org.ID, invite.InvitationRef{ID: id},
-		invite.Accept{Email: "tf.user@example.com", Name: "Tf User"}); err != nil {
+	if _, _, err := env.Svc.AcceptInvitation(compattest.System, env.Org.ID, invite.InvitationRef{ID: uuid.MustParse(stateID)},
+		invite.Accept{Email: email, Name: "Tf User"}); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, c.do(http.MethodGet, path(org, "/", id.String()), nil), http.StatusNotFound)
-	wantError(t, c.do(http.MethodPost, path(org), map[string]any{"email": "tf.user@example.com", "role": "admin"}), http.StatusConflict)
-	ms := members(t, c.do(http.MethodGet, mpath(org), nil))
-	m := ms["tf.user@example.com"]
-	if len(ms) != 1 || m == nil {
-		t.Fatalf("members after the accept: %v", ms)
+
+	// Refresh: the invitation is gone, the address is a member.
+	wantError(t, c.do(http.MethodGet, path(org, "/", stateID), nil), http.StatusNotFound)
+	m := findMember(t, c, org, email)
+	if m == nil {
+		t.Fatal("the accepted address is not in the member list")
 	}
 	if m["name"] != "Tf User" {
 		t.Errorf("member %v", m)
 	}
 	wantRoles(t, m, "admin", "admin", adminRoleID)
 	userID := m["userId"].(string)
-	if got := member(t, c.do(http.MethodGet, mpath(org, "/", userID), nil)); got["email"] != "tf.user@example.com" || got["joinedAt"] != m["joinedAt"] {
+	if got := member(t, c.do(http.MethodGet, mpath(org, "/", userID), nil)); got["email"] != email || got["joinedAt"] != m["joinedAt"] {
 		t.Errorf("get %v, listed %v", got, m)
 	}
+	// Another resource for the member's address: 409, adopted as the member.
+	wantError(t, c.do(http.MethodPost, path(org), map[string]any{"email": email, "role": "admin"}), http.StatusConflict)
+	if m := findMember(t, c, org, email); m == nil || m["userId"] != userID {
+		t.Fatalf("after the 409 the list shows %v", m)
+	}
 
-	// Destroy: the member goes, a second delete is 404, and the address may
-	// be invited again.
+	// Destroy: both resources delete an invitation by their id (the
+	// adopted one by the member's id); 404 means done.
+	wantError(t, c.do(http.MethodDelete, path(org, "/", stateID), nil), http.StatusNotFound)
+	wantError(t, c.do(http.MethodDelete, path(org, "/", userID), nil), http.StatusNotFound)
+	if findMember(t, c, org, email) == nil {
+		t.Error("deleting the consumed invitation removed the member")
+	}
+	// Removing the member: 200, then 404.
 	r := c.do(http.MethodDelete, mpath(org, "/", userID), nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
@@ -107,11 +134,11 @@ func TestTerraformFlow(t *testing.T) {
 	compattest.CheckFields(t, "delete", r.Object(t), compattest.Fields{"status": "integer", "requestId": "uuid"})
 	wantError(t, c.do(http.MethodDelete, mpath(org, "/", userID), nil), http.StatusNotFound)
 	wantError(t, c.do(http.MethodGet, mpath(org, "/", userID), nil), http.StatusNotFound)
-	wantError(t, c.do(http.MethodDelete, path(org, "/", id.String()), nil), http.StatusNotFound)
-	if ms := members(t, c.do(http.MethodGet, mpath(org), nil)); len(ms) != 0 {
-		t.Errorf("members after the delete: %v", ms)
+	if m := findMember(t, c, org, email); m != nil {
+		t.Errorf("member after the delete: %v", m)
 	}
-	invitation(t, c.do(http.MethodPost, path(org), map[string]any{"email": "tf.user@example.com", "role": "admin"}))
+	// The address may be invited again.
+	invitation(t, c.do(http.MethodPost, path(org), map[string]any{"email": email, "assignedRoleIds": []string{adminRoleID}}))
 }
 
 func TestMembers(t *testing.T) {
