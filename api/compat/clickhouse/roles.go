@@ -43,8 +43,8 @@ var roleNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://invitd.dev/c
 // the org's own.
 var systemRoles = invite.DefaultSettings().Roles
 
-// roleID is a role's id: the same in every org for a predefined role, as
-// ClickHouse's system roles are, and per org for the org's own roles.
+// roleID is a role's id: the same in every org for a predefined role, so
+// that it can be written down once, and per org for the org's own roles.
 func roleID(org invite.OrgID, name string) string {
 	if slices.Contains(systemRoles, name) {
 		return uuid.NewSHA1(roleNamespace, []byte("system:"+name)).String()
