@@ -137,17 +137,43 @@ func (r *Runner) Run(ctx context.Context) {
 // attempt running (the mail handler closes an unused connection).
 type Idler interface{ Idle() }
 
-// loop claims k's jobs while there is room for them and runs each.
+// loop claims k's jobs while there is room for them and hands each to one
+// of Concurrency workers. The workers live as long as the loop: an attempt
+// on a fresh goroutine would first grow its stack to the depth of a
+// database call, every time.
 func (r *Runner) loop(ctx context.Context, k *kind) {
 	slots := make(chan struct{}, k.policy.Concurrency)
-	var running sync.WaitGroup
-	defer running.Wait()
+	work := make(chan *invite.Job)
+	var workers sync.WaitGroup
+	for range k.policy.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range work {
+				r.run(ctx, k, j)
+				r.done(j.ID)
+				<-slots
+				// Half the slots are free (the one, for a kind run one at a
+				// time): claim more without waiting for a poll, in a claim
+				// big enough to be worth its write.
+				if cap(slots)-len(slots) < max(cap(slots)/2, 1) {
+					continue
+				}
+				select {
+				case k.wake <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	defer workers.Wait()
+	defer close(work)
 	t := time.NewTicker(r.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		claimed := 0
 		if free := cap(slots) - len(slots); free > 0 {
-			claimed = r.claim(ctx, k, min(free, r.cfg.Batch), slots, &running)
+			claimed = r.claim(ctx, k, min(free, r.cfg.Batch), slots, work)
 		}
 		if claimed > 0 && ctx.Err() == nil {
 			continue
@@ -164,8 +190,9 @@ func (r *Runner) loop(ctx context.Context, k *kind) {
 	}
 }
 
-// claim leases up to n of k's jobs and starts them; it returns how many it claimed.
-func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{}, running *sync.WaitGroup) int {
+// claim leases up to n of k's jobs and hands them to the workers, each when
+// a slot is free; it returns how many it claimed.
+func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{}, work chan<- *invite.Job) int {
 	leaseEnd := time.Now().Add(r.cfg.Lease)
 	jobs, err := r.svc.ClaimJobs(ctx, r.id, []string{k.h.Kind()}, n, r.cfg.Lease)
 	if err != nil {
@@ -191,25 +218,7 @@ func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{},
 			r.release(ctx, r.notRunning(jobs[i:]))
 			break
 		}
-		running.Add(1)
-		go func() {
-			defer running.Done()
-			defer r.done(j.ID)
-			defer func() {
-				<-slots
-				// Half the slots are free (the one, for a kind run one at a
-				// time): claim more without waiting for a poll, in a claim
-				// big enough to be worth its write.
-				if cap(slots)-len(slots) < max(cap(slots)/2, 1) {
-					return
-				}
-				select {
-				case k.wake <- struct{}{}:
-				default:
-				}
-			}()
-			r.run(ctx, k, j)
-		}()
+		work <- j
 	}
 	return len(jobs)
 }
