@@ -67,9 +67,11 @@ func NewClient(g *Guard, timeout time.Duration) *Client {
 		DialContext: g.DialContext,
 		// A custom DialContext turns HTTP/2 off unless asked for.
 		ForceAttemptHTTP2: true,
-		// Deliveries go to many receivers, a few at a time each.
+		// Deliveries go to many receivers, a few at a time to each
+		// endpoint; several endpoints may share a host (one receiving
+		// service, a path each), so one host may keep as many.
 		MaxIdleConns:        100,
-		MaxIdleConnsPerHost: 4,
+		MaxIdleConnsPerHost: 100,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: timeout,
 		// Bound what a receiver can make us hold; the body is bounded

@@ -112,6 +112,49 @@ func TestPostReusesConnections(t *testing.T) {
 	}
 }
 
+// Endpoints often share a host (one receiving service, a path each), so
+// more deliveries than one endpoint's share run to a host at once; each
+// round of them reuses the connections of the round before.
+func TestConcurrentPostsToOneHostReuseConnections(t *testing.T) {
+	var conns atomic.Int32
+	const concurrent = 16
+	var arrived sync.WaitGroup
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		// Each round's deliveries are all under way at once, so that they
+		// need as many connections as there are deliveries.
+		arrived.Done()
+		arrived.Wait()
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	c := webhook.NewClient(loopbackGuard(t), 5*time.Second)
+	for round := range 4 {
+		arrived.Add(concurrent)
+		var wg sync.WaitGroup
+		for i := range concurrent {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				u := srv.URL + "/hook/" + strconv.Itoa(i)
+				if res := c.Post(context.Background(), u, nil, []byte(`{}`)); res.Err != nil || res.Status != 200 {
+					t.Errorf("round %d, Post %d = %+v", round, i, res)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if n := conns.Load(); n != concurrent {
+		t.Errorf("4 rounds of %d deliveries at once to one host opened %d connections, want %d", concurrent, n, concurrent)
+	}
+}
+
 func TestPostRefusesLoopbackByDefault(t *testing.T) {
 	srv, hits := receiver(t, func(http.ResponseWriter, *http.Request) {})
 	c := webhook.NewClient(nil, 5*time.Second)
