@@ -17,8 +17,10 @@ func (s *Service) ClaimJobs(ctx context.Context, worker string, kinds []string, 
 	var jobs []*Job
 	err := s.write(ctx, func(c *change) error {
 		var err error
-		jobs, err = c.tx.ClaimJobs(ctx, worker, kinds, c.now, c.now.Add(lease), limit)
-		return err
+		if jobs, err = c.tx.ClaimJobs(ctx, worker, kinds, c.now, c.now.Add(lease), limit); err != nil {
+			return err
+		}
+		return loadDeliveries(c, jobs)
 	})
 	return jobs, err
 }

@@ -186,6 +186,10 @@ type Job struct {
 	LockedUntil *time.Time
 	LastError   string
 	CreatedAt   time.Time
+	// Loaded is what an attempt at the job needs, read with its claim, for
+	// the kinds whose attempts read: a webhook_delivery's *Outgoing (none
+	// when its endpoint or event is gone). It is not stored.
+	Loaded any
 }
 
 // JobStat counts the queued jobs of one kind.

@@ -92,12 +92,18 @@ type Tx interface {
 	// commits later sorts before it.
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
 	GetEvent(ctx context.Context, org OrgID, id string) (*Event, error)
+	// GetEventsByID returns the events with these ids, of any organization,
+	// in no order; an id with no event is left out.
+	GetEventsByID(ctx context.Context, ids []string) ([]*Event, error)
 	// DeleteEventsBefore removes up to limit events created before t and
 	// says how many it removed.
 	DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int, error)
 
 	CreateWebhook(ctx context.Context, w *Webhook) error
 	GetWebhook(ctx context.Context, org OrgID, id string) (*Webhook, error)
+	// GetWebhooksByID returns the endpoints with these ids, of any
+	// organization, in no order; an id with no endpoint is left out.
+	GetWebhooksByID(ctx context.Context, ids []string) ([]*Webhook, error)
 	// ListWebhooks lists org's endpoints ordered by (created_at, id).
 	ListWebhooks(ctx context.Context, org OrgID) ([]*Webhook, error)
 	UpdateWebhook(ctx context.Context, w *Webhook) error

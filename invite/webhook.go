@@ -392,26 +392,60 @@ func (s *Service) TestWebhook(ctx context.Context, org OrgID, id string) (*Event
 	return e, err
 }
 
-// DeliveryFor loads what a webhook_delivery job sends: the endpoint and the
-// event. ErrNotFound means there is nothing left to send (the endpoint or
-// the event is gone).
-func (s *Service) DeliveryFor(ctx context.Context, j *Job) (*Webhook, *Event, error) {
-	var a DeliveryArgs
-	if err := json.Unmarshal(j.Args, &a); err != nil {
-		return nil, nil, err
-	}
-	if j.OrgID == nil {
-		return nil, nil, ErrNotFound
-	}
-	var w *Webhook
-	var e *Event
-	err := s.store.Read(ctx, func(tx Tx) error {
-		var err error
-		if w, err = tx.GetWebhook(ctx, *j.OrgID, a.WebhookID); err != nil {
-			return err
+// Outgoing is what a webhook_delivery job sends: the event, to the endpoint.
+type Outgoing struct {
+	Webhook *Webhook
+	Event   *Event
+}
+
+// loadDeliveries sets what each webhook_delivery job of jobs sends as its
+// Loaded (*Outgoing), read in the claim's transaction: one read for the
+// claim, not one an attempt. A job whose endpoint or event is gone gets
+// none: there is nothing left to send.
+func loadDeliveries(c *change, jobs []*Job) error {
+	args := make(map[int64]DeliveryArgs, len(jobs))
+	var hookIDs, eventIDs []string
+	for _, j := range jobs {
+		if j.Kind != JobWebhookDelivery {
+			continue
 		}
-		e, err = tx.GetEvent(ctx, *j.OrgID, a.EventID)
+		var a DeliveryArgs
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			continue // a damaged job: nothing to send
+		}
+		args[j.ID] = a
+		hookIDs, eventIDs = append(hookIDs, a.WebhookID), append(eventIDs, a.EventID)
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	hooks, err := c.tx.GetWebhooksByID(c.ctx, hookIDs)
+	if err != nil {
 		return err
-	})
-	return w, e, err
+	}
+	events, err := c.tx.GetEventsByID(c.ctx, eventIDs)
+	if err != nil {
+		return err
+	}
+	hookByID := make(map[string]*Webhook, len(hooks))
+	for _, w := range hooks {
+		hookByID[w.ID] = w
+	}
+	eventByID := make(map[string]*Event, len(events))
+	for _, e := range events {
+		eventByID[e.ID] = e
+	}
+	for _, j := range jobs {
+		a, ok := args[j.ID]
+		if !ok {
+			continue
+		}
+		w, e := hookByID[a.WebhookID], eventByID[a.EventID]
+		// Ids are unique across organizations; the job's is checked all the same.
+		if j.OrgID == nil || w == nil || e == nil || w.OrgID != *j.OrgID || e.OrgID != *j.OrgID {
+			continue
+		}
+		j.Loaded = &Outgoing{Webhook: w, Event: e}
+	}
+	return nil
 }

@@ -112,13 +112,11 @@ func (h *Handler) Close() error {
 
 // Work sends one event to one endpoint, signed with its live secrets.
 func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) {
-	w, e, err := h.svc.DeliveryFor(ctx, j)
-	if errors.Is(err, invite.ErrNotFound) {
+	out, _ := j.Loaded.(*invite.Outgoing) // read with the claim
+	if out == nil {
 		return job.Attempt{}, job.Void("the endpoint or the event is gone")
 	}
-	if err != nil {
-		return job.Attempt{}, err
-	}
+	w, e := out.Webhook, out.Event
 	if !w.Enabled && e.Type != invite.EventWebhookTest {
 		return job.Attempt{}, job.Void("the endpoint is disabled")
 	}

@@ -123,6 +123,10 @@ func (t *tx) GetEvent(ctx context.Context, org invite.OrgID, id string) (*invite
 	return scanEvent(t.queryRow(ctx, "SELECT "+eventCols+" FROM events WHERE id = $1 AND org_id = $2", id, orgUUID(org)))
 }
 
+func (t *tx) GetEventsByID(ctx context.Context, ids []string) ([]*invite.Event, error) {
+	return queryAll(ctx, t, scanEvent, "SELECT "+eventCols+" FROM events WHERE id = ANY($1)", nonNil(ids))
+}
+
 // DeleteEventsBefore deletes from the oldest end of the log by seq, below
 // the first event not created before t, so that no index on created_at is
 // needed: both scans of the seq index stop there. An array, not IN, so that
@@ -170,6 +174,10 @@ func (t *tx) CreateWebhook(ctx context.Context, w *invite.Webhook) error {
 
 func (t *tx) GetWebhook(ctx context.Context, org invite.OrgID, id string) (*invite.Webhook, error) {
 	return scanWebhook(t.queryRow(ctx, "SELECT "+webhookCols+" FROM webhooks WHERE id = $1 AND org_id = $2", id, orgUUID(org)))
+}
+
+func (t *tx) GetWebhooksByID(ctx context.Context, ids []string) ([]*invite.Webhook, error) {
+	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE id = ANY($1)", nonNil(ids))
 }
 
 func (t *tx) ListWebhooks(ctx context.Context, org invite.OrgID) ([]*invite.Webhook, error) {

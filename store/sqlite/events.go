@@ -71,6 +71,10 @@ func (t *tx) GetEvent(ctx context.Context, org invite.OrgID, id string) (*invite
 	return scanEvent(t.queryRow(ctx, "SELECT "+eventCols+" FROM events WHERE id = ? AND org_id = ?", id, org))
 }
 
+func (t *tx) GetEventsByID(ctx context.Context, ids []string) ([]*invite.Event, error) {
+	return queryAll(ctx, t, scanEvent, "SELECT "+eventCols+" FROM events WHERE id IN (SELECT value FROM json_each(?))", jsonText(ids))
+}
+
 // DeleteEventsBefore looks only at the oldest limit events by seq, which
 // are the oldest by time too (seq is commit order), so that it needs no
 // index by time and reads no more than it may delete.
@@ -114,6 +118,10 @@ func (t *tx) CreateWebhook(ctx context.Context, w *invite.Webhook) error {
 
 func (t *tx) GetWebhook(ctx context.Context, org invite.OrgID, id string) (*invite.Webhook, error) {
 	return scanWebhook(t.queryRow(ctx, "SELECT "+webhookCols+" FROM webhooks WHERE org_id = ? AND id = ?", org, id))
+}
+
+func (t *tx) GetWebhooksByID(ctx context.Context, ids []string) ([]*invite.Webhook, error) {
+	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE id IN (SELECT value FROM json_each(?))", jsonText(ids))
 }
 
 func (t *tx) ListWebhooks(ctx context.Context, org invite.OrgID) ([]*invite.Webhook, error) {

@@ -286,6 +286,74 @@ func testWebhooks(t *testing.T, e *env) {
 		want("another endpoint's after a delete", list(w2.ID, 0, 10), other)
 	})
 
+	t.Run("a claimed delivery comes with its endpoint and event", func(t *testing.T) {
+		ctx := sys(t)
+		e.drain(t)
+		a, b := e.org(t, nil), e.org(t, nil)
+		wa, wa2, wb := e.newWebhook(a.ID, "la"), e.newWebhook(a.ID, "la2"), e.newWebhook(b.ID, "lb")
+		ea, eb := e.newEvent(a.ID, invite.EventInvitationCreated, "inv_a"), e.newEvent(b.ID, invite.EventInvitationCreated, "inv_b")
+		e.write(t, func(tx invite.Tx) error {
+			for _, w := range []*invite.Webhook{wa, wa2, wb} {
+				if err := tx.CreateWebhook(ctx, w); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		e.appendEvents(t, ea, eb)
+		var jobs []*invite.Job
+		job := func(org invite.OrgID, hook, event string) *invite.Job {
+			j := &invite.Job{Kind: invite.JobWebhookDelivery, OrgID: &org, RunAt: e.now(), CreatedAt: e.now(),
+				Args: []byte(fmt.Sprintf(`{"webhook_id":%q,"event_id":%q}`, hook, event))}
+			jobs = append(jobs, j)
+			return j
+		}
+		toA, toB := job(a.ID, wa.ID, ea.ID), job(b.ID, wb.ID, eb.ID)
+		gone := map[string]*invite.Job{
+			"another organization's event":    job(a.ID, wa.ID, eb.ID),
+			"another organization's endpoint": job(b.ID, wa.ID, eb.ID),
+			"a missing event":                 job(a.ID, wa.ID, "evt_none"),
+			"a deleted endpoint":              job(a.ID, wa2.ID, ea.ID),
+		}
+		e.write(t, func(tx invite.Tx) error {
+			for _, j := range jobs {
+				if err := tx.EnqueueJob(ctx, j); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteWebhook(ctx, a.ID, wa2.ID)
+		})
+
+		claimed := map[int64]*invite.Job{}
+		for _, j := range e.claimAll(t, time.Minute, invite.JobWebhookDelivery) {
+			claimed[j.ID] = j
+		}
+		if len(claimed) != len(jobs) {
+			t.Fatalf("claimed %d jobs, want %d", len(claimed), len(jobs))
+		}
+		for _, c := range []struct {
+			j    *invite.Job
+			hook *invite.Webhook
+			ev   *invite.Event
+		}{{toA, wa, ea}, {toB, wb, eb}} {
+			o, _ := claimed[c.j.ID].Loaded.(*invite.Outgoing)
+			if o == nil {
+				t.Errorf("job %d: nothing to send, want %s to %s", c.j.ID, c.ev.ID, c.hook.ID)
+				continue
+			}
+			wantWebhook(t, "the endpoint", o.Webhook, c.hook)
+			if o.Event.ID != c.ev.ID || string(o.Event.Data) != string(c.ev.Data) {
+				t.Errorf("job %d: event %s %s, want %s %s", c.j.ID, o.Event.ID, o.Event.Data, c.ev.ID, c.ev.Data)
+			}
+		}
+		for what, j := range gone {
+			if o, _ := claimed[j.ID].Loaded.(*invite.Outgoing); o != nil {
+				t.Errorf("%s: %+v to send, want nothing", what, o)
+			}
+		}
+		e.drain(t)
+	})
+
 	t.Run("DeleteOrg removes endpoints and deliveries", func(t *testing.T) {
 		ctx := sys(t)
 		gone, kept := e.org(t, nil), e.org(t, nil)
