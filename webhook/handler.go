@@ -48,6 +48,7 @@ type Handler struct {
 
 	mu      sync.Mutex
 	running map[string][]time.Time // when each attempt under way began, by endpoint
+	freed   chan struct{}          // closed, and replaced, when an attempt ends
 
 	results  *prometheus.CounterVec
 	duration prometheus.Histogram
@@ -68,6 +69,7 @@ func NewHandler(svc *invite.Service, cfg HandlerConfig) (*Handler, error) {
 		cfg.PerEndpoint = 4
 	}
 	h := &Handler{svc: svc, cfg: cfg, client: NewClient(cfg.Guard, cfg.Timeout), running: map[string][]time.Time{},
+		freed: make(chan struct{}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invitd_webhook_deliveries_total",
 			Help: "Webhook delivery attempts by result: success, http_error, connection_error, refused; busy: deferred untried, the endpoint's share of attempts being under way.",
@@ -120,7 +122,7 @@ func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) 
 	if !w.Enabled && e.Type != invite.EventWebhookTest {
 		return job.Attempt{}, job.Void("the endpoint is disabled")
 	}
-	start, wait, why := h.take(w.ID)
+	start, wait, why := h.take(ctx, w.ID)
 	if why != "" {
 		return job.Attempt{}, job.Snooze(wait, why)
 	}
@@ -152,22 +154,50 @@ func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) 
 	return a, nil
 }
 
-// take reserves a slot of endpoint id for an attempt beginning now. When
-// its slots are taken it says so, and how long to wait: as long as the
-// oldest attempt under way has taken so far, within bounds, so that a fast
-// endpoint's burst goes on soon and a stuck endpoint's queue is not looked
-// at over and over.
-func (h *Handler) take(id string) (start time.Time, wait time.Duration, why string) {
+// queueFor is the longest an attempt waits on its node for one of its
+// endpoint's slots before it is put off: a fast endpoint frees one within
+// it, sparing the attempt a trip back to the outbox and a claim.
+const queueFor = 100 * time.Millisecond
+
+// take reserves a slot of endpoint id for an attempt beginning now; when
+// the endpoint is fast, it waits up to queueFor for one. When its slots
+// stay taken it says so, and how long to put the attempt off: as long as
+// the oldest attempt under way has taken so far, within bounds, so that a
+// stuck endpoint's queue is not looked at over and over, and holds no
+// worker meanwhile.
+func (h *Handler) take(ctx context.Context, id string) (start time.Time, wait time.Duration, why string) {
+	var timer *time.Timer // started at the first wait
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
-	if r := h.running[id]; len(r) >= h.cfg.PerEndpoint {
-		h.results.WithLabelValues("busy").Inc()
-		d := min(max(now.Sub(r[0]), 50*time.Millisecond), h.cfg.Timeout)
-		return now, d + mrand.N(d/2+1), "the endpoint has as many deliveries under way as it may"
+	for waited := false; ; {
+		now := time.Now()
+		r := h.running[id]
+		if len(r) < h.cfg.PerEndpoint {
+			h.running[id] = append(r, now)
+			return now, 0, ""
+		}
+		// Only a fast endpoint's attempt waits here: the oldest of a slow
+		// one's has run longer than the wait would be.
+		if waited || now.Sub(r[0]) >= queueFor {
+			h.results.WithLabelValues("busy").Inc()
+			d := min(max(now.Sub(r[0]), 50*time.Millisecond), h.cfg.Timeout)
+			return now, d + mrand.N(d/2+1), "the endpoint has as many deliveries under way as it may"
+		}
+		if timer == nil {
+			timer = time.NewTimer(queueFor)
+			defer timer.Stop()
+		}
+		freed := h.freed
+		h.mu.Unlock()
+		select {
+		case <-freed:
+		case <-timer.C:
+			waited = true
+		case <-ctx.Done():
+			waited = true
+		}
+		h.mu.Lock()
 	}
-	h.running[id] = append(h.running[id], now)
-	return now, 0, ""
 }
 
 // give frees the slot taken at start.
@@ -178,6 +208,8 @@ func (h *Handler) give(id string, start time.Time) {
 	if i := slices.Index(r, start); i >= 0 {
 		r = slices.Delete(r, i, i+1)
 	}
+	close(h.freed) // wakes the attempts waiting in take
+	h.freed = make(chan struct{})
 	if len(r) == 0 {
 		delete(h.running, id)
 	} else {

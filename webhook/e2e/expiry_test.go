@@ -122,12 +122,18 @@ func TestExpiryOnceAcrossThreeNodes(t *testing.T) {
 // jobsTotal reads invitd_jobs_total{kind, result} from a node's metrics.
 func jobsTotal(t testing.TB, n *node, kind, result string) int {
 	t.Helper()
+	return metric(t, n, fmt.Sprintf(`invitd_jobs_total{kind=%q,result=%q}`, kind, result))
+}
+
+// metric reads the sample of a node's metrics named with its labels; 0 when absent.
+func metric(t testing.TB, n *node, sample string) int {
+	t.Helper()
 	res, err := n.client.Get(n.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	want := fmt.Sprintf(`invitd_jobs_total{kind=%q,result=%q} `, kind, result)
+	want := sample + " "
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), want); ok {
