@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,9 +43,10 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "duration of each measurement")
 	nodes := flag.Int("nodes", 1, "invitd nodes sharing the database (PostgreSQL only for more than 1)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of invitd's create and list phases to this file")
-	webhooks := flag.Int("webhooks", 0, "also measure create with this many webhook endpoints on a local receiver, and a burst of 5,000 events")
+	webhooks := flag.Int("webhooks", 0, "also measure create with this many webhook endpoints on a local receiver against create without, and a burst of 5,000 events")
+	rounds := flag.Int("rounds", 3, "with -webhooks: rounds of create without and with endpoints, each from an idle node")
 	flag.Parse()
-	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile, *webhooks); err != nil {
+	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile, *webhooks, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "invitd-bench:", err)
 		os.Exit(1)
 	}
@@ -58,11 +60,23 @@ type result struct {
 	p50   time.Duration
 	p99   time.Duration
 	total time.Duration
+	// cpu is the process's CPU time per request while the load ran: the
+	// load generator's and the server's, with whatever ran beside them.
+	cpu time.Duration
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%-34s %9.0f req/s  p50 %8s  p99 %8s  (%d ok, %d errors)", r.name, r.rps,
-		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.n, r.errs)
+	return fmt.Sprintf("%-34s %9.0f req/s  p50 %8s  p99 %8s  cpu/req %6s  (%d ok, %d errors)", r.name, r.rps,
+		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.cpu.Round(time.Microsecond), r.n, r.errs)
+}
+
+// cpuTime is the CPU time the process has used, in user and system mode.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load runs op from conc goroutines for d and summarizes the latencies.
@@ -71,7 +85,7 @@ func load(name string, conc int, d time.Duration, op func(worker, i int) error) 
 	var lat []time.Duration
 	var errs atomic.Int64
 	var seq atomic.Int64
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for w := range conc {
@@ -104,12 +118,13 @@ func load(name string, conc int, d time.Duration, op func(worker, i int) error) 
 	r := result{name: name, n: len(lat), errs: int(errs.Load()), total: elapsed, rps: float64(len(lat)) / elapsed.Seconds()}
 	if len(lat) > 0 {
 		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+		r.cpu = (cpuTime() - cpu0) / time.Duration(len(lat))
 	}
 	fmt.Println(r)
 	return r
 }
 
-func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile string, webhooks int) error {
+func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile string, webhooks, rounds int) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "invitd-bench")
 	if err != nil {
@@ -222,16 +237,18 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	fmt.Printf("  create / plain handler, one           = %5.1f%%\n", 100*create.rps/plain.rps)
 	fmt.Printf("  create / raw insert                   = %5.1f%%\n", 100*create.rps/raw.rps)
 	if webhooks > 0 {
-		return benchWebhooks(client, urls, webhooks, conc, d, create, raw, prefix)
+		return benchWebhooks(client, urls, first.Service, webhooks, rounds, conc, d, raw, prefix)
 	}
 	return nil
 }
 
-// benchWebhooks measures create again in an organization with n endpoints
-// on a local receiver (so that every create also appends its events and
-// queues n deliveries, which go out meanwhile), then how fast a burst of
-// 5,000 events reaches every endpoint.
-func benchWebhooks(client *http.Client, urls []string, n, conc int, d time.Duration, create, raw result, prefix string) error {
+// benchWebhooks measures create in an organization with n endpoints on a
+// local receiver (so that every create also queues n deliveries, which go
+// out meanwhile) against create in one without, in rounds that alternate
+// the two, each from an idle node (its mail and deliveries done): the
+// machine's drift falls on both alike. Then it measures how fast a burst
+// of 5,000 events reaches every endpoint.
+func benchWebhooks(client *http.Client, urls []string, svc *invite.Service, n, rounds, conc int, d time.Duration, raw result, prefix string) error {
 	var got atomic.Int64
 	recv, stop, err := listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -242,24 +259,54 @@ func benchWebhooks(client *http.Client, urls []string, n, conc int, d time.Durat
 		return err
 	}
 	defer stop()
-	var org struct{ ID string }
-	if err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": "Bench webhooks"}, 201, &org); err != nil {
+	orgPath := func(name string) (string, error) {
+		var org struct{ ID string }
+		err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": name}, 201, &org)
+		return "/v1/organizations/" + org.ID, err
+	}
+	plainOrg, err := orgPath("Bench without webhooks")
+	if err != nil {
 		return err
 	}
-	base := "/v1/organizations/" + org.ID
+	hookedOrg, err := orgPath("Bench webhooks")
+	if err != nil {
+		return err
+	}
 	for i := range n {
 		hook := map[string]any{"url": fmt.Sprintf("%s/hook/%d", recv, i)}
-		if err := do(client, "POST", urls[0]+base+"/webhooks", adminKey, hook, 201, nil); err != nil {
+		if err := do(client, "POST", urls[0]+hookedOrg+"/webhooks", adminKey, hook, 201, nil); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("\nwith %d webhook endpoint(s) on a local receiver:\n", n)
-	hooked := load("(c) invitd create, webhooks", conc, d, func(w, i int) error {
-		return do(client, "POST", urls[i%len(urls)]+base+"/invitations", adminKey,
-			map[string]any{"email": fmt.Sprintf("%s-h%d@example.com", prefix, i), "role": "member"}, 201, nil)
-	})
+	creates := func(name, org, tag string) result {
+		return load(name, conc, d, func(w, i int) error {
+			return do(client, "POST", urls[i%len(urls)]+org+"/invitations", adminKey,
+				map[string]any{"email": fmt.Sprintf("%s-%s%d@example.com", prefix, tag, i), "role": "member"}, 201, nil)
+		})
+	}
+	// idle waits for the mail and the deliveries queued so far.
+	var delivered int64
+	idle := func(deliveries int) {
+		delivered += int64(deliveries)
+		for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if got.Load() >= delivered && due(context.Background(), svc, invite.JobSendInvitation) == 0 {
+				return
+			}
+		}
+	}
+	fmt.Printf("\nwith %d webhook endpoint(s) on a local receiver, %d rounds:\n", n, rounds)
+	var points []float64
+	for r := range rounds {
+		idle(0)
+		plain := creates(fmt.Sprintf("(c) round %d: create, no endpoints", r+1), plainOrg, fmt.Sprintf("p%d-", r))
+		idle(0)
+		hooked := creates(fmt.Sprintf("(c) round %d: create, webhooks", r+1), hookedOrg, fmt.Sprintf("h%d-", r))
+		idle(n * hooked.n)
+		points = append(points, 100*(hooked.rps-plain.rps)/raw.rps)
+		fmt.Printf("%-34s %9s  create / raw insert %.1f%% without endpoints, %.1f%% with (%+.1f points)\n", "", "",
+			100*plain.rps/raw.rps, 100*hooked.rps/raw.rps, points[r])
+	}
 	// The burst: 5,000 creates without mail, one event each, every event to every endpoint.
-	waitIdle(&got)
 	got.Store(0)
 	const burst = 5000
 	start := time.Now()
@@ -267,9 +314,12 @@ func benchWebhooks(client *http.Client, urls []string, n, conc int, d time.Durat
 		if i > burst {
 			return errStop
 		}
-		return do(client, "POST", urls[i%len(urls)]+base+"/invitations", adminKey,
+		return do(client, "POST", urls[i%len(urls)]+hookedOrg+"/invitations", adminKey,
 			map[string]any{"email": fmt.Sprintf("%s-b%d@example.com", prefix, i), "role": "member", "send_email": false}, 201, nil)
 	})
+	// What is delivered after the creates is delivered alone: the CPU it
+	// takes is what deliveries cost, receiver included.
+	tailFrom, tailCPU := got.Load(), cpuTime()
 	want := int64(burst * n)
 	for deadline := time.Now().Add(10 * time.Minute); got.Load() < want && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
@@ -277,9 +327,14 @@ func benchWebhooks(client *http.Client, urls []string, n, conc int, d time.Durat
 	elapsed := time.Since(start)
 	fmt.Printf("%-34s %9.0f deliveries/s  (%d of %d delivered in %s)\n", "(c) webhook deliveries of the burst",
 		float64(got.Load())/elapsed.Seconds(), got.Load(), want, elapsed.Round(time.Millisecond))
+	if tail := got.Load() - tailFrom; tail > 0 {
+		fmt.Printf("%-34s %9s  cpu/delivery %s  (the %d delivered after the creates)\n", "", "",
+			((cpuTime() - tailCPU) / time.Duration(tail)).Round(time.Microsecond), tail)
+	}
+	slices.Sort(points)
 	fmt.Printf("\nratios (same run):\n")
-	fmt.Printf("  create with webhooks / raw insert     = %5.1f%%  (%+.1f points against no endpoints)\n",
-		100*hooked.rps/raw.rps, 100*(hooked.rps-create.rps)/raw.rps)
+	fmt.Printf("  create with webhooks against without  = %+5.1f points of raw insert (median of %d rounds; %+.1f to %+.1f)\n",
+		points[len(points)/2], len(points), points[0], points[len(points)-1])
 	return nil
 }
 
