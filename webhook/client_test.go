@@ -88,11 +88,12 @@ func TestPostDeliversSignedMessage(t *testing.T) {
 	}
 }
 
-func TestPostReusesConnections(t *testing.T) {
+// connCounter starts an HTTP server on loopback that counts the
+// connections made to it.
+func connCounter(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
 	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-	}))
+	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)
@@ -100,6 +101,13 @@ func TestPostReusesConnections(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+func TestPostReusesConnections(t *testing.T) {
+	srv, conns := connCounter(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})
 
 	c := webhook.NewClient(loopbackGuard(t), 5*time.Second)
 	for i := range 3 {
@@ -116,23 +124,15 @@ func TestPostReusesConnections(t *testing.T) {
 // more deliveries than one endpoint's share run to a host at once; each
 // round of them reuses the connections of the round before.
 func TestConcurrentPostsToOneHostReuseConnections(t *testing.T) {
-	var conns atomic.Int32
 	const concurrent = 16
 	var arrived sync.WaitGroup
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := connCounter(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		// Each round's deliveries are all under way at once, so that they
 		// need as many connections as there are deliveries.
 		arrived.Done()
 		arrived.Wait()
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	})
 
 	c := webhook.NewClient(loopbackGuard(t), 5*time.Second)
 	for round := range 4 {
