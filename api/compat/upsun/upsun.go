@@ -90,12 +90,12 @@ type Owner struct {
 // owner.id to inviters whose id is not a UUID, and to organizations.
 var OwnerNamespace = uuid.MustParse("4d826614-8297-4c17-84fb-93b71da07ba1")
 
-// OwnerOf is the owner Upsun shows for an invitation of org: its inviter,
-// with the inviter's id when that is a UUID and a UUID made from it
-// otherwise, and its name (else its id); with no inviter id, the
-// organization, which sent it, under the inviter's name (else the
-// organization's).
-func OwnerOf(inv *invite.Invitation, org *invite.Organization) Owner {
+// OwnerOf is the owner Upsun shows for an invitation of the organization
+// named orgName: its inviter, with the inviter's id when that is a UUID and
+// a UUID made from it otherwise, and its name (else its id); with no
+// inviter id, the organization, which sent it, under the inviter's name
+// (else orgName).
+func OwnerOf(inv *invite.Invitation, orgName string) Owner {
 	if id := inv.Inviter.ID; id != "" {
 		u, err := uuid.Parse(id)
 		if err != nil {
@@ -108,8 +108,8 @@ func OwnerOf(inv *invite.Invitation, org *invite.Organization) Owner {
 		return Owner{ID: u.String(), DisplayName: name}
 	}
 	o := Owner{ID: uuid.NewSHA1(OwnerNamespace, []byte("organization:"+inv.OrgID.String())).String(), DisplayName: inv.Inviter.Name}
-	if o.DisplayName == "" && org != nil {
-		o.DisplayName = org.Name
+	if o.DisplayName == "" {
+		o.DisplayName = orgName
 	}
 	return o
 }
@@ -130,10 +130,10 @@ type Invitation struct {
 	Permissions    []string `json:"permissions"`
 }
 
-// toInvitation shows inv; org, when known, names an owner-less one.
-// Permissions outside Upsun's enum (an organization may define its own)
-// are left out: Upsun's clients know no others.
-func toInvitation(inv *invite.Invitation, org *invite.Organization) Invitation {
+// toInvitation shows inv, an invitation of the organization named
+// orgName. Permissions outside Upsun's enum (an organization may define
+// its own) are left out: Upsun's clients know no others.
+func toInvitation(inv *invite.Invitation, orgName string) Invitation {
 	perms := []string{}
 	for _, p := range inv.Permissions {
 		if slices.Contains(Permissions, p) {
@@ -142,7 +142,7 @@ func toInvitation(inv *invite.Invitation, org *invite.Organization) Invitation {
 	}
 	return Invitation{
 		ID: inv.ID.String(), State: State(inv.State), OrganizationID: inv.OrgID.String(),
-		Email: inv.Email, Owner: OwnerOf(inv, org),
+		Email: inv.Email, Owner: OwnerOf(inv, orgName),
 		CreatedAt: wire.Time(inv.CreatedAt), UpdatedAt: wire.Time(inv.UpdatedAt),
 		FinishedAt: wire.TimePtr(inv.FinishedAt), Permissions: perms,
 	}
@@ -235,7 +235,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, org invite.OrgID)
 	}
 	out := make([]Invitation, 0, len(items))
 	for _, inv := range items {
-		out = append(out, toInvitation(inv, o))
+		out = append(out, toInvitation(inv, o.Name))
 	}
 	wire.WriteJSON(w, http.StatusOK, out)
 }
@@ -362,20 +362,25 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 			return
 		}
 	}
-	// Upsun's inviter is the caller; here, the key that asks.
+	// The invitee sees the inviter, and an API key is no person: Upsun's
+	// body names none, so the invitation has none, and its owner is the
+	// organization.
 	c := invite.CreateInvitation{Email: *b.Email, Permissions: *b.Permissions}
-	if p := invite.PrincipalFrom(r.Context()); p != nil {
-		c.Inviter = invite.Inviter{ID: p.KeyID, Name: p.Name}
-	}
 	if b.Force != nil {
 		c.Force = *b.Force
+	}
+	// The organization names the owner in the answer, as in the list.
+	o, err := h.svc.GetOrg(r.Context(), org)
+	if err != nil {
+		coreError(w, r, err)
+		return
 	}
 	res, err := h.svc.CreateInvitation(r.Context(), org, c)
 	if err != nil {
 		coreError(w, r, err)
 		return
 	}
-	wire.WriteJSON(w, http.StatusCreated, toInvitation(res.Invitation, nil))
+	wire.WriteJSON(w, http.StatusCreated, toInvitation(res.Invitation, o.Name))
 }
 
 func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {

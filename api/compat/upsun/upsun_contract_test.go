@@ -40,7 +40,8 @@ func TestOwnerIsAlwaysAUUID(t *testing.T) {
 	env.Invite(t, org, invite.CreateInvitation{Email: "other@example.com", Inviter: invite.Inviter{ID: "bob@corp", Name: "Bob"}})
 	env.Invite(t, org, invite.CreateInvitation{Email: "nobody@example.com"})
 	env.Invite(t, org, invite.CreateInvitation{Email: "nameonly@example.com", Inviter: invite.Inviter{Name: "Carol"}})
-	// Created through Upsun: the key that asks is the inviter.
+	// Created through Upsun: the body names no inviter, and an API key is
+	// none, so the organization is the owner.
 	byKey := created(t, c.do(http.MethodPost, invPath(org), map[string]any{"email": "bykey@example.com", "permissions": []string{"members"}}))
 	byAdmin := created(t, c.as(env.Admin.Token).do(http.MethodPost, invPath(org), map[string]any{"email": "byadmin@example.com", "permissions": []string{}}))
 
@@ -53,8 +54,8 @@ func TestOwnerIsAlwaysAUUID(t *testing.T) {
 		"other@example.com":    {derived("inviter:bob@corp"), "Bob"},
 		"nobody@example.com":   {orgOwner, env.Org.Name},
 		"nameonly@example.com": {orgOwner, "Carol"},
-		"bykey@example.com":    {derived("inviter:" + env.Key.ID), env.Key.Name},
-		"byadmin@example.com":  {derived("inviter:" + env.Admin.ID), env.Admin.Name},
+		"bykey@example.com":    {orgOwner, env.Org.Name},
+		"byadmin@example.com":  {orgOwner, env.Org.Name},
 	}
 	got := listOwners(t, c, org)
 	for email, w := range want {
@@ -67,16 +68,17 @@ func TestOwnerIsAlwaysAUUID(t *testing.T) {
 		}
 	}
 	// The create answers the owner the list shows.
-	if byKey["owner"].(map[string]any)["id"] != want["bykey@example.com"][0] || byAdmin["owner"].(map[string]any)["id"] != want["byadmin@example.com"][0] {
-		t.Errorf("create answered owners %v and %v", byKey["owner"], byAdmin["owner"])
+	for _, m := range []map[string]any{byKey, byAdmin} {
+		w := want[m["email"].(string)]
+		if o := m["owner"].(map[string]any); o["id"] != w[0] || o["display_name"] != w[1] {
+			t.Errorf("create of %s answered owner %v, want id %s, display_name %q", m["email"], o, w[0], w[1])
+		}
 	}
-	// The key is recorded as the inviter, so the native API names it too.
-	inv, err := env.Svc.GetInvitation(compattest.System, org, invite.InvitationRef{ID: uuid.MustParse(byKey["id"].(string))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inv.Inviter != (invite.Inviter{ID: env.Key.ID, Name: env.Key.Name}) {
-		t.Errorf("stored inviter %+v", inv.Inviter)
+	// No key is recorded as the inviter.
+	for _, m := range []map[string]any{byKey, byAdmin} {
+		if in := storedInviter(t, env, org, m); in != (invite.Inviter{}) {
+			t.Errorf("%s: stored inviter %+v, want none", m["email"], in)
+		}
 	}
 	// The same inviter in another organization is the same owner.
 	other := env.NewOrg(t, "Other")
@@ -147,4 +149,32 @@ func TestOperationsAsDocumented(t *testing.T) {
 	}
 	// The old one was cancelled by force; cancelling it again is a conflict.
 	wantError(t, c.do(http.MethodDelete, invPath(org, "/", m["id"].(string)), nil), http.StatusConflict)
+}
+
+func storedInviter(t *testing.T, env *compattest.Env, org invite.OrgID, created map[string]any) invite.Inviter {
+	t.Helper()
+	inv, err := env.Svc.GetInvitation(compattest.System, org, invite.InvitationRef{ID: uuid.MustParse(created["id"].(string))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.Inviter
+}
+
+// A create with the configured admin key, which is no stored key, records
+// no inviter: the invitee is not told that a key invited them. The owner is
+// the organization, under its name, in the create's answer and in the list.
+func TestConfiguredAdminKeyIsNoInviter(t *testing.T) {
+	env, c := setup(t, nil)
+	org := env.Org.ID
+	m := created(t, c.as(compattest.ConfiguredAdminKey).do(http.MethodPost, invPath(org), map[string]any{"email": "cfg@example.com", "permissions": []string{}}))
+	if in := storedInviter(t, env, org, m); in != (invite.Inviter{}) {
+		t.Errorf("stored inviter %+v, want none", in)
+	}
+	want := map[string]any{"id": derived("organization:" + org.String()), "display_name": env.Org.Name}
+	if o := m["owner"].(map[string]any); o["id"] != want["id"] || o["display_name"] != want["display_name"] {
+		t.Errorf("create answered owner %v, want %v", o, want)
+	}
+	if o := listOwners(t, c, org)["cfg@example.com"]; o["id"] != want["id"] || o["display_name"] != want["display_name"] {
+		t.Errorf("list answered owner %v, want %v", o, want)
+	}
 }

@@ -61,6 +61,10 @@ func (c *Clock) Add(d time.Duration) {
 // may do anything.
 var System = invite.WithPrincipal(context.Background(), invite.System)
 
+// ConfiguredAdminKey is the admin key the Service is configured with, as
+// the server's AdminKey is: a bearer credential that is no stored key.
+const ConfiguredAdminKey = "configured-admin-key-for-the-compat-tests"
+
 // Env is one test's world.
 type Env struct {
 	Svc   *invite.Service
@@ -70,8 +74,9 @@ type Env struct {
 	Clock *Clock         // nil unless asked for
 }
 
-// New opens a SQLite store in t.TempDir(), a Service over it, and an
-// organization with an org key and an admin key. clock may be nil.
+// New opens a SQLite store in t.TempDir(), a Service over it configured
+// with ConfiguredAdminKey, and an organization with an org key and an
+// admin key. clock may be nil.
 func New(t testing.TB, clock *Clock) *Env {
 	t.Helper()
 	ctx := System
@@ -80,7 +85,7 @@ func New(t testing.TB, clock *Clock) *Env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg := invite.Config{}
+	cfg := invite.Config{AdminKey: ConfiguredAdminKey}
 	if clock != nil {
 		cfg.Now = clock.Now
 	}
