@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,7 +100,9 @@ type MemberPatch struct {
 	Permissions *[]string
 }
 
-// UpdateMember changes a member's name, role or permissions.
+// UpdateMember changes a member's name, role or permissions. A patch that
+// leaves them as they are writes nothing and records no event: it answers
+// the member as it is.
 func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p MemberPatch) (*Member, error) {
 	if err := authorize(ctx, org); err != nil {
 		return nil, err
@@ -114,12 +117,12 @@ func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p M
 		if m, err = s.getMember(ctx, tx, org, id); err != nil {
 			return err
 		}
+		name := m.Name
 		if p.Name != nil {
-			name := strings.TrimSpace(*p.Name)
+			name = strings.TrimSpace(*p.Name)
 			if err := CheckText("name", name, MaxNameLen); err != nil {
 				return err
 			}
-			m.Name = name
 		}
 		role, perms := m.Role, m.Permissions
 		if p.Role != nil {
@@ -130,10 +133,13 @@ func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p M
 		if p.Permissions != nil {
 			perms = *p.Permissions
 		}
-		if m.Role, m.Permissions, err = o.checkGrant(role, perms); err != nil {
+		if role, perms, err = o.checkGrant(role, perms); err != nil {
 			return err
 		}
-		m.UpdatedAt = c.now
+		if name == m.Name && role == m.Role && slices.Equal(perms, m.Permissions) {
+			return nil
+		}
+		m.Name, m.Role, m.Permissions, m.UpdatedAt = name, role, perms, c.now
 		if err := tx.UpdateMember(ctx, m); err != nil {
 			return err
 		}

@@ -111,7 +111,7 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 
 // The member actions, with an org key and with an admin key, record their
 // events by that key, with the answer's request id, about the member;
-// reads and refused changes record none.
+// reads, refused changes and changes to nothing record none.
 func TestMemberActionsRecordTheirEvents(t *testing.T) {
 	env := compattest.New(t, nil)
 	base := compattest.Serve(t, prefix, clickhouse.New(env.Svc))
@@ -154,6 +154,11 @@ func TestMemberActionsRecordTheirEvents(t *testing.T) {
 			}{
 				{"GET", path, nil, http.StatusOK},
 				{"GET", path + "/" + id, nil, http.StatusOK},
+				// Patches that change nothing: no field, the legacy name
+				// the member reads as, the role it has.
+				{"PATCH", path + "/" + id, map[string]any{}, http.StatusOK},
+				{"PATCH", path + "/" + id, map[string]any{"role": "developer"}, http.StatusOK},
+				{"PATCH", path + "/" + id, map[string]any{"assignedRoleIds": []string{restrictedRoleID}}, http.StatusOK},
 				{"PATCH", path + "/" + id, map[string]any{"role": "member"}, http.StatusBadRequest},
 				{"PATCH", path + "/" + id, map[string]any{"assignedRoleIds": []string{uuid.NewString()}}, http.StatusBadRequest},
 				{"PATCH", path + "/" + uuid.NewString(), map[string]any{"role": "admin"}, http.StatusNotFound},
