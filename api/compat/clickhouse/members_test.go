@@ -338,11 +338,9 @@ func TestCustomRoles(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 	wantError(t, ac.do(http.MethodPost, path(org), map[string]any{"email": "e@example.com", "assignedRoleIds": []string{viewer2["assignedRoles"].([]any)[0].(map[string]any)["roleId"].(string)}}), http.StatusBadRequest)
-	// developer asks for invitd's member role, which this org has not.
-	msg = wantError(t, ac.do(http.MethodPost, path(org), map[string]any{"email": "e@example.com", "role": "developer"}), http.StatusBadRequest)
-	if !strings.Contains(msg, "member") {
-		t.Errorf("message %q", msg)
-	}
+	// developer asks for the org's default role, which does not manage it.
+	dev := invitation(t, ac.do(http.MethodPost, path(org), map[string]any{"email": "e@example.com", "role": "developer"}))
+	wantRoles(t, dev, "developer", "viewer", "")
 	inv := invitation(t, ac.do(http.MethodPost, path(org), map[string]any{"email": "o@example.com", "assignedRoleIds": []string{ownerRoleID}}))
 	wantRoles(t, inv, "admin", "owner", ownerRoleID)
 
@@ -350,6 +348,21 @@ func TestCustomRoles(t *testing.T) {
 	ms := members(t, ac.do(http.MethodGet, mpath(org), nil))
 	wantRoles(t, ms["ed@example.com"], "developer", "editor", "")
 	wantRoles(t, member(t, ac.do(http.MethodPatch, mpath(org, "/", m.ID.String()), map[string]any{"assignedRoleIds": []string{viewerID}})), "developer", "viewer", "")
+	// An owner sent developer gets the default role too.
+	own := join(t, env, o.ID, "own@example.com", "Own", "owner")
+	wantRoles(t, member(t, ac.do(http.MethodPatch, mpath(org, "/", own.ID.String()), map[string]any{"role": "developer"})), "developer", "viewer", "")
+
+	// In an org whose default role manages it, developer asks for invitd's
+	// member role, which this org has not.
+	mroles, mdef := []string{"owner", "viewer"}, "owner"
+	o3, err := env.Svc.CreateOrg(compattest.System, "Owners", &invite.SettingsPatch{Roles: &mroles, DefaultRole: &mdef})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg = wantError(t, ac.do(http.MethodPost, path(o3.ID.UUID()), map[string]any{"email": "e@example.com", "role": "developer"}), http.StatusBadRequest)
+	if !strings.Contains(msg, "member") {
+		t.Errorf("message %q", msg)
+	}
 }
 
 // A create's role: the legacy name or the ids, agreeing when both are given.

@@ -74,16 +74,23 @@ func legacyRole(r string) string {
 	return legacyDeveloper
 }
 
-// fromLegacy is the invitd role a legacy name asks for.
-func fromLegacy(r string) (string, error) {
-	switch strings.ToLower(strings.TrimSpace(r)) {
+// fromLegacy is the role of o a legacy name asks for: admin is admin;
+// developer is the org's default role when that does not manage the org
+// (member, by default), else member.
+func fromLegacy(o *invite.Organization, r string) (string, error) {
+	switch legacyName(r) {
 	case legacyAdmin:
 		return "admin", nil
 	case legacyDeveloper:
+		if d := o.Settings.DefaultRole; d != "" && legacyRole(d) == legacyDeveloper {
+			return d, nil
+		}
 		return "member", nil
 	}
 	return "", fmt.Errorf("role must be admin or developer; for invitd's other roles give assignedRoleIds")
 }
+
+func legacyName(r string) string { return strings.ToLower(strings.TrimSpace(r)) }
 
 // roleRequest is what a create or update says about the role.
 type roleRequest struct {
@@ -95,10 +102,10 @@ func (q roleRequest) hasIDs() bool { return q.AssignedRoleIDs != nil && len(*q.A
 
 func (q roleRequest) empty() bool { return (q.Role == nil || *q.Role == "") && !q.hasIDs() }
 
-// rolesOf is the org as resolve needs it: only role ids need its roles,
-// so a legacy name alone costs no read.
+// rolesOf is the org as resolve needs it: role ids need its roles, and
+// developer its default role, so admin alone costs no read.
 func (h *handler) rolesOf(r *http.Request, org invite.OrgID, q roleRequest) (*invite.Organization, error) {
-	if !q.hasIDs() {
+	if !q.hasIDs() && (q.Role == nil || legacyName(*q.Role) != legacyDeveloper) {
 		return &invite.Organization{ID: org}, nil
 	}
 	return h.svc.GetOrg(r.Context(), org)
@@ -134,7 +141,7 @@ func (q roleRequest) resolve(o *invite.Organization, current string, emptyIDs bo
 	if q.Role == nil || *q.Role == "" {
 		return byID, nil
 	}
-	legacy := strings.ToLower(strings.TrimSpace(*q.Role))
+	legacy := legacyName(*q.Role)
 	if byID != "" {
 		if legacyRole(byID) != legacy {
 			return "", fmt.Errorf("role %q does not match assignedRoleIds, which name %s (role %s)", *q.Role, byID, legacyRole(byID))
@@ -144,7 +151,7 @@ func (q roleRequest) resolve(o *invite.Organization, current string, emptyIDs bo
 	if current != "" && legacyRole(current) == legacy {
 		return current, nil
 	}
-	return fromLegacy(legacy)
+	return fromLegacy(o, legacy)
 }
 
 // roleList names o's roles with their ids, for error messages.
