@@ -76,6 +76,14 @@ func (s *Service) SettleJob(ctx context.Context, j *Job, r JobResult) error {
 		return err
 	}
 	return s.write(ctx, func(c *change) error {
+		r := r // the store may run this twice
+		if r.Outcome == Retrying && j.Kind == JobWebhookDelivery {
+			if at, err := retryAskedDuring(c, j); err != nil {
+				return err
+			} else if at != nil && at.Before(r.RunAt) {
+				r.RunAt = *at
+			}
+		}
 		var err error
 		switch r.Outcome {
 		case Retrying:
@@ -185,6 +193,25 @@ func (s *Service) settleDelivery(c *change, j *Job, r JobResult) error {
 		d.State = DeliveryFailed
 	}
 	return ignoreGone(c.tx.UpdateDelivery(c.ctx, d))
+}
+
+// retryAskedDuring is when a retry of delivery job j was asked for while
+// its attempt was under way (RetryDelivery set the delivery pending, due
+// after the claimed run), nil when none was: a failed attempt then runs
+// again at that time, not after its backoff.
+func retryAskedDuring(c *change, j *Job) (*time.Time, error) {
+	var a DeliveryArgs
+	if err := json.Unmarshal(j.Args, &a); err != nil {
+		return nil, nil
+	}
+	d, err := c.tx.GetDelivery(c.ctx, a.WebhookID, a.EventID)
+	if err != nil {
+		return nil, ignoreGone(err)
+	}
+	if d.State == DeliveryPending && d.NextAttemptAt != nil && d.NextAttemptAt.After(j.RunAt) {
+		return d.NextAttemptAt, nil
+	}
+	return nil, nil
 }
 
 // ignoreGone is err, or nil for a delivery deleted with its endpoint.

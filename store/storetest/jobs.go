@@ -375,6 +375,39 @@ func testJobs(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("a retry asked during a failing attempt is not lost to the backoff", func(t *testing.T) {
+		ctx := sys(t)
+		w, d := e.queuedDelivery(t, "asked")
+		kinds := []string{invite.JobWebhookDelivery}
+		claimed, err := e.svc.ClaimJobs(ctx, "w1", kinds, 10, lease)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claimed %+v, %v", claimed, err)
+		}
+		e.clock.Advance(time.Second) // the attempt is under way
+		asked := e.now()
+		if _, err := e.svc.RetryDelivery(ctx, w.OrgID, w.ID, d.EventID); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Second)
+		e.settle(t, claimed[0], invite.JobResult{Outcome: invite.Retrying, RunAt: e.now().Add(time.Hour), Error: "503", Status: 503})
+		var got *invite.Delivery
+		e.store.Read(ctx, func(tx invite.Tx) error {
+			got, err = tx.GetDelivery(ctx, w.ID, d.EventID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != invite.DeliveryRetrying || got.NextAttemptAt == nil || !got.NextAttemptAt.Equal(asked) {
+			t.Errorf("after a failed attempt with a retry asked during it: %s, next attempt %v, want retrying at %v", got.State, got.NextAttemptAt, asked)
+		}
+		again, err := e.svc.ClaimJobs(ctx, "w2", kinds, 10, lease)
+		if err != nil || len(again) != 1 {
+			t.Fatalf("the job is not due again at once: claimed %+v, %v", again, err)
+		}
+		e.settle(t, again[0], invite.JobResult{Outcome: invite.Succeeded, Status: 200})
+	})
+
 	t.Run("a voided delivery is recorded as failed unsent", func(t *testing.T) {
 		ctx := sys(t)
 		w, d := e.queuedDelivery(t, "void")
