@@ -76,7 +76,7 @@ func toInvitation(inv *invite.Invitation) Invitation {
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := invite.RequestIDFrom(r.Context())
-		if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		if _, ok := wire.StrictUUID(id); !ok {
 			id = uuid.NewString()
 			r = r.WithContext(invite.WithRequestID(r.Context(), id))
 		}
@@ -132,6 +132,17 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *h
 	return org, r.WithContext(invite.WithPrincipal(r.Context(), p)), true
 }
 
+// enter opens every handler: the method must be one of methods (else 405)
+// and the caller authenticated (see auth); otherwise it answers and
+// returns false.
+func (h *handler) enter(w http.ResponseWriter, r *http.Request, methods ...string) (invite.OrgID, *http.Request, bool) {
+	if !wire.Allow(w, r, methods...) {
+		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+		return invite.OrgID{}, r, false
+	}
+	return h.auth(w, r)
+}
+
 // open reports whether ClickHouse shows the invitation: only pending ones.
 // A deleted (cancelled) one is gone; an accepted one is a member.
 func open(inv *invite.Invitation) bool { return inv.State == invite.StatePending }
@@ -139,12 +150,8 @@ func open(inv *invite.Invitation) bool { return inv.State == invite.StatePending
 // ---- handlers
 
 func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet, http.MethodPost) {
-		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
-		return
-	}
-	org, r, authorized := h.auth(w, r)
-	if !authorized {
+	org, r, entered := h.enter(w, r, http.MethodGet, http.MethodPost)
+	if !entered {
 		return
 	}
 	if r.Method == http.MethodPost {
@@ -216,17 +223,12 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 }
 
 func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet, http.MethodDelete) {
-		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+	org, r, entered := h.enter(w, r, http.MethodGet, http.MethodDelete)
+	if !entered {
 		return
 	}
-	org, r, authorized := h.auth(w, r)
-	if !authorized {
-		return
-	}
-	raw := r.PathValue("invitationId")
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
+	id, _, valid := wire.PathUUID(r, "invitationId")
+	if !valid {
 		fail(w, http.StatusBadRequest, "invitationId must be a UUID")
 		return
 	}

@@ -50,21 +50,14 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 	base := compattest.Serve(t, prefix, clickhouse.New(env.Svc))
 	org := env.Org.ID
 	path := "/v1/organizations/" + org.UUID() + "/invitations"
-	for _, k := range []struct {
-		name  string
-		key   *invite.NewKey
-		actor invite.Actor
-	}{
-		{"org key", env.Key, env.KeyActor()},
-		{"admin key", env.Admin, env.AdminActor()},
-	} {
-		t.Run(k.name, func(t *testing.T) {
-			c := &keyClient{t: t, base: base, user: k.key.ID, secret: k.key.Secret}
+	for _, k := range env.Keys() {
+		t.Run(k.Name, func(t *testing.T) {
+			c := &keyClient{t: t, base: base, user: k.Key.ID, secret: k.Key.Secret}
 			cur := env.Tail(t, org)
 
 			// Create, with a client's UUID request id: kept.
 			sent := uuid.NewString()
-			r := c.do("POST", path, map[string]any{"email": "ann-" + k.actor.ID + "@example.com", "role": "developer"}, sent)
+			r := c.do("POST", path, map[string]any{"email": "ann-" + k.Actor.ID + "@example.com", "role": "developer"}, sent)
 			if r.Status != http.StatusOK {
 				t.Fatalf("create: %d %s", r.Status, r.Body)
 			}
@@ -74,7 +67,7 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 			var created struct{ Result clickhouse.Invitation }
 			r.JSON(t, &created)
 			id := created.Result.ID
-			cur = env.CheckEvents(t, org, cur, k.actor, sent, compattest.Want{Type: invite.EventInvitationCreated, ID: id})
+			cur = env.CheckEvents(t, org, cur, k.Actor, sent, compattest.Want{Type: invite.EventInvitationCreated, ID: id})
 
 			// Reads and a refused create record nothing.
 			for _, req := range []struct {
@@ -84,14 +77,14 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 			}{
 				{"GET", path, nil, http.StatusOK},
 				{"GET", path + "/" + id, nil, http.StatusOK},
-				{"POST", path, map[string]any{"email": "ann-" + k.actor.ID + "@example.com"}, http.StatusConflict},
+				{"POST", path, map[string]any{"email": "ann-" + k.Actor.ID + "@example.com"}, http.StatusConflict},
 				{"POST", path, map[string]any{"email": "x@example.com", "role": "owner"}, http.StatusBadRequest},
 			} {
 				if r := c.do(req.method, req.path, req.body, ""); r.Status != req.status {
 					t.Fatalf("%s %s: %d, want %d: %s", req.method, req.path, r.Status, req.status, r.Body)
 				}
 			}
-			cur = env.CheckEvents(t, org, cur, k.actor, "none")
+			cur = env.CheckEvents(t, org, cur, k.Actor, "none")
 
 			// Delete, with a request id that is not a UUID: ClickHouse
 			// answers one of its own, and the event records that one.
@@ -100,11 +93,11 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 				t.Fatalf("delete: %d %s", r.Status, r.Body)
 			}
 			made := requestID(t, r)
-			cur = env.CheckEvents(t, org, cur, k.actor, made, compattest.Want{Type: invite.EventInvitationCancelled, ID: id})
+			cur = env.CheckEvents(t, org, cur, k.Actor, made, compattest.Want{Type: invite.EventInvitationCancelled, ID: id})
 			if r := c.do("DELETE", path+"/"+id, nil, ""); r.Status != http.StatusNotFound {
 				t.Fatalf("second delete: %d %s", r.Status, r.Body)
 			}
-			env.CheckEvents(t, org, cur, k.actor, "none")
+			env.CheckEvents(t, org, cur, k.Actor, "none")
 		})
 	}
 }
@@ -117,17 +110,10 @@ func TestMemberActionsRecordTheirEvents(t *testing.T) {
 	base := compattest.Serve(t, prefix, clickhouse.New(env.Svc))
 	org := env.Org.ID
 	path := "/v1/organizations/" + org.UUID() + "/members"
-	for _, k := range []struct {
-		name  string
-		key   *invite.NewKey
-		actor invite.Actor
-	}{
-		{"org key", env.Key, env.KeyActor()},
-		{"admin key", env.Admin, env.AdminActor()},
-	} {
-		t.Run(k.name, func(t *testing.T) {
-			c := &keyClient{t: t, base: base, user: k.key.ID, secret: k.key.Secret}
-			m := join(t, env, org, "m-"+k.actor.ID+"@example.com", "M", "member")
+	for _, k := range env.Keys() {
+		t.Run(k.Name, func(t *testing.T) {
+			c := &keyClient{t: t, base: base, user: k.Key.ID, secret: k.Key.Secret}
+			m := join(t, env, org, "m-"+k.Actor.ID+"@example.com", "M", "member")
 			id := m.ID.String()
 			cur := env.Tail(t, org)
 
@@ -139,13 +125,13 @@ func TestMemberActionsRecordTheirEvents(t *testing.T) {
 			if got := requestID(t, r); got != sent {
 				t.Errorf("the request id %s was answered as %s", sent, got)
 			}
-			cur = env.CheckEvents(t, org, cur, k.actor, sent, compattest.Want{Type: invite.EventMemberUpdated, ID: id})
+			cur = env.CheckEvents(t, org, cur, k.Actor, sent, compattest.Want{Type: invite.EventMemberUpdated, ID: id})
 
 			r = c.do("PATCH", path+"/"+id, map[string]any{"assignedRoleIds": []string{restrictedRoleID}}, "")
 			if r.Status != http.StatusOK {
 				t.Fatalf("patch: %d %s", r.Status, r.Body)
 			}
-			cur = env.CheckEvents(t, org, cur, k.actor, requestID(t, r), compattest.Want{Type: invite.EventMemberUpdated, ID: id})
+			cur = env.CheckEvents(t, org, cur, k.Actor, requestID(t, r), compattest.Want{Type: invite.EventMemberUpdated, ID: id})
 
 			for _, req := range []struct {
 				method, path string
@@ -168,17 +154,17 @@ func TestMemberActionsRecordTheirEvents(t *testing.T) {
 					t.Fatalf("%s %s: %d, want %d: %s", req.method, req.path, r.Status, req.status, r.Body)
 				}
 			}
-			cur = env.CheckEvents(t, org, cur, k.actor, "none")
+			cur = env.CheckEvents(t, org, cur, k.Actor, "none")
 
 			r = c.do("DELETE", path+"/"+id, nil, "req-not-a-uuid")
 			if r.Status != http.StatusOK {
 				t.Fatalf("delete: %d %s", r.Status, r.Body)
 			}
-			cur = env.CheckEvents(t, org, cur, k.actor, requestID(t, r), compattest.Want{Type: invite.EventMemberDeleted, ID: id})
+			cur = env.CheckEvents(t, org, cur, k.Actor, requestID(t, r), compattest.Want{Type: invite.EventMemberDeleted, ID: id})
 			if r := c.do("DELETE", path+"/"+id, nil, ""); r.Status != http.StatusNotFound {
 				t.Fatalf("second delete: %d %s", r.Status, r.Body)
 			}
-			env.CheckEvents(t, org, cur, k.actor, "none")
+			env.CheckEvents(t, org, cur, k.Actor, "none")
 		})
 	}
 }

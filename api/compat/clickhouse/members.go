@@ -25,12 +25,8 @@ func toMember(m *invite.Member) Member {
 }
 
 func (h *handler) members(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet) {
-		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
-		return
-	}
-	org, r, authorized := h.auth(w, r)
-	if !authorized {
+	org, r, entered := h.enter(w, r, http.MethodGet)
+	if !entered {
 		return
 	}
 	// ClickHouse does not page this list: read the core's pages to the end.
@@ -59,17 +55,12 @@ type memberPatchBody struct {
 }
 
 func (h *handler) member(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete) {
-		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+	org, r, entered := h.enter(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete)
+	if !entered {
 		return
 	}
-	org, r, authorized := h.auth(w, r)
-	if !authorized {
-		return
-	}
-	raw := r.PathValue("userId")
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
+	id, _, valid := wire.PathUUID(r, "userId")
+	if !valid {
 		fail(w, http.StatusBadRequest, "userId must be a UUID")
 		return
 	}

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/invitd/invitd/api/compat/internal/wire"
 	"github.com/invitd/invitd/invite"
 )
@@ -130,6 +128,17 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	fail(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
 }
 
+// enter opens every handler: the method must be one of methods (else 405)
+// and the caller authenticated (see auth); otherwise it answers and
+// returns false.
+func (h *handler) enter(w http.ResponseWriter, r *http.Request, methods ...string) (invite.OrgID, *http.Request, bool) {
+	if !wire.Allow(w, r, methods...) {
+		methodNotAllowed(w, r)
+		return invite.OrgID{}, r, false
+	}
+	return h.auth(w, r)
+}
+
 // statuses are Jicoo's: a rule broken by the input is a 422, and so is a
 // conflict, since Jicoo documents no 409.
 var statuses = wire.Statuses{
@@ -197,11 +206,7 @@ func paging(r *http.Request) (offset, limit int, p *wire.Problem) {
 // Only pending invitations are shown: Jicoo's invitation has no state, a
 // deleted (cancelled) one is gone, and an accepted one is an organization user.
 func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet, http.MethodPost) {
-		methodNotAllowed(w, r)
-		return
-	}
-	org, r, ok := h.auth(w, r)
+	org, r, ok := h.enter(w, r, http.MethodGet, http.MethodPost)
 	if !ok {
 		return
 	}
@@ -268,11 +273,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 }
 
 func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet, http.MethodDelete) {
-		methodNotAllowed(w, r)
-		return
-	}
-	org, r, ok := h.auth(w, r)
+	org, r, ok := h.enter(w, r, http.MethodGet, http.MethodDelete)
 	if !ok {
 		return
 	}
@@ -305,11 +306,7 @@ func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
 // ---- organization users
 
 func (h *handler) users(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet) {
-		methodNotAllowed(w, r)
-		return
-	}
-	org, r, ok := h.auth(w, r)
+	org, r, ok := h.enter(w, r, http.MethodGet)
 	if !ok {
 		return
 	}
@@ -336,21 +333,19 @@ type userPatch struct {
 }
 
 func (h *handler) user(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete) {
-		methodNotAllowed(w, r)
-		return
-	}
-	org, r, ok := h.auth(w, r)
+	org, r, ok := h.enter(w, r, http.MethodGet, http.MethodPatch, http.MethodDelete)
 	if !ok {
 		return
 	}
-	raw := r.PathValue("userId")
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
+	id, _, valid := wire.PathUUID(r, "userId")
+	if !valid {
 		fail(w, http.StatusBadRequest, "bad_request", "the user id must be a UUID")
 		return
 	}
-	var m *invite.Member
+	var (
+		m   *invite.Member
+		err error
+	)
 	switch r.Method {
 	case http.MethodDelete:
 		if err := h.svc.DeleteMember(r.Context(), org, id); err != nil {
@@ -387,11 +382,7 @@ func (h *handler) user(w http.ResponseWriter, r *http.Request) {
 // ---- organization team
 
 func (h *handler) team(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet) {
-		methodNotAllowed(w, r)
-		return
-	}
-	org, r, ok := h.auth(w, r)
+	org, r, ok := h.enter(w, r, http.MethodGet)
 	if !ok {
 		return
 	}

@@ -45,31 +45,24 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 	spec := loadSpec(t)
 	org := env.Org.ID
 	path := "/organizations/" + org.String() + "/invitations"
-	for _, k := range []struct {
-		name  string
-		key   *invite.NewKey
-		actor invite.Actor
-	}{
-		{"org key", env.Key, env.KeyActor()},
-		{"admin key", env.Admin, env.AdminActor()},
-	} {
-		t.Run(k.name, func(t *testing.T) {
-			c := &bearerClient{t: t, spec: spec, base: base, token: k.key.Token}
-			email := "ann-" + k.key.ID + "@example.com"
+	for _, k := range env.Keys() {
+		t.Run(k.Name, func(t *testing.T) {
+			c := &bearerClient{t: t, spec: spec, base: base, token: k.Key.Token}
+			email := "ann-" + k.Key.ID + "@example.com"
 			cur := env.Tail(t, org)
 
 			r := c.do("POST", path, map[string]any{"email": email, "permissions": []string{"billing"}}, "req-upsun-create")
 			answered(t, r, http.StatusCreated, "req-upsun-create")
 			var first upsun.Invitation
 			r.JSON(t, &first)
-			cur = env.CheckEvents(t, org, cur, k.actor, "req-upsun-create",
+			cur = env.CheckEvents(t, org, cur, k.Actor, "req-upsun-create",
 				compattest.Want{Type: invite.EventInvitationCreated, ID: first.ID})
 
 			// Without force the same address is a conflict, and a list is a
 			// read: neither records anything.
 			answered(t, c.do("POST", path, map[string]any{"email": email, "permissions": []string{}}, "req-upsun-refused"), http.StatusConflict, "req-upsun-refused")
 			answered(t, c.do("GET", path, nil, "req-upsun-list"), http.StatusOK, "req-upsun-list")
-			cur = env.CheckEvents(t, org, cur, k.actor, "none")
+			cur = env.CheckEvents(t, org, cur, k.Actor, "none")
 
 			r = c.do("POST", path, map[string]any{"email": email, "permissions": []string{"members"}, "force": true}, "req-upsun-force")
 			answered(t, r, http.StatusCreated, "req-upsun-force")
@@ -78,13 +71,13 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 			if second.ID == first.ID {
 				t.Fatal("a forced re-invite answered the old invitation")
 			}
-			cur = env.CheckEvents(t, org, cur, k.actor, "req-upsun-force",
+			cur = env.CheckEvents(t, org, cur, k.Actor, "req-upsun-force",
 				compattest.Want{Type: invite.EventInvitationCancelled, ID: first.ID},
 				compattest.Want{Type: invite.EventInvitationCreated, ID: second.ID})
 
 			r = c.do("DELETE", path+"/"+second.ID, nil, "req-upsun-cancel")
 			answered(t, r, http.StatusNoContent, "req-upsun-cancel")
-			cur = env.CheckEvents(t, org, cur, k.actor, "req-upsun-cancel",
+			cur = env.CheckEvents(t, org, cur, k.Actor, "req-upsun-cancel",
 				compattest.Want{Type: invite.EventInvitationCancelled, ID: second.ID})
 
 			// A cancelled invitation cannot be cancelled again.
@@ -96,7 +89,7 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 			answered(t, r, http.StatusCreated, "req-upsun-fresh")
 			var third upsun.Invitation
 			r.JSON(t, &third)
-			env.CheckEvents(t, org, cur, k.actor, "req-upsun-fresh",
+			env.CheckEvents(t, org, cur, k.Actor, "req-upsun-fresh",
 				compattest.Want{Type: invite.EventInvitationCreated, ID: third.ID})
 		})
 	}

@@ -201,6 +201,17 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *h
 	return org, r.WithContext(invite.WithPrincipal(r.Context(), p)), true
 }
 
+// enter opens every handler: the method must be one of methods (else 405)
+// and the caller authenticated (see auth); otherwise it answers and
+// returns false.
+func (h *handler) enter(w http.ResponseWriter, r *http.Request, methods ...string) (invite.OrgID, *http.Request, bool) {
+	if !wire.Allow(w, r, methods...) {
+		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+		return invite.OrgID{}, r, false
+	}
+	return h.auth(w, r)
+}
+
 // ---- list
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, org invite.OrgID) {
@@ -321,11 +332,7 @@ func pageURL(r *http.Request, param, cursor string) string {
 // ---- handlers
 
 func (h *handler) invitations(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodGet, http.MethodPost) {
-		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
-		return
-	}
-	org, r, ok := h.auth(w, r)
+	org, r, ok := h.enter(w, r, http.MethodGet, http.MethodPost)
 	if !ok {
 		return
 	}
@@ -384,19 +391,14 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, org invite.OrgI
 }
 
 func (h *handler) invitation(w http.ResponseWriter, r *http.Request) {
-	if !wire.Allow(w, r, http.MethodDelete) {
-		fail(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
-		return
-	}
-	org, r, ok := h.auth(w, r)
+	org, r, ok := h.enter(w, r, http.MethodDelete)
 	if !ok {
 		return
 	}
 	// Upsun's document types invitation_id as any string: one that is no
 	// invitation's id names none.
-	raw := r.PathValue("invitation_id")
-	id, err := uuid.Parse(raw)
-	if err != nil || len(raw) != 36 {
+	id, raw, valid := wire.PathUUID(r, "invitation_id")
+	if !valid {
 		fail(w, http.StatusNotFound, "no such invitation: "+raw)
 		return
 	}

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/invitd/invitd/api/compat/internal/wire"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/store/sqlite"
 )
@@ -159,6 +159,19 @@ func (e *Env) KeyActor() invite.Actor {
 // AdminActor is how events name the admin key Admin.
 func (e *Env) AdminActor() invite.Actor {
 	return invite.Actor{Type: invite.ActorAdminKey, ID: e.Admin.ID, Name: e.Admin.Name}
+}
+
+// KeyCase is a key a test acts with, and how events name it.
+type KeyCase struct {
+	Name  string
+	Key   *invite.NewKey
+	Actor invite.Actor
+}
+
+// Keys are the org key Key and the admin key Admin, for a test that runs
+// once with each.
+func (e *Env) Keys() []KeyCase {
+	return []KeyCase{{"org key", e.Key, e.KeyActor()}, {"admin key", e.Admin, e.AdminActor()}}
 }
 
 // EventsAfter lists org's events after cursor ("" for all), oldest first,
@@ -372,8 +385,8 @@ func hasType(v any, typ string) bool {
 		_, err := time.Parse(time.RFC3339, s)
 		return isString && err == nil
 	case "uuid":
-		_, err := uuid.Parse(s)
-		return isString && len(s) == 36 && err == nil
+		_, ok := wire.StrictUUID(s)
+		return isString && ok
 	case "ulid":
 		_, err := ulid.ParseStrict(s)
 		return isString && len(s) == ulid.EncodedSize && err == nil

@@ -17,8 +17,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/google/uuid"
 	"github.com/oklog/ulid/v2"
+
+	"github.com/invitd/invitd/api/compat/internal/wire"
 )
 
 // Spec is a vendor's OpenAPI document that a surface's answers are checked
@@ -109,7 +110,7 @@ func LoadSpec(t testing.TB, path, prefix string, o SpecOptions) *Spec {
 // knows date and date-time itself.
 var formats = map[string]openapi3.StringFormatValidator{
 	"uuid": openapi3.NewCallbackValidator(func(v string) error {
-		if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+		if _, ok := wire.StrictUUID(v); !ok {
 			return fmt.Errorf("not a UUID")
 		}
 		return nil

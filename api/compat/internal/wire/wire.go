@@ -1,5 +1,5 @@
 // Package wire holds the request plumbing the compatibility surfaces share:
-// bounded JSON bodies, number parsing and logging of internal errors. Each
+// bounded JSON bodies, number and id parsing and logging of internal errors. Each
 // surface keeps its own error shape; this package only says what went wrong.
 package wire
 
@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/invitd/invitd/invite"
 )
@@ -200,4 +202,23 @@ func Allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
 	return false
+}
+
+// StrictUUID parses s as a UUID written in its canonical form, 36
+// characters with hyphens (in either case); ok is false for anything else,
+// including the 32-digit, braced and urn:uuid: forms uuid.Parse takes.
+func StrictUUID(s string) (id uuid.UUID, ok bool) {
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return uuid.UUID{}, false
+	}
+	return id, true
+}
+
+// PathUUID reads r's path value name with StrictUUID, returning the raw
+// value too for the caller's message.
+func PathUUID(r *http.Request, name string) (id uuid.UUID, raw string, ok bool) {
+	raw = r.PathValue(name)
+	id, ok = StrictUUID(raw)
+	return id, raw, ok
 }

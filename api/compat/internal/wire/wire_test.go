@@ -60,3 +60,22 @@ func TestInt(t *testing.T) {
 		}
 	}
 }
+
+func TestStrictUUID(t *testing.T) {
+	const id = "0190d4a8-8f3c-7b1e-9a2d-3c4e5f607182"
+	for _, s := range []string{id, strings.ToUpper(id)} {
+		if got, ok := StrictUUID(s); !ok || got.String() != id {
+			t.Errorf("StrictUUID(%q) = %s, %v; want %s", s, got, ok, id)
+		}
+	}
+	for _, s := range []string{"", "12", strings.ReplaceAll(id, "-", ""), "{" + id + "}", "urn:uuid:" + id, id[:35], id + "0"} {
+		if _, ok := StrictUUID(s); ok {
+			t.Errorf("StrictUUID(%q) took it", s)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/x/"+id, nil)
+	r.SetPathValue("id", id)
+	if got, raw, ok := PathUUID(r, "id"); !ok || got.String() != id || raw != id {
+		t.Errorf("PathUUID = %s, %q, %v", got, raw, ok)
+	}
+}
