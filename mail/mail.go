@@ -24,7 +24,8 @@ import (
 
 // Config says where and how mail goes.
 type Config struct {
-	// SMTPURL is smtp://user:pass@host:port (STARTTLS when offered) or
+	// SMTPURL is smtp://user:pass@host:port (STARTTLS, required unless the
+	// host is loopback or the URL says tls=opportunistic or tls=none) or
 	// smtps://user:pass@host:port (TLS from the start); empty writes each
 	// mail to the log instead.
 	SMTPURL string
@@ -43,6 +44,9 @@ type Config struct {
 	// MinBackoff is the wait after the first failed try, doubled each try up
 	// to MaxBackoff, with jitter; defaults 30s and 1h.
 	MinBackoff, MaxBackoff time.Duration
+
+	// dial replaces the SMTP client's TCP dial; set by tests only.
+	dial dialFunc
 }
 
 func (c *Config) defaults() {
@@ -100,7 +104,7 @@ func NewHandler(svc *invite.Service, cfg Config, log *slog.Logger, reg prometheu
 	if cfg.SMTPURL == "" {
 		h.sender = logSender{log: h.log}
 	} else {
-		s, err := newSMTPSender(cfg.SMTPURL, cfg.TLS, h.log)
+		s, err := newSMTPSender(cfg.SMTPURL, cfg.TLS, cfg.dial, h.log)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -50,6 +52,11 @@ type smtpSender struct {
 	conn   *gosmtp.Client
 	addr   string
 	log    *slog.Logger
+	// policy is the STARTTLS policy of an smtp:// URL, asked for in it when
+	// explicit; implicit is smtps://.
+	policy   gomail.TLSPolicy
+	explicit bool
+	implicit bool
 	// sent counts messages on the current connection.
 	sent int
 	// maxPerConn closes a connection after this many messages.
@@ -65,16 +72,20 @@ type smtpSender struct {
 // SMTPTimeout bounds each step of an SMTP exchange.
 const SMTPTimeout = 30 * time.Second
 
+// dialFunc connects to the SMTP server; tests point a name at a local server.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // newSMTPSender parses raw, an smtp:// or smtps:// URL:
 //
-//	smtp://[user:pass@]host[:port]   STARTTLS when the server offers it;
-//	                                 port 587 with credentials, else 25
+//	smtp://[user:pass@]host[:port]   STARTTLS, required unless the host is
+//	                                 loopback; port 587 with credentials, else 25
 //	smtps://[user:pass@]host[:port]  TLS from the start; port 465
 //
-// Query parameters: starttls=required|opportunistic|none; auth=plain, login,
-// cram-md5, scram-sha-256, ... (default: the best the server offers over an
-// encrypted connection); timeout=10s.
-func newSMTPSender(raw string, tlsConf *tls.Config, log *slog.Logger) (*smtpSender, error) {
+// Query parameters: tls=required|opportunistic|none (smtp:// only; starttls=
+// is the older name); auth=plain, login, cram-md5, scram-sha-256, ...
+// (default: the best the server offers over an encrypted connection);
+// timeout=10s. dial, when not nil, replaces the TCP dial (smtp:// only).
+func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, log *slog.Logger) (*smtpSender, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("smtp url: %w", errors.Unwrap(err))
@@ -90,6 +101,10 @@ func newSMTPSender(raw string, tlsConf *tls.Config, log *slog.Logger) (*smtpSend
 			return nil, fmt.Errorf("smtp url: timeout %q is not a duration", v)
 		}
 	}
+	mode, err := tlsMode(q)
+	if err != nil {
+		return nil, err
+	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if tlsConf != nil {
 		tc = tlsConf.Clone()
@@ -104,21 +119,34 @@ func newSMTPSender(raw string, tlsConf *tls.Config, log *slog.Logger) (*smtpSend
 	if u.User != nil {
 		port = 587
 	}
+	s := &smtpSender{log: log, maxPerConn: 100, keepIdle: 5 * time.Second}
 	switch strings.ToLower(u.Scheme) {
 	case "smtp":
-		policy := gomail.TLSOpportunistic
-		switch strings.ToLower(q.Get("starttls")) {
-		case "", "opportunistic":
-		case "required", "mandatory":
-			policy = gomail.TLSMandatory
-		case "none", "no", "off":
-			policy = gomail.NoTLS
-		default:
-			return nil, fmt.Errorf("smtp url: starttls must be required, opportunistic or none")
+		// A relay on this machine is reached without crossing a network, so
+		// it may speak in clear as before; anywhere else the invitation
+		// link, which opens the invitation, would cross the network readable.
+		s.policy, s.explicit = gomail.TLSMandatory, mode != ""
+		switch mode {
+		case "":
+			if isLoopback(host) {
+				s.policy = gomail.TLSOpportunistic
+			}
+		case "required":
+		case "opportunistic":
+			s.policy = gomail.TLSOpportunistic
+		case "none":
+			s.policy = gomail.NoTLS
 		}
-		opts = append(opts, gomail.WithTLSPolicy(policy))
+		opts = append(opts, gomail.WithTLSPolicy(s.policy))
+		if dial != nil {
+			opts = append(opts, gomail.WithDialContextFunc(gomail.DialContextFunc(dial)))
+		}
 	case "smtps":
+		if mode != "" && mode != "required" {
+			return nil, fmt.Errorf("smtp url: smtps:// is TLS from the start; tls=%s is for smtp://", mode)
+		}
 		port = 465
+		s.implicit = true
 		opts = append(opts, gomail.WithSSL())
 	default:
 		return nil, fmt.Errorf("smtp url: scheme must be smtp or smtps, not %q", u.Scheme)
@@ -139,16 +167,66 @@ func newSMTPSender(raw string, tlsConf *tls.Config, log *slog.Logger) (*smtpSend
 		}
 		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
 	}
-	c, err := gomail.NewClient(host, opts...)
-	if err != nil {
+	if s.client, err = gomail.NewClient(host, opts...); err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &smtpSender{client: c, addr: fmt.Sprintf("%s:%d", host, port), log: log, maxPerConn: 100, keepIdle: 5 * time.Second}, nil
+	s.addr = net.JoinHostPort(host, strconv.Itoa(port))
+	switch {
+	case s.implicit:
+		log.Info("mail goes by SMTP over TLS", "server", s.addr)
+	case s.policy == gomail.TLSMandatory:
+		log.Info("mail goes by SMTP with STARTTLS required", "server", s.addr)
+	case isLoopback(host):
+		log.Info("mail goes by SMTP to this machine, with STARTTLS when offered", "server", s.addr)
+	default:
+		log.Warn("mail may go by SMTP in clear, as the SMTP URL allows", "server", s.addr, "tls", mode)
+	}
+	return s, nil
+}
+
+// tlsMode reads tls= (or its older name starttls=) from an SMTP URL's query:
+// "required", "opportunistic", "none", or "" when not given.
+func tlsMode(q url.Values) (string, error) {
+	mode := ""
+	for _, name := range []string{"tls", "starttls"} {
+		v := strings.ToLower(q.Get(name))
+		switch v {
+		case "":
+			continue
+		case "required", "mandatory":
+			v = "required"
+		case "opportunistic":
+		case "none", "no", "off":
+			v = "none"
+		default:
+			return "", fmt.Errorf("smtp url: %s=%q: must be required, opportunistic or none", name, q.Get(name))
+		}
+		if mode != "" && mode != v {
+			return "", fmt.Errorf("smtp url: tls=%s and starttls=%s disagree", mode, v)
+		}
+		mode = v
+	}
+	return mode, nil
+}
+
+// isLoopback tells whether host is a loopback IP literal or "localhost".
+// Other names are not looked up: what they resolve to may change.
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (s *smtpSender) dial(ctx context.Context) error {
 	c, err := s.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
+		// go-mail tells a missing STARTTLS only in words; the tests against a
+		// server without it fail if those words change.
+		if s.policy == gomail.TLSMandatory && !s.implicit && strings.Contains(err.Error(), "does not support STARTTLS") {
+			return &noSTARTTLSError{addr: s.addr, explicit: s.explicit}
+		}
 		return &dialError{addr: s.addr, err: err}
 	}
 	s.conn, s.sent = c, 0
@@ -236,6 +314,23 @@ func (e *dialError) Error() string {
 	return fmt.Sprintf("cannot reach the mail server %s: %v", e.addr, e.err)
 }
 func (e *dialError) Unwrap() error { return e.err }
+
+// noSTARTTLSError is a server that does not offer STARTTLS where the URL
+// requires it. It is retried like a server that cannot be reached: the
+// server may be fixed, or the URL.
+type noSTARTTLSError struct {
+	addr     string
+	explicit bool
+}
+
+func (e *noSTARTTLSError) Error() string {
+	why := "which a host that is not loopback needs"
+	if e.explicit {
+		why = "which the SMTP URL's tls=required asks for"
+	}
+	return fmt.Sprintf("the mail server %s does not offer STARTTLS, %s: the mail was not sent in clear "+
+		"(tls=opportunistic in the SMTP URL would allow it)", e.addr, why)
+}
 
 // classify tells whether a send error may pass on a later try, and says
 // what happened in words an admin reads in the invitation's error.

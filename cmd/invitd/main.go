@@ -146,7 +146,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	addr := fs.String("addr", env("INVITD_ADDR", "127.0.0.1:8080"), "listen address (INVITD_ADDR)")
 	adminKey := fs.String("admin-key", env("INVITD_ADMIN_KEY", ""), "admin API key, 32+ characters (INVITD_ADMIN_KEY)")
 	baseURL := fs.String("base-url", env("INVITD_BASE_URL", ""), "public URL used in mail links (INVITD_BASE_URL; default http://ADDR)")
-	smtpURL := fs.String("smtp-url", env("INVITD_SMTP_URL", ""), "smtp://user:pass@host:port or smtps://...; unset: mail goes to the log (INVITD_SMTP_URL)")
+	smtpURL := fs.String("smtp-url", env("INVITD_SMTP_URL", ""), "smtp://user:pass@host:port (STARTTLS, required unless the host is loopback or ?tls=opportunistic|none) or smtps://...; unset: mail goes to the log (INVITD_SMTP_URL)")
 	from := fs.String("mail-from", env("INVITD_MAIL_FROM", "invitd <invitd@localhost>"), "sender of invitation mail (INVITD_MAIL_FROM)")
 	templates := fs.String("templates-dir", env("INVITD_TEMPLATES_DIR", ""), "folder of mail templates overriding the built-in ones (INVITD_TEMPLATES_DIR)")
 	level := fs.String("log-level", env("INVITD_LOG_LEVEL", "info"), "debug, info, warn or error (INVITD_LOG_LEVEL)")
