@@ -178,3 +178,30 @@ func TestConfiguredAdminKeyIsNoInviter(t *testing.T) {
 		t.Errorf("list answered owner %v, want %v", o, want)
 	}
 }
+
+// HEAD is answered as GET, without a body; the request's Content-Type is
+// not checked, the body is read as JSON.
+func TestHeadAndContentType(t *testing.T) {
+	env, c := setup(t, nil)
+	org := env.Org.ID
+	auth := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+c.token) }
+	env.Invite(t, org, invite.CreateInvitation{Email: "a@example.com"})
+	r := compattest.Do(t, http.MethodHead, c.base+invPath(org), nil, auth)
+	if r.Status != http.StatusOK || len(r.Body) != 0 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("HEAD list: %d %q %q", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+	r = compattest.Do(t, http.MethodHead, c.base+invPath(org, "/", uuid.NewString()), nil, auth)
+	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "DELETE" {
+		t.Errorf("HEAD of an invitation: %d, Allow %q", r.Status, r.Header.Get("Allow"))
+	}
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", ""} {
+		body := `{"email":"ct-` + strings.ReplaceAll(strings.ReplaceAll(ct, "/", "-"), "application", "app") + `@example.com","permissions":[]}`
+		created(t, c.send(http.MethodPost, invPath(org), body, func(r *http.Request) {
+			if ct == "" {
+				r.Header.Del("Content-Type")
+			} else {
+				r.Header.Set("Content-Type", ct)
+			}
+		}))
+	}
+}
