@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -19,24 +18,11 @@ import (
 // The vendor's own document: the contract of every answer.
 const documentPath = "../testdata/clickhouse-cloud-organization.openapi.json"
 
-var (
-	specOnce sync.Mutex
-	spec     *compattest.Spec
-)
-
-// document is ClickHouse's document, strict about fields it does not list.
-// It defines 200, 400 and 500 only; an answer of another status (401, 404,
-// 405, 409, 413, 429) is checked against the 400 body, the shape every
-// ClickHouse error has.
-func document(t testing.TB) *compattest.Spec {
-	t.Helper()
-	specOnce.Lock()
-	defer specOnce.Unlock()
-	if spec == nil {
-		spec = compattest.LoadSpec(t, documentPath, prefix, compattest.SpecOptions{ErrorStatus: http.StatusBadRequest})
-	}
-	return spec
-}
+// document is ClickHouse's document, strict about fields it does not list,
+// read once. It defines 200, 400 and 500 only; an answer of another status
+// (401, 404, 405, 409, 413, 429) is checked against the 400 body, the shape
+// every ClickHouse error has.
+var document = compattest.Cached(documentPath, prefix, compattest.SpecOptions{ErrorStatus: http.StatusBadRequest})
 
 // documented lists the document's operations, operationId → the statuses
 // it defines.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -104,6 +105,25 @@ func LoadSpec(t testing.TB, path, prefix string, o SpecOptions) *Spec {
 		}
 	}
 	return s
+}
+
+// Cached returns a loader of the document at path (see LoadSpec) that
+// reads and checks it once, for all the tests of a package; a load that
+// failed its test is tried again by the next.
+func Cached(path, prefix string, o SpecOptions) func(testing.TB) *Spec {
+	var (
+		mu   sync.Mutex
+		spec *Spec
+	)
+	return func(t testing.TB) *Spec {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if spec == nil {
+			spec = LoadSpec(t, path, prefix, o)
+		}
+		return spec
+	}
 }
 
 // formats checks the string formats the vendor documents use; kin-openapi

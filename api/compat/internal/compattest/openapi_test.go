@@ -86,3 +86,12 @@ func TestSpecCheckRequest(t *testing.T) {
 		t.Errorf("create without permissions allowed")
 	}
 }
+
+// Cached reads the document once: every test gets the same Spec.
+func TestCached(t *testing.T) {
+	load := Cached(upsunDoc, "/compat/upsun", SpecOptions{})
+	first := load(t)
+	if first == nil || load(t) != first {
+		t.Fatal("Cached loaded the document again")
+	}
+}
