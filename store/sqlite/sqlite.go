@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -112,6 +114,8 @@ func (c *stmtCache) close() {
 // Open opens (creating if needed) the database at path and migrates it.
 // synchronous is NORMAL (the default: a commit survives a process crash; the
 // last commits may be lost on power failure) or FULL (each commit is fsynced).
+// The database and the files SQLite keeps beside it are its owner's alone
+// (see ownerOnly).
 func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	switch s := strings.ToUpper(synchronous); s {
 	case "":
@@ -120,6 +124,9 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 		synchronous = s
 	default:
 		return nil, fmt.Errorf("sqlite: synchronous must be NORMAL or FULL, not %q", synchronous)
+	}
+	if err := ownerOnly(path); err != nil {
+		return nil, err
 	}
 	// Statement and savepoint journals live in memory (temp_store): on disk
 	// they cost a write call per page changed, in the single writer.
@@ -154,6 +161,50 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	}
 	go s.writeLoop()
 	return s, nil
+}
+
+// ownerOnly makes the database at path readable by its owner alone: it
+// holds what opens invitations and identifies keys. A new database is
+// created 0600, whatever the umask; SQLite's unix VFS gives the WAL, shm and
+// rollback journal it creates the database file's mode, so they follow. An
+// existing database or leftover WAL, shm or journal (from an earlier version,
+// a copy, another tool) that others may read is narrowed to its owner.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		// The umask may have taken the owner's write bit too; SQLite needs it.
+		err = f.Chmod(0o600)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create %s: %w", path, err)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	if runtime.GOOS == "windows" {
+		return nil // no group or other bits to take away
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(p, mode&^0o077); err != nil {
+				return fmt.Errorf("sqlite: %s may be read by others (mode %04o) and cannot be narrowed: %w", p, mode, err)
+			}
+			slog.Warn("sqlite: file was readable by others; narrowed to its owner",
+				"path", p, "was", fmt.Sprintf("%04o", mode), "now", fmt.Sprintf("%04o", mode&^0o077))
+		}
+	}
+	return nil
 }
 
 // ParseURL splits a sqlite:PATH[?synchronous=FULL] database URL.
