@@ -45,9 +45,25 @@ type tokenAcceptInput struct {
 	}
 }
 
+// keepTokenPrivate keeps an answer about a token out of caches, and the URL, which
+// holds the token, out of any Referer sent from what the answer shows. It
+// runs before the input is read, so that huma's own refusals (400, 408, 413,
+// 415, 422) carry it too.
+func keepTokenPrivate(ctx huma.Context, next func(huma.Context)) {
+	ctx.SetHeader("Cache-Control", "no-store")
+	ctx.SetHeader("Referrer-Policy", "no-referrer")
+	next(ctx)
+}
+
+// inviteeOp is op for a route whose path holds a token.
+func inviteeOp(method, path, id, summary string) huma.Operation {
+	o := op(method, path, id, summary, "Invitee", 0, false)
+	o.Middlewares = huma.Middlewares{keepTokenPrivate}
+	return o
+}
+
 func (h *handlers) registerInvitee(api huma.API) {
-	const tag = "Invitee"
-	huma.Register(api, op("GET", "/v1/invitations/{token}", "get-invitation-by-token", "What an invitation link offers (no key: the token is the credential)", tag, 0, false),
+	huma.Register(api, inviteeOp("GET", "/v1/invitations/{token}", "get-invitation-by-token", "What an invitation link offers (no key: the token is the credential)"),
 		func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
 			v, err := h.svc.GetByToken(ctx, in.Token)
 			if err != nil {
@@ -56,7 +72,7 @@ func (h *handlers) registerInvitee(api huma.API) {
 			return &body[*TokenInvitation]{tokenView(v.Invitation, v.Organization)}, nil
 		})
 
-	huma.Register(api, op("POST", "/v1/invitations/{token}/accept", "accept-invitation-by-token", "Accept an invitation with its link's token", tag, 0, false), func(ctx context.Context, in *tokenAcceptInput) (*body[*TokenInvitation], error) {
+	huma.Register(api, inviteeOp("POST", "/v1/invitations/{token}/accept", "accept-invitation-by-token", "Accept an invitation with its link's token"), func(ctx context.Context, in *tokenAcceptInput) (*body[*TokenInvitation], error) {
 		name := ""
 		if in.Body != nil {
 			name = in.Body.Name
@@ -68,7 +84,7 @@ func (h *handlers) registerInvitee(api huma.API) {
 		return tokenAnswer(v), nil
 	})
 
-	huma.Register(api, op("POST", "/v1/invitations/{token}/decline", "decline-invitation-by-token", "Decline an invitation with its link's token", tag, 0, false), func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
+	huma.Register(api, inviteeOp("POST", "/v1/invitations/{token}/decline", "decline-invitation-by-token", "Decline an invitation with its link's token"), func(ctx context.Context, in *TokenPath) (*body[*TokenInvitation], error) {
 		v, err := h.svc.DeclineByToken(ctx, in.Token)
 		if err != nil {
 			return nil, problem(err)
