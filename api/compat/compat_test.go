@@ -42,13 +42,14 @@ func (s *surfaces) jicooDo(method, path string, body any) *compattest.Response {
 	return compattest.Do(s.t, method, s.jicoo+path, body, func(r *http.Request) { r.Header.Set(jicoo.APIKeyHeader, s.env.Key.Token) })
 }
 
+// chDo and upsunDo check every answer against the vendor's own document.
 func (s *surfaces) chDo(method, path string, body any) *compattest.Response {
-	return compattest.Do(s.t, method, s.ch+"/v1/organizations/"+s.env.Org.ID.UUID()+"/invitations"+path, body,
+	return compattest.ClickHouseSpec(s.t).Do(s.t, method, s.ch+"/v1/organizations/"+s.env.Org.ID.UUID()+"/invitations"+path, body,
 		func(r *http.Request) { r.SetBasicAuth(s.env.Key.ID, s.env.Key.Secret) })
 }
 
 func (s *surfaces) upsunDo(method, path string, body any) *compattest.Response {
-	return compattest.Do(s.t, method, s.upsun+"/organizations/"+s.env.Org.ID.String()+"/invitations"+path, body,
+	return compattest.UpsunSpec(s.t).Do(s.t, method, s.upsun+"/organizations/"+s.env.Org.ID.String()+"/invitations"+path, body,
 		func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+s.env.Key.Token) })
 }
 

@@ -16,13 +16,10 @@ import (
 )
 
 // The vendor's own document: the contract of every answer.
-const documentPath = "../testdata/clickhouse-cloud-organization.openapi.json"
-
-// document is ClickHouse's document, strict about fields it does not list,
-// read once. It defines 200, 400 and 500 only; an answer of another status
-// (401, 404, 405, 409, 413, 429) is checked against the 400 body, the shape
-// every ClickHouse error has.
-var document = compattest.Cached(documentPath, prefix, compattest.SpecOptions{ErrorStatus: http.StatusBadRequest})
+var (
+	documentPath = compattest.VendorDocument("clickhouse-cloud-organization.openapi.json")
+	document     = compattest.ClickHouseSpec
+)
 
 // documented lists the document's operations, operationId → the statuses
 // it defines.
