@@ -4,12 +4,16 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +47,13 @@ type Config struct {
 	WebhookAllow []netip.Prefix
 	// EventRetention is how long events are kept; default 90 days.
 	EventRetention time.Duration
+	// MetricsAddr, when set, is a listen address of its own for /metrics,
+	// which the main listener then does not serve (INVITD_METRICS_ADDR).
+	MetricsAddr string
+	// MetricsToken, when set, is the bearer token /metrics requires,
+	// wherever it is served (INVITD_METRICS_TOKEN). With neither setting,
+	// /metrics answers only clients on this machine.
+	MetricsToken string
 	// Now is the clock; time.Now when nil (tests move it).
 	Now func() time.Time
 	Log *slog.Logger
@@ -59,6 +70,11 @@ type Server struct {
 	retention lifecycle.Retention
 	handler   http.Handler
 	log       *slog.Logger
+	// metricsLn and metrics serve /metrics apart when MetricsAddr is set.
+	metricsLn net.Listener
+	metrics   http.Handler
+	// metricsLocalOnly is /metrics on the main listener, with no token.
+	metricsLocalOnly bool
 }
 
 // Open opens the database (migrating it) and builds every part.
@@ -75,12 +91,40 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	if cfg.MetricsAddr != "" {
+		// Bound now, so that an address in use stops the start.
+		if s.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// minMetricsTokenLen is the shortest metrics token accepted: shorter ones are guessed.
+const minMetricsTokenLen = 16
+
+func checkMetricsToken(tok string) error {
+	if tok == "" {
+		return nil
+	}
+	if len(tok) < minMetricsTokenLen {
+		return fmt.Errorf("metrics token: at least %d characters", minMetricsTokenLen)
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] <= ' ' || tok[i] > '~' {
+			return errors.New("metrics token: printable ASCII without spaces only, as it travels in a header")
+		}
+	}
+	return nil
 }
 
 // build makes the core, the job runner with its handlers, and every surface.
 func (s *Server) build(cfg Config) error {
 	st := s.store
+	if err := checkMetricsToken(cfg.MetricsToken); err != nil {
+		return err
+	}
 	guard := &webhook.Guard{Allow: cfg.WebhookAllow}
 	var err error
 	s.Service, err = invite.NewService(st, invite.Config{
@@ -134,9 +178,66 @@ func (s *Server) build(cfg Config) error {
 		}
 		writeStatus(w, http.StatusOK, "ok")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if cfg.MetricsAddr != "" {
+		m := http.NewServeMux()
+		m.Handle("GET /metrics", metricsGuard(metrics, cfg.MetricsToken, false))
+		s.metrics = m
+	} else {
+		// Metrics tell who uses invitd and how much: not for anyone who can
+		// reach a public listener unless a token is asked for.
+		s.metricsLocalOnly = cfg.MetricsToken == ""
+		mux.Handle("GET /metrics", metricsGuard(metrics, cfg.MetricsToken, s.metricsLocalOnly))
+	}
 	s.handler = instrument(mux, reg, cfg.Log)
 	return nil
+}
+
+// metricsGuard lets a request through to next when it carries the bearer
+// token, or, with no token, when localOnly is false or the client is on this
+// machine.
+func metricsGuard(next http.Handler, token string, localOnly bool) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case token != "":
+			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			// Comparing digests keeps the time independent of the length too.
+			sum := sha256.Sum256([]byte(got))
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+				http.Error(w, "metrics need the bearer token", http.StatusUnauthorized)
+				return
+			}
+		case localOnly && !fromThisMachine(r):
+			http.Error(w, "metrics are served only to clients on this machine; "+
+				"set INVITD_METRICS_TOKEN or INVITD_METRICS_ADDR to scrape from elsewhere", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fromThisMachine tells whether r comes from a loopback address and not
+// through a proxy that says it forwards it: a proxy on this machine would
+// make every client look local.
+func fromThisMachine(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip"} {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// MetricsAddr is the address of the listener of its own that serves
+// /metrics, or "" when the main listener serves it.
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {
@@ -148,24 +249,42 @@ func writeStatus(w http.ResponseWriter, code int, status string) {
 // Handler serves every surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve answers on ln and runs the job runner until ctx is done, then
-// drains requests in flight for up to 20 seconds.
+// Serve answers on ln (and on the metrics listener, when there is one) and
+// runs the job runner until ctx is done, then drains requests in flight for
+// up to 20 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.retention.Ensure(invite.WithPrincipal(ctx, invite.System)); err != nil {
 		return err
+	}
+	if s.metricsLocalOnly && !isLoopbackAddr(ln.Addr()) {
+		s.log.Info("GET /metrics answers only clients on this machine; " +
+			"set INVITD_METRICS_TOKEN or INVITD_METRICS_ADDR to scrape from elsewhere")
 	}
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	wg.Add(1)
 	go func() { defer wg.Done(); s.runner.Run(workCtx) }()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if s.metricsLn != nil {
+		msrv = &http.Server{Handler: s.metrics, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() { errc <- msrv.Serve(s.metricsLn) }()
+	}
 	var err error
 	select {
 	case err = <-errc:
+		// One listener failed: stop the other too.
+		if msrv != nil {
+			_ = srv.Close()
+			_ = msrv.Close()
+		}
 	case <-ctx.Done():
 		shut, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if msrv != nil {
+			_ = msrv.Shutdown(shut)
+		}
 		err = srv.Shutdown(shut)
 		cancel()
 	}
@@ -177,8 +296,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close closes the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close closes the store, and the metrics listener if Serve never ran.
+func (s *Server) Close() error {
+	if s.metricsLn != nil {
+		_ = s.metricsLn.Close()
+	}
+	return s.store.Close()
+}
+
+func isLoopbackAddr(a net.Addr) bool {
+	ap, err := netip.ParseAddrPort(a.String())
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
 
 // instrument counts requests by route and status and logs failures.
 func instrument(next http.Handler, reg prometheus.Registerer, log *slog.Logger) http.Handler {

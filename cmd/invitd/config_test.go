@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,5 +35,40 @@ func TestSMTPTLSChoiceIsCheckedAtStart(t *testing.T) {
 		if out := startFails(t, "INVITD_SMTP_URL="+url); !strings.Contains(out, words) {
 			t.Errorf("%s: the error does not say %q:\n%s", url, words, out)
 		}
+	}
+}
+
+// INVITD_METRICS_ADDR moves /metrics to a listener of its own, guarded by
+// INVITD_METRICS_TOKEN when set; a token too short to guard stops the start.
+func TestMetricsSettings(t *testing.T) {
+	metricsAddr := testnode.FreeAddr(t)
+	n := testnode.StartReady(t, "INVITD_DB=sqlite:"+filepath.Join(t.TempDir(), "invitd.db"),
+		"INVITD_METRICS_ADDR="+metricsAddr, "INVITD_METRICS_TOKEN=cmd-metrics-token-0123456789")
+	fetch := func(url, token string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := fetch(n.URL+"/metrics", "cmd-metrics-token-0123456789"); got != 404 {
+		t.Errorf("main listener /metrics: %d, want 404", got)
+	}
+	if got := fetch("http://"+metricsAddr+"/metrics", ""); got != 401 {
+		t.Errorf("metrics listener without the token: %d, want 401", got)
+	}
+	if got := fetch("http://"+metricsAddr+"/metrics", "cmd-metrics-token-0123456789"); got != 200 {
+		t.Errorf("metrics listener with the token: %d, want 200", got)
+	}
+	if !strings.Contains(n.Logs.String(), "metrics listening") {
+		t.Errorf("the log does not say where metrics are:\n%s", n.Logs)
+	}
+	if out := startFails(t, "INVITD_METRICS_TOKEN=short"); !strings.Contains(out, "metrics token") {
+		t.Errorf("a short token:\n%s", out)
 	}
 }

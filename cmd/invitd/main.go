@@ -155,6 +155,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	hookTimeout := fs.Duration("webhook-timeout", envDuration("INVITD_WEBHOOK_TIMEOUT", webhook.DefaultTimeout), "how long one webhook delivery may take (INVITD_WEBHOOK_TIMEOUT)")
 	retries := fs.String("webhook-retry-schedule", env("INVITD_WEBHOOK_RETRY_SCHEDULE", ""), "comma-separated waits before each webhook retry; default 5s,5m,30m,2h,5h,10h,14h,20h,24h (INVITD_WEBHOOK_RETRY_SCHEDULE)")
 	lease := fs.Duration("job-lease", envDuration("INVITD_JOB_LEASE", 2*time.Minute), "how long a node holds the jobs it claimed; a dead node's jobs wait this long (INVITD_JOB_LEASE)")
+	metricsAddr := fs.String("metrics-addr", env("INVITD_METRICS_ADDR", ""), "serve /metrics on this address of its own, and not on --addr (INVITD_METRICS_ADDR)")
+	metricsToken := fs.String("metrics-token", env("INVITD_METRICS_TOKEN", ""), "bearer token /metrics requires, 16+ characters; prefer the variable to the flag, which ps shows (INVITD_METRICS_TOKEN)")
 	poll := fs.Duration("job-poll", envDuration("INVITD_JOB_POLL", time.Second), "how often each node looks for due jobs (INVITD_JOB_POLL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -189,6 +191,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Jobs:         job.Config{Lease: *lease, PollInterval: *poll},
 		Webhooks:     webhook.HandlerConfig{Timeout: *hookTimeout, Schedule: schedule},
 		WebhookAllow: allowNets, EventRetention: *retention,
+		MetricsAddr: *metricsAddr, MetricsToken: *metricsToken,
 	})
 	if err != nil {
 		return err
@@ -206,6 +209,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("invitd listening", "addr", ln.Addr().String(), "db", redact(*db))
+	if a := srv.MetricsAddr(); a != "" {
+		log.Info("metrics listening", "addr", a)
+	}
 	err = srv.Serve(ctx, ln)
 	log.Info("invitd stopped")
 	return err
