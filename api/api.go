@@ -2,6 +2,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -72,6 +73,12 @@ func (h *handlers) authenticate(api huma.API) func(huma.Context, func(huma.Conte
 			return
 		}
 		p, err := h.principal(ctx)
+		if invite.ErrorKind(err) == invite.KindUnavailable {
+			h.log.Error("checking an API key failed", "err", cmp.Or(errors.Unwrap(err), err))
+			ctx.SetHeader("Retry-After", "1")
+			_ = huma.WriteErr(api, ctx, http.StatusServiceUnavailable, invite.ErrorMessage(err))
+			return
+		}
 		if err != nil {
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="invitd"`)
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, invite.ErrorMessage(err))
@@ -144,7 +151,7 @@ func op(method, path, id, summary, tag string, status int, secured bool) huma.Op
 	o.Errors = []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusInternalServerError}
 	if secured {
 		o.Security = bearer
-		o.Errors = append(o.Errors, http.StatusUnauthorized, http.StatusForbidden)
+		o.Errors = append(o.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable)
 	}
 	if method != http.MethodGet {
 		o.Errors = append(o.Errors, http.StatusConflict)

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"strings"
+	"time"
 )
 
 // KeyPrefix starts every API key.
@@ -48,7 +49,10 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 		return nil, Unauthorized("the API key is not valid")
 	}
 	if err != nil {
-		return nil, err
+		// Not the key's fault: a 401 would have a client throw a good key away.
+		e := errorf(KindUnavailable, "the API key could not be checked just now; try again")
+		e.RetryAfter, e.Cause = time.Second, err
+		return nil, e
 	}
 	if subtle.ConstantTimeCompare(hashSecret(secret), key.SecretHash) != 1 {
 		return nil, Unauthorized("the API key is not valid")

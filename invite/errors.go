@@ -27,9 +27,15 @@ type Error struct {
 	Message string
 	// RetryAfter is set with KindTooManyRequests and KindUnavailable.
 	RetryAfter time.Duration
+	// Cause, when set, is the failure behind the error, for the log; the
+	// caller sees Message only.
+	Cause error
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap gives the cause to errors.Is and errors.As.
+func (e *Error) Unwrap() error { return e.Cause }
 
 func errorf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}

@@ -99,7 +99,7 @@ func TestEveryOperationAsDocumented(t *testing.T) {
 	seen := map[string][]int{}
 	for i, cl := range calls {
 		if i == live {
-			env.Svc.Store().Close()
+			env.Break(t, "invitations", "members") // the key is still checked
 		}
 		if cl.status == 200 {
 			// The request is one a client of the document sends.

@@ -8,6 +8,7 @@ package compattest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"math"
@@ -72,6 +73,24 @@ type Env struct {
 	Key   *invite.NewKey // an org key of Org
 	Admin *invite.NewKey // an admin key
 	Clock *Clock         // nil unless asked for
+	path  string         // the database file
+}
+
+// Break makes the database fail every statement on tables, as a failing
+// database would, while keys are still checked: it renames them from
+// another connection.
+func (e *Env) Break(t testing.TB, tables ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, table := range tables {
+		if _, err := db.Exec("ALTER TABLE " + table + " RENAME TO " + table + "_broken"); err != nil {
+			t.Fatalf("break %s: %v", table, err)
+		}
+	}
 }
 
 // New opens a SQLite store in t.TempDir(), a Service over it configured
@@ -80,7 +99,8 @@ type Env struct {
 func New(t testing.TB, clock *Clock) *Env {
 	t.Helper()
 	ctx := System
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "invitd.db"), "")
+	path := filepath.Join(t.TempDir(), "invitd.db")
+	st, err := sqlite.Open(ctx, path, "")
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -93,7 +113,7 @@ func New(t testing.TB, clock *Clock) *Env {
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}
-	e := &Env{Svc: svc, Clock: clock}
+	e := &Env{Svc: svc, Clock: clock, path: path}
 	e.Org = e.NewOrg(t, "Acme")
 	if e.Key, err = svc.CreateKey(ctx, &e.Org.ID, "test"); err != nil {
 		t.Fatalf("create key: %v", err)

@@ -1,0 +1,45 @@
+package api_test
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/invitd/invitd/internal/testnode"
+	"github.com/invitd/invitd/server"
+)
+
+// When the database cannot be read, a key cannot be checked: the answer is
+// 503 with Retry-After, not a 401 that would have the client throw a good
+// key away. A bad key is still a 401 while the database answers.
+func TestAKeyThatCannotBeCheckedIs503(t *testing.T) {
+	for name, configure := range map[string]func(*testing.T, *server.Config){
+		"sqlite":   func(*testing.T, *server.Config) {},
+		"postgres": func(t *testing.T, cfg *server.Config) { cfg.DB = testnode.PostgresDB(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnvWith(t, false, func(cfg *server.Config) { configure(t, cfg) })
+			org, key := e.org("Acme")
+			path := "/v1/organizations/" + org + "/invitations"
+			e.call("GET", path, key, nil).want(t, http.StatusOK)
+			e.call("GET", path, "invitd_0123456789abcdef_nottherightsecret", nil).want(t, http.StatusUnauthorized)
+
+			e.srv.Close() // the database goes away under the running server
+			r := e.call("GET", path, key, nil)
+			r.want(t, http.StatusServiceUnavailable)
+			if r.Header.Get("Retry-After") == "" || r.Header.Get("WWW-Authenticate") != "" {
+				t.Errorf("headers %v, want Retry-After and no WWW-Authenticate", r.Header)
+			}
+			// The same with HTTP Basic.
+			r = e.call("GET", path, "", nil, "Authorization", "Basic "+basic(key))
+			r.want(t, http.StatusServiceUnavailable)
+		})
+	}
+}
+
+// basic is key (invitd_<id>_<secret>) as HTTP Basic credentials.
+func basic(key string) string {
+	id, secret, _ := strings.Cut(strings.TrimPrefix(key, "invitd_"), "_")
+	return base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
+}
