@@ -86,7 +86,9 @@ func TestInviteeAnswersAreNotCached(t *testing.T) {
 	base := "/v1/organizations/" + org + "/invitations"
 	token := func(email string) string {
 		t.Helper()
-		link := e.call("POST", base, key, map[string]any{"email": email, "send_email": false}).want(t, 201).str(t, "accept_url")
+		created := e.call("POST", base, key, map[string]any{"email": email, "send_email": false})
+		created.private(t, "a create answering its accept_url", http.StatusCreated)
+		link := created.str(t, "accept_url")
 		tok, ok := strings.CutPrefix(link, "http://invitd.test/i/")
 		if !ok {
 			t.Fatalf("accept_url %q", link)
