@@ -234,8 +234,11 @@ func TestABurstToAFastEndpointIsNotHeldBack(t *testing.T) {
 	if took := last.Sub(first); took > 900*time.Millisecond {
 		t.Errorf("the burst of %d took %v to arrive at a fast endpoint", burst, took)
 	}
-	if put := metric(t, n, `invitd_webhook_deliveries_total{result="busy"}`); put != 0 {
-		t.Errorf("%d deliveries to a fast endpoint were put off for its share of attempts", put)
+	// Going back to the outbox put off most of such a burst (24 of 30); on a
+	// loaded machine an attempt may seem slow now and then, so a few may be.
+	put := metric(t, n, `invitd_webhook_deliveries_total{result="busy"}`)
+	if put > burst/3 {
+		t.Errorf("%d of %d deliveries to a fast endpoint were put off for its share of attempts", put, burst)
 	}
-	t.Logf("%d deliveries arrived within %v", len(reqs), last.Sub(first).Round(time.Millisecond))
+	t.Logf("%d deliveries arrived within %v, %d put off", len(reqs), last.Sub(first).Round(time.Millisecond), put)
 }
