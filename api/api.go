@@ -75,7 +75,7 @@ func (h *handlers) authenticate(api huma.API) func(huma.Context, func(huma.Conte
 		p, err := h.principal(ctx)
 		if invite.ErrorKind(err) == invite.KindUnavailable {
 			h.log.Error("checking an API key failed", "err", cmp.Or(errors.Unwrap(err), err))
-			ctx.SetHeader("Retry-After", "1")
+			ctx.SetHeader("Retry-After", retryAfter(err))
 			_ = huma.WriteErr(api, ctx, http.StatusServiceUnavailable, invite.ErrorMessage(err))
 			return
 		}
@@ -134,12 +134,21 @@ func problem(err error) error {
 		return huma.Error500InternalServerError("internal error")
 	}
 	e := huma.NewError(status, invite.ErrorMessage(err))
-	var ie *invite.Error
-	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && errors.As(err, &ie) {
-		secs := int(ie.RetryAfter.Seconds() + 0.999)
-		return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}})
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {retryAfter(err)}})
 	}
 	return e
+}
+
+// retryAfter is the Retry-After of a core error that says when to try
+// again: whole seconds, at least one.
+func retryAfter(err error) string {
+	var ie *invite.Error
+	secs := 1
+	if errors.As(err, &ie) {
+		secs = max(int(ie.RetryAfter.Seconds()+0.999), 1)
+	}
+	return strconv.Itoa(secs)
 }
 
 // op fills the parts every operation shares.

@@ -24,6 +24,11 @@ func TestAKeyThatCannotBeCheckedIs503(t *testing.T) {
 			path := "/v1/organizations/" + org + "/invitations"
 			e.call("GET", path, key, nil).want(t, http.StatusOK)
 			e.call("GET", path, "invitd_0123456789abcdef_nottherightsecret", nil).want(t, http.StatusUnauthorized)
+			// Ids no key can have are the caller's mistake, refused before
+			// the store (PostgreSQL refuses a NUL byte), never a 503.
+			e.call("GET", path, "", nil, "Authorization", "Basic ADoA").want(t, http.StatusUnauthorized)
+			e.call("GET", path, "invitd_\xff_x", nil).want(t, http.StatusUnauthorized)
+			e.call("GET", path, "", nil, "Authorization", "Basic "+basic("invitd_ABCDEF0123456789_x")).want(t, http.StatusUnauthorized)
 
 			e.srv.Close() // the database goes away under the running server
 			r := e.call("GET", path, key, nil)

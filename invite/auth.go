@@ -39,6 +39,12 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (*Princip
 
 // AuthenticateKey checks a key's id and secret, as sent with HTTP Basic.
 func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Principal, error) {
+	// An id no key can have is refused before the store, which may reject
+	// it itself (PostgreSQL refuses a NUL byte): that is the caller's
+	// mistake, not a failure to try again.
+	if !keyIDShaped(id) {
+		return nil, Unauthorized("the API key is not valid")
+	}
 	var key *APIKey
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
@@ -49,6 +55,9 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 		return nil, Unauthorized("the API key is not valid")
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the caller is gone
+		}
 		// Not the key's fault: a 401 would have a client throw a good key away.
 		e := errorf(KindUnavailable, "the API key could not be checked just now; try again")
 		e.RetryAfter, e.Cause = time.Second, err
@@ -64,6 +73,22 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 	return p, nil
 }
 
+// keyIDShaped tells an id CreateKey could have made: 16 lowercase hex digits.
+func keyIDShaped(id string) bool {
+	if len(id) != keyIDLen {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// keyIDLen is the length of a key's id: randomHex of 8 bytes.
+const keyIDLen = 16
+
 // CreateKey makes a key for org, or an admin key when org is nil.
 func (s *Service) CreateKey(ctx context.Context, org *OrgID, name string) (*NewKey, error) {
 	if err := authorizeKeys(ctx, org); err != nil {
@@ -74,7 +99,7 @@ func (s *Service) CreateKey(ctx context.Context, org *OrgID, name string) (*NewK
 		return nil, err
 	}
 	secret := randomHex(32)
-	k := &APIKey{ID: randomHex(8), OrgID: org, Name: name, SecretHash: hashSecret(secret)}
+	k := &APIKey{ID: randomHex(keyIDLen / 2), OrgID: org, Name: name, SecretHash: hashSecret(secret)}
 	err := s.write(ctx, func(c *change) error {
 		k.CreatedAt = c.now
 		if org != nil {
@@ -113,7 +138,7 @@ func (s *Service) EnsureAdminKey(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	secret := randomHex(32)
-	k := &APIKey{ID: randomHex(8), Name: "bootstrap admin", SecretHash: hashSecret(secret)}
+	k := &APIKey{ID: randomHex(keyIDLen / 2), Name: "bootstrap admin", SecretHash: hashSecret(secret)}
 	created := false
 	err := s.write(ctx, func(c *change) error {
 		n, err := c.tx.CountKeys(ctx)
