@@ -77,11 +77,13 @@ func (s *Service) SettleJob(ctx context.Context, j *Job, r JobResult) error {
 	}
 	return s.write(ctx, func(c *change) error {
 		r := r // the store may run this twice
-		if r.Outcome == Retrying && j.Kind == JobWebhookDelivery {
+		if (r.Outcome == Retrying || r.Outcome == Failed) && j.Kind == JobWebhookDelivery {
+			// A retry asked during a failed attempt is one more attempt,
+			// at the time asked, even after the last of the schedule.
 			if at, err := retryAskedDuring(c, j); err != nil {
 				return err
-			} else if at != nil && at.Before(r.RunAt) {
-				r.RunAt = *at
+			} else if at != nil && (r.Outcome == Failed || at.Before(r.RunAt)) {
+				r.Outcome, r.RunAt = Retrying, *at
 			}
 		}
 		var err error

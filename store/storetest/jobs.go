@@ -405,7 +405,25 @@ func testJobs(t *testing.T, e *env) {
 		if err != nil || len(again) != 1 {
 			t.Fatalf("the job is not due again at once: claimed %+v, %v", again, err)
 		}
-		e.settle(t, again[0], invite.JobResult{Outcome: invite.Succeeded, Status: 200})
+		// The same when the attempt was the last of the schedule: one more.
+		e.clock.Advance(time.Second)
+		asked = e.now()
+		if _, err := e.svc.RetryDelivery(ctx, w.OrgID, w.ID, d.EventID); err != nil {
+			t.Fatal(err)
+		}
+		e.settle(t, again[0], invite.JobResult{Outcome: invite.Failed, Error: "503", Status: 503})
+		e.store.Read(ctx, func(tx invite.Tx) error {
+			got, err = tx.GetDelivery(ctx, w.ID, d.EventID)
+			return err
+		})
+		if got.State != invite.DeliveryRetrying || got.NextAttemptAt == nil || !got.NextAttemptAt.Equal(asked) {
+			t.Errorf("after a last attempt with a retry asked during it: %s, next attempt %v, want retrying at %v", got.State, got.NextAttemptAt, asked)
+		}
+		last, err := e.svc.ClaimJobs(ctx, "w3", kinds, 10, lease)
+		if err != nil || len(last) != 1 {
+			t.Fatalf("the retry asked during the last attempt was dropped: claimed %+v, %v", last, err)
+		}
+		e.settle(t, last[0], invite.JobResult{Outcome: invite.Succeeded, Status: 200})
 	})
 
 	t.Run("a voided delivery is recorded as failed unsent", func(t *testing.T) {
