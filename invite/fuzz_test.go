@@ -11,7 +11,8 @@ import (
 
 // The decoders of what callers send: none may panic, and what one accepts
 // must come out the same when encoded and read again. .ci/run runs each
-// for a short time after the tests; seeds are here and in testdata/fuzz.
+// for a short time after the tests; the seeds are the f.Add calls, and an
+// input that failed goes to testdata/fuzz, to stay as a seed.
 
 func FuzzNormalizeEmail(f *testing.F) {
 	for _, s := range []string{"a@example.com", " Bob@Example.COM ", "a@b", "\"a b\"@example.com", "a@@b.c",

@@ -133,6 +133,9 @@ func metric(t testing.TB, n *node, sample string) int {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", res.StatusCode)
+	}
 	want := sample + " "
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
