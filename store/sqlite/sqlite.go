@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -169,7 +171,15 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 // rollback journal it creates the database file's mode, so they follow. An
 // existing database or leftover WAL, shm or journal (from an earlier version,
 // a copy, another tool) that others may read is narrowed to its owner.
+//
+// A symlink to a regular file is followed, as SQLite follows it: SQLite then
+// keeps its WAL, shm and journal beside the target, so those are the
+// leftovers looked at. A symlink to nothing is refused: SQLite would create
+// its target with its default mode, readable by others. Anything at path
+// that is not a regular file is refused with a clearer error than SQLite's.
 func ownerOnly(path string) error {
+	// O_EXCL never follows a symlink: if path is one, this fails with
+	// ErrExist and the link is looked at below.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	switch {
 	case err == nil:
@@ -181,28 +191,80 @@ func ownerOnly(path string) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: create %s: %w", path, err)
 		}
-		return nil
 	case !errors.Is(err, fs.ErrExist):
 		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	default:
+		if err := narrow(path, true); err != nil {
+			return err
+		}
 	}
-	if runtime.GOOS == "windows" {
-		return nil // no group or other bits to take away
+	// SQLite names the WAL, shm and journal after the path with every
+	// symlink resolved.
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-		fi, err := os.Stat(p)
+	for _, p := range []string{resolved + "-wal", resolved + "-shm", resolved + "-journal"} {
+		// SQLite opens these without following a symlink; one there is
+		// refused here, before it is asked to.
+		if err := narrow(p, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// narrow takes the group and other bits from the regular file at p, if it
+// exists (a missing p is not an error unless it is a symlink to nothing).
+// The file is checked and changed through one descriptor, so a file swapped
+// in at p between the two is never the one changed. With follow, a symlink
+// at p to a regular file is followed.
+func narrow(p string, follow bool) error {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if !follow {
+			return fmt.Errorf("sqlite: %s is a symlink; SQLite would not open it", p)
+		}
+		fi, err = os.Stat(p)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue
+			return fmt.Errorf("sqlite: %s is a symlink to nothing; SQLite would create its target readable by others: create the database where it points, or remove the link", p)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: %w", err)
 		}
-		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
-			if err := os.Chmod(p, mode&^0o077); err != nil {
-				return fmt.Errorf("sqlite: %s may be read by others (mode %04o) and cannot be narrowed: %w", p, mode, err)
-			}
-			slog.Warn("sqlite: file was readable by others; narrowed to its owner",
-				"path", p, "was", fmt.Sprintf("%04o", mode), "now", fmt.Sprintf("%04o", mode&^0o077))
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("sqlite: %s is not a regular file (%s)", p, fi.Mode().Type())
+	}
+	if runtime.GOOS == "windows" {
+		return nil // no group or other bits to take away
+	}
+	// Read-only is enough for fchmod; O_NONBLOCK keeps a FIFO swapped in at p
+	// from hanging the open.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer f.Close()
+	ffi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if !os.SameFile(fi, ffi) || !ffi.Mode().IsRegular() {
+		return fmt.Errorf("sqlite: %s changed while its mode was checked", p)
+	}
+	if mode := ffi.Mode().Perm(); mode&0o077 != 0 {
+		if err := f.Chmod(mode &^ 0o077); err != nil {
+			return fmt.Errorf("sqlite: %s may be read by others (mode %04o) and cannot be narrowed: %w", p, mode, err)
 		}
+		slog.Warn("sqlite: file was readable by others; narrowed to its owner",
+			"path", p, "was", fmt.Sprintf("%04o", mode), "now", fmt.Sprintf("%04o", mode&^0o077))
 	}
 	return nil
 }
