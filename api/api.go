@@ -72,6 +72,11 @@ func (h *handlers) authenticate(api huma.API) func(huma.Context, func(huma.Conte
 			next(ctx)
 			return
 		}
+		// An authenticated answer is the caller's alone, and may carry a
+		// secret or a link (a key, a webhook secret, accept_url): no cache
+		// keeps it, and no link followed from it says where it came from.
+		ctx.SetHeader("Cache-Control", "no-store")
+		ctx.SetHeader("Referrer-Policy", "no-referrer")
 		p, err := h.principal(ctx)
 		if invite.ErrorKind(err) == invite.KindUnavailable {
 			h.log.Error("checking an API key failed", "err", cmp.Or(errors.Unwrap(err), err))

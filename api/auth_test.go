@@ -48,3 +48,20 @@ func basic(key string) string {
 	id, secret, _ := strings.Cut(strings.TrimPrefix(key, "invitd_"), "_")
 	return base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
 }
+
+// Every authenticated answer may carry a secret (a new key, a webhook's
+// secret) or a link: none is cached, refusals included.
+func TestAuthenticatedAnswersAreNotCached(t *testing.T) {
+	e := newEnv(t)
+	org, key := e.org("Acme")
+	for what, r := range map[string]*resp{
+		"a new key":     e.call("POST", "/v1/organizations/"+org+"/api_keys", key, map[string]any{"name": "k2"}),
+		"a new webhook": e.call("POST", "/v1/organizations/"+org+"/webhooks", key, map[string]any{"url": "https://hooks.example.com/x"}),
+		"a list":        e.call("GET", "/v1/organizations/"+org+"/invitations", key, nil),
+		"a refusal":     e.call("GET", "/v1/organizations/"+org+"/invitations", "invitd_0123456789abcdef_wrong", nil),
+	} {
+		if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s (%d): Cache-Control %q, Referrer-Policy %q", what, r.Status, r.Header.Get("Cache-Control"), r.Header.Get("Referrer-Policy"))
+		}
+	}
+}

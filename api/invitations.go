@@ -57,18 +57,10 @@ type AcceptResult struct {
 	Member     *Member     `json:"member"`
 }
 
-// createdInvitation is a create's answer, which may carry the accept link
-// (accept_url): no cache keeps it.
-type createdInvitation struct {
-	CacheControl string `header:"Cache-Control"`
-	Referrer     string `header:"Referrer-Policy"`
-	Body         *Invitation
-}
-
 func (h *handlers) registerInvitations(api huma.API) {
 	const tag = "Invitations"
 	huma.Register(api, op("POST", "/v1/organizations/{org_id}/invitations", "create-invitation", "Invite someone by email", tag, http.StatusCreated, true),
-		func(ctx context.Context, in *createInvitationInput) (*createdInvitation, error) {
+		func(ctx context.Context, in *createInvitationInput) (*body[*Invitation], error) {
 			org, err := orgFor(in.OrgID)
 			if err != nil {
 				return nil, err
@@ -90,7 +82,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 			if res.Token != "" {
 				v.AcceptURL = h.baseURL + "/i/" + res.Token
 			}
-			return &createdInvitation{CacheControl: "no-store", Referrer: "no-referrer", Body: v}, nil
+			return &body[*Invitation]{v}, nil
 		})
 
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/invitations", "list-invitations", "List invitations, newest first by default", tag, 0, true),
