@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +65,9 @@ type smtpSender struct {
 	maxPerConn int
 	// dials counts connections made, for tests and logs.
 	dials int
+	// dialled is the connection of the dial under way, closed by dial if
+	// go-mail fails to set up a client on it.
+	dialled net.Conn
 	// lastUse is when the connection last carried a message.
 	lastUse time.Time
 	// keepIdle is how long an unused connection stays open.
@@ -84,7 +89,8 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // Query parameters: tls=required|opportunistic|none (smtp:// only; starttls=
 // is the older name); auth=plain, login, cram-md5, scram-sha-256, ...
 // (default: the best the server offers over an encrypted connection);
-// timeout=10s. dial, when not nil, replaces the TCP dial (smtp:// only).
+// timeout=10s. Keys are lowercase; any other key, or one given twice, is an
+// error. dial, when not nil, replaces the TCP dial (smtp:// only).
 func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, log *slog.Logger) (*smtpSender, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -95,6 +101,9 @@ func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, log *slog.Log
 		return nil, fmt.Errorf("smtp url: no host")
 	}
 	q := u.Query()
+	if err := checkQuery(q); err != nil {
+		return nil, err
+	}
 	timeout := SMTPTimeout
 	if v := q.Get("timeout"); v != "" {
 		if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 {
@@ -138,9 +147,22 @@ func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, log *slog.Log
 			s.policy = gomail.NoTLS
 		}
 		opts = append(opts, gomail.WithTLSPolicy(s.policy))
-		if dial != nil {
-			opts = append(opts, gomail.WithDialContextFunc(gomail.DialContextFunc(dial)))
+		if dial == nil {
+			var d net.Dialer
+			dial = d.DialContext
 		}
+		// go-mail does not close the connection when the session setup
+		// after the dial fails, as when STARTTLS is required and not
+		// offered; the sender keeps it to close it then. smtps:// keeps go-mail's own
+		// TLS dial: with a dial of ours go-mail would take the session
+		// for unencrypted and choose AUTH as if in clear.
+		opts = append(opts, gomail.WithDialContextFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err == nil {
+				s.dialled = c
+			}
+			return c, err
+		}))
 	case "smtps":
 		if mode != "" && mode != "required" {
 			return nil, fmt.Errorf("smtp url: smtps:// is TLS from the start; tls=%s is for smtp://", mode)
@@ -184,6 +206,25 @@ func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, log *slog.Log
 	return s, nil
 }
 
+// queryKeys are the SMTP URL's query keys, lowercase as they must be written.
+var queryKeys = []string{"tls", "starttls", "auth", "timeout"}
+
+// checkQuery refuses a query key that is not one of queryKeys, or one given
+// twice: either would be dropped quietly, and a dropped TLS=required leaves
+// a loopback host on STARTTLS only when offered.
+func checkQuery(q url.Values) error {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		vs := q[k]
+		if !slices.Contains(queryKeys, k) {
+			return fmt.Errorf("smtp url: unknown query key %q (keys are lowercase: %s)", k, strings.Join(queryKeys, ", "))
+		}
+		if len(vs) > 1 {
+			return fmt.Errorf("smtp url: %s= is given twice", k)
+		}
+	}
+	return nil
+}
+
 // tlsMode reads tls= (or its older name starttls=) from an SMTP URL's query:
 // "required", "opportunistic", "none", or "" when not given.
 func tlsMode(q url.Values) (string, error) {
@@ -220,7 +261,12 @@ func isLoopback(host string) bool {
 }
 
 func (s *smtpSender) dial(ctx context.Context) error {
+	s.dialled = nil
 	c, err := s.client.DialToSMTPClientWithContext(ctx)
+	if s.dialled != nil && err != nil {
+		_ = s.dialled.Close()
+	}
+	s.dialled = nil
 	if err != nil {
 		// go-mail tells a missing STARTTLS only in words; the tests against a
 		// server without it fail if those words change.

@@ -22,7 +22,7 @@ func TestSTARTTLSPolicyPerURL(t *testing.T) {
 		"smtp://mail.example.com?tls=required":         gomail.TLSMandatory,
 		"smtp://mail.example.com?tls=opportunistic":    gomail.TLSOpportunistic,
 		"smtp://mail.example.com?tls=none":             gomail.NoTLS,
-		"smtp://mail.example.com?TLS=x&tls=None":       gomail.NoTLS,
+		"smtp://mail.example.com?tls=None":             gomail.NoTLS,
 		"smtp://mail.example.com?starttls=none":        gomail.NoTLS,
 		"smtp://mail.example.com?starttls=no&tls=none": gomail.NoTLS,
 		"smtp://127.0.0.1:2525":                        gomail.TLSOpportunistic,
@@ -55,6 +55,13 @@ func TestSTARTTLSPolicyPerURL(t *testing.T) {
 		"smtp://mail.example.com?tls=none&starttls=required": "disagree",
 		"smtps://mail.example.com?tls=none":                  "TLS from the start",
 		"smtps://mail.example.com?tls=opportunistic":         "TLS from the start",
+		// A key the sender does not know is not dropped quietly: TLS=required
+		// would otherwise leave localhost on STARTTLS when offered.
+		"smtp://localhost?TLS=required":                 `unknown query key "TLS" (keys are lowercase: tls, starttls, auth, timeout)`,
+		"smtp://mail.example.com?TLS=x&tls=none":        `unknown query key "TLS"`,
+		"smtp://mail.example.com?Timeout=5s":            `unknown query key "Timeout"`,
+		"smtps://u:p@mail.example.com?authh=plain":      `unknown query key "authh"`,
+		"smtp://mail.example.com?tls=none&tls=required": `tls= is given twice`,
 	} {
 		_, err := newSMTPSender(raw, nil, nil, log)
 		if words == "" {

@@ -58,6 +58,9 @@ func TestSMTPToARemoteHostRequiresSTARTTLS(t *testing.T) {
 	if n := len(srv.Messages()); n != 0 {
 		t.Fatalf("%d mails were sent in clear", n)
 	}
+	// Each refused attempt closes its connection: the server would hold a
+	// leaked one for its 10 s read timeout, so 5 s tells the two apart.
+	eventually(t, 5*time.Second, "the server sees every connection closed", func() bool { return srv.Open() == 0 })
 }
 
 // The URL opts out of STARTTLS explicitly; with STARTTLS offered, a remote
@@ -65,14 +68,17 @@ func TestSMTPToARemoteHostRequiresSTARTTLS(t *testing.T) {
 func TestSMTPToARemoteHost(t *testing.T) {
 	for name, c := range map[string]struct {
 		query string
-		tls   bool
+		// tls is whether the server offers STARTTLS, used whether the
+		// session that carried the mail went through it.
+		tls, used bool
 	}{
-		"tls=opportunistic without STARTTLS": {"?tls=opportunistic", false},
-		"tls=none without STARTTLS":          {"?tls=none", false},
-		"starttls=none without STARTTLS":     {"?starttls=none", false},
-		"default with STARTTLS":              {"", true},
-		"tls=required with STARTTLS":         {"?tls=required", true},
-		"tls=opportunistic with STARTTLS":    {"?tls=opportunistic", true},
+		"tls=opportunistic without STARTTLS": {"?tls=opportunistic", false, false},
+		"tls=none without STARTTLS":          {"?tls=none", false, false},
+		"starttls=none without STARTTLS":     {"?starttls=none", false, false},
+		"tls=none with STARTTLS":             {"?tls=none", true, false},
+		"default with STARTTLS":              {"", true, true},
+		"tls=required with STARTTLS":         {"?tls=required", true, true},
+		"tls=opportunistic with STARTTLS":    {"?tls=opportunistic", true, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := mailtest.Start(t, mailtest.Options{TLS: c.tls})
@@ -87,6 +93,9 @@ func TestSMTPToARemoteHost(t *testing.T) {
 			m := srv.Wait(t, 1, 10*time.Second)[0]
 			if m.To[0] != "remote@example.com" {
 				t.Errorf("recipient %v", m.To)
+			}
+			if m.TLS != c.used {
+				t.Errorf("mail went with TLS %v, want %v", m.TLS, c.used)
 			}
 		})
 	}
@@ -115,5 +124,18 @@ func TestSMTPToLocalhost(t *testing.T) {
 	})
 	if !strings.Contains(got.Error, "tls=required") || len(strict.Messages()) != 0 {
 		t.Errorf("reason = %q, %d mails", got.Error, len(strict.Messages()))
+	}
+}
+
+// smtps:// is TLS from the first byte, and the server sees it so.
+func TestSMTPSIsTLS(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{Implicit: true})
+	e := newEnv(t, nil, nil)
+	cfg := fast(srv.URL())
+	cfg.TLS = &tls.Config{RootCAs: srv.CertPool}
+	e.start(cfg)
+	e.invite("smtps@example.com", nil)
+	if m := srv.Wait(t, 1, 10*time.Second)[0]; !m.TLS {
+		t.Error("the mail went in clear")
 	}
 }

@@ -43,6 +43,10 @@ type Message struct {
 	Text, HTML string
 	// Parts lists the content types of the MIME parts, in order.
 	Parts []string
+	// TLS tells whether the session that carried the mail was encrypted,
+	// by STARTTLS or by an smtps listener, so a test sees TLS was used
+	// and not only offered.
+	TLS bool
 }
 
 var linkRe = regexp.MustCompile(`https?://[^\s"<>]+/i/([A-Za-z0-9_-]+)`)
@@ -82,6 +86,7 @@ type Server struct {
 	srv     *smtp.Server
 	ln      net.Listener
 	conns   atomic.Int64
+	open    atomic.Int64
 	mu      sync.Mutex
 	msgs    []*Message
 	counts  map[string]int
@@ -123,12 +128,14 @@ func Listen(addr string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Counted below TLS, so that go-smtp still sees a *tls.Conn from an
+	// smtps listener.
+	s.ln = &countingListener{Listener: ln, n: &s.conns, open: &s.open}
 	if opts.Implicit {
-		ln = tls.NewListener(ln, tc)
+		s.ln = tls.NewListener(s.ln, tc)
 	} else if opts.TLS {
 		s.srv.TLSConfig = tc
 	}
-	s.ln = &countingListener{Listener: ln, n: &s.conns}
 	s.Addr = ln.Addr().String()
 	go func() { _ = s.srv.Serve(s.ln) }()
 	return s, nil
@@ -161,6 +168,11 @@ func (s *Server) Close() {
 
 // Connections counts the connections accepted so far.
 func (s *Server) Connections() int { return int(s.conns.Load()) }
+
+// Open counts the connections accepted and not closed yet. The server closes
+// one when the client closes its end (or after 10 s without a command), so a
+// count that stays up after the client is done is a connection it leaked.
+func (s *Server) Open() int { return int(s.open.Load()) }
 
 // Messages returns the mail accepted so far.
 func (s *Server) Messages() []*Message {
@@ -198,12 +210,15 @@ func (s *Server) reply(stage, arg string) error {
 }
 
 // NewSession implements smtp.Backend.
-func (s *Server) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{s: s}, nil
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	// go-smtp starts a new session after STARTTLS, on the TLS connection.
+	_, isTLS := c.TLSConnectionState()
+	return &session{s: s, tls: isTLS}, nil
 }
 
 type session struct {
 	s      *Server
+	tls    bool
 	authed bool
 	from   string
 	to     []string
@@ -257,7 +272,7 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: err.Error()}
 	}
-	m.From, m.To = ss.from, append([]string(nil), ss.to...)
+	m.From, m.To, m.TLS = ss.from, append([]string(nil), ss.to...), ss.tls
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
 	ss.s.mu.Unlock()
@@ -353,15 +368,29 @@ func SMTPError(code int, msg string) error {
 
 type countingListener struct {
 	net.Listener
-	n *atomic.Int64
+	n, open *atomic.Int64
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	l.n.Add(1)
+	l.open.Add(1)
+	return &countedConn{Conn: c, open: l.open}, nil
+}
+
+// countedConn takes itself off the open count when first closed.
+type countedConn struct {
+	net.Conn
+	open *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
 }
 
 type nopLogger struct{}
