@@ -54,6 +54,9 @@ type Config struct {
 	// wherever it is served (INVITD_METRICS_TOKEN). With neither setting,
 	// /metrics answers only clients on this machine.
 	MetricsToken string
+	// BodyTimeout bounds the reading of a request's body on every route;
+	// default and most 10s (the native API's operations cut theirs at 5s).
+	BodyTimeout time.Duration
 	// Now is the clock; time.Now when nil (tests move it).
 	Now func() time.Time
 	Log *slog.Logger
@@ -189,8 +192,26 @@ func (s *Server) build(cfg Config) error {
 		s.metricsLocalOnly = cfg.MetricsToken == ""
 		mux.Handle("GET /metrics", metricsGuard(metrics, cfg.MetricsToken, s.metricsLocalOnly))
 	}
-	s.handler = instrument(mux, reg, cfg.Log)
+	if cfg.BodyTimeout <= 0 || cfg.BodyTimeout > MaxBodyTimeout {
+		cfg.BodyTimeout = MaxBodyTimeout
+	}
+	s.handler = instrument(bodyDeadline(mux, cfg.BodyTimeout), reg, cfg.Log)
 	return nil
+}
+
+// MaxBodyTimeout is the longest a request's body may take to arrive.
+const MaxBodyTimeout = 10 * time.Second
+
+// bodyDeadline gives a request with a body d to send it: a body that stalls
+// fails its reads then (each surface answers 408), instead of holding its
+// handler, and a shutdown, for as long as the client likes.
+func bodyDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // metricsGuard lets a request through to next when it carries the bearer

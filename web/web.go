@@ -15,9 +15,11 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -287,7 +289,11 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 func (h *handler) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.simple(w, r, langFromRequest(r), "badform", http.StatusBadRequest, false)
+		status := http.StatusBadRequest
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			status = http.StatusRequestTimeout // the form stalled (see the server's body deadline)
+		}
+		h.simple(w, r, langFromRequest(r), "badform", status, false)
 		return false
 	}
 	c, err := r.Cookie(CookieName)

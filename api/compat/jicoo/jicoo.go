@@ -118,8 +118,11 @@ func fail(w http.ResponseWriter, status int, code, msg string) {
 
 func problem(w http.ResponseWriter, p *wire.Problem) {
 	code := "bad_request"
-	if p.Status == http.StatusRequestEntityTooLarge {
+	switch p.Status {
+	case http.StatusRequestEntityTooLarge:
 		code = "payload_too_large"
+	case http.StatusRequestTimeout:
+		code = "request_timeout"
 	}
 	fail(w, p.Status, code, p.Message)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -48,8 +49,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			var mbe *http.MaxBytesError
+			var ne net.Error
 			if errors.As(terr, &mbe) {
 				return tooLarge()
+			}
+			if errors.As(terr, &ne) && ne.Timeout() {
+				return &Problem{Status: http.StatusRequestTimeout, Message: "the request body did not arrive in time"}
 			}
 			return BadRequest("the request body must hold exactly one JSON object")
 		}
@@ -59,10 +64,13 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 		mbe *http.MaxBytesError
 		se  *json.SyntaxError
 		ute *json.UnmarshalTypeError
+		ne  net.Error
 	)
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge()
+	case errors.As(err, &ne) && ne.Timeout():
+		return &Problem{Status: http.StatusRequestTimeout, Message: "the request body did not arrive in time"}
 	case errors.Is(err, io.EOF):
 		if allowEmpty {
 			return nil
