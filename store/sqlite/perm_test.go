@@ -67,6 +67,40 @@ func write(t *testing.T, s *Store, name string) {
 	}
 }
 
+// readableDatabase makes a database at path readable by all, its WAL and
+// shm kept in place, with their writes in them, by another connection that
+// stays open for the test.
+func readableDatabase(t *testing.T, path string) {
+	t.Helper()
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	other.SetMaxOpenConns(1)
+	if _, err := other.ExecContext(t.Context(), "CREATE TABLE leftover (x); INSERT INTO leftover VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o044 == 0 {
+			t.Fatalf("%s has mode %04o before the test: not a readable file to tighten", p, fi.Mode().Perm())
+		}
+	}
+}
+
+// wantLeftover checks that s reads the row readableDatabase wrote.
+func wantLeftover(t *testing.T, s *Store) {
+	t.Helper()
+	var n int
+	if err := s.reader.QueryRowContext(t.Context(), "SELECT count(*) FROM leftover").Scan(&n); err != nil || n != 1 {
+		t.Errorf("the other connection's row: %d, %v", n, err)
+	}
+}
+
 func TestFileModes(t *testing.T) {
 	withUmask(t)
 	path := filepath.Join(t.TempDir(), "invitd.db")
@@ -93,26 +127,8 @@ func TestFileModes(t *testing.T) {
 func TestFileModesTightened(t *testing.T) {
 	withUmask(t)
 	path := filepath.Join(t.TempDir(), "invitd.db")
-	// A database made readable by all, as by an earlier version: another
-	// connection keeps its WAL and shm in place, with their writes in them.
-	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	other.SetMaxOpenConns(1)
-	if _, err := other.ExecContext(t.Context(), "CREATE TABLE leftover (x); INSERT INTO leftover VALUES (1)"); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm()&0o044 == 0 {
-			t.Fatalf("%s has mode %04o before the test: not a readable file to tighten", p, fi.Mode().Perm())
-		}
-	}
+	// A database made readable by all, as by an earlier version.
+	readableDatabase(t, path)
 
 	s, err := Open(t.Context(), path, "")
 	if err != nil {
@@ -121,10 +137,7 @@ func TestFileModesTightened(t *testing.T) {
 	defer s.Close()
 	write(t, s, "After")
 	checkModes(t, path)
-	var n int
-	if err := s.reader.QueryRowContext(t.Context(), "SELECT count(*) FROM leftover").Scan(&n); err != nil || n != 1 {
-		t.Errorf("the other connection's row: %d, %v", n, err)
-	}
+	wantLeftover(t, s)
 }
 
 func TestFileModesNarrowerKept(t *testing.T) {
@@ -199,24 +212,7 @@ func TestFileModesSymlinkToDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := filepath.Join(real, "invitd.db")
-	other, err := sql.Open("sqlite", "file:"+target+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	other.SetMaxOpenConns(1)
-	if _, err := other.ExecContext(t.Context(), "CREATE TABLE leftover (x); INSERT INTO leftover VALUES (1)"); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{target, target + "-wal", target + "-shm"} {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm()&0o044 == 0 {
-			t.Fatalf("%s has mode %04o before the test: not a readable file to tighten", p, fi.Mode().Perm())
-		}
-	}
+	readableDatabase(t, target)
 	path := filepath.Join(dir, "invitd.db")
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
@@ -232,10 +228,7 @@ func TestFileModesSymlinkToDatabase(t *testing.T) {
 	if fi, err := os.Lstat(path); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		t.Errorf("the link was replaced: %v, %v", fi.Mode(), err)
 	}
-	var n int
-	if err := s.reader.QueryRowContext(t.Context(), "SELECT count(*) FROM leftover").Scan(&n); err != nil || n != 1 {
-		t.Errorf("the other connection's row: %d, %v", n, err)
-	}
+	wantLeftover(t, s)
 }
 
 // A symlink where SQLite keeps its WAL is refused before SQLite is asked to
