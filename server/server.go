@@ -248,8 +248,7 @@ func fromThisMachine(r *http.Request) bool {
 			return false
 		}
 	}
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	return err == nil && ap.Addr().Unmap().IsLoopback()
+	return isLoopback(r.RemoteAddr)
 }
 
 // MetricsAddr is the address of the listener of its own that serves
@@ -277,11 +276,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.retention.Ensure(invite.WithPrincipal(ctx, invite.System)); err != nil {
 		return err
 	}
-	if s.metricsLocalOnly && !isLoopbackAddr(ln.Addr()) {
+	if s.metricsLocalOnly && !isLoopback(ln.Addr().String()) {
 		s.log.Info("GET /metrics answers only clients on this machine; " +
 			"set INVITD_METRICS_TOKEN or INVITD_METRICS_ADDR to scrape from elsewhere")
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := httpServer(s.handler)
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	wg.Add(1)
@@ -290,7 +289,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	var msrv *http.Server
 	if s.metricsLn != nil {
-		msrv = &http.Server{Handler: s.metrics, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		msrv = httpServer(s.metrics)
 		go func() { errc <- msrv.Serve(s.metricsLn) }()
 	}
 	var err error
@@ -325,9 +324,16 @@ func (s *Server) Close() error {
 	return s.store.Close()
 }
 
-func isLoopbackAddr(a net.Addr) bool {
-	ap, err := netip.ParseAddrPort(a.String())
+// isLoopback tells whether hostport ("ip:port") is a loopback address.
+func isLoopback(hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
 	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// httpServer is how every listener of the node answers: headers within 10
+// seconds (bodies: see bodyDeadline), idle connections kept two minutes.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // instrument counts requests by route and status and logs failures.
