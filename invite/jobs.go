@@ -168,9 +168,9 @@ func (s *Service) settleMail(c *change, j *Job, r JobResult) error {
 // known from the job and its result, so it is written without being read:
 // this runs once per delivery, on the write path.
 func (s *Service) settleDelivery(c *change, j *Job, r JobResult) error {
-	var a DeliveryArgs
-	if err := json.Unmarshal(j.Args, &a); err != nil {
-		return nil
+	a, ok := deliveryArgs(j)
+	if !ok {
+		return nil // a damaged job: nothing of it can be recorded
 	}
 	d := &Delivery{WebhookID: a.WebhookID, EventID: a.EventID}
 	if r.Outcome == Void {
@@ -202,8 +202,8 @@ func (s *Service) settleDelivery(c *change, j *Job, r JobResult) error {
 // after the claimed run), nil when none was: a failed attempt then runs
 // again at that time, not after its backoff.
 func retryAskedDuring(c *change, j *Job) (*time.Time, error) {
-	var a DeliveryArgs
-	if err := json.Unmarshal(j.Args, &a); err != nil {
+	a, ok := deliveryArgs(j)
+	if !ok {
 		return nil, nil
 	}
 	d, err := c.tx.GetDelivery(c.ctx, a.WebhookID, a.EventID)
@@ -214,6 +214,14 @@ func retryAskedDuring(c *change, j *Job) (*time.Time, error) {
 		return d.NextAttemptAt, nil
 	}
 	return nil, nil
+}
+
+// deliveryArgs reads a webhook_delivery job's arguments; false for a
+// damaged job.
+func deliveryArgs(j *Job) (DeliveryArgs, bool) {
+	var a DeliveryArgs
+	err := json.Unmarshal(j.Args, &a)
+	return a, err == nil
 }
 
 // ignoreGone is err, or nil for a delivery deleted with its endpoint.

@@ -409,8 +409,8 @@ func loadDeliveries(c *change, jobs []*Job) error {
 		if j.Kind != JobWebhookDelivery {
 			continue
 		}
-		var a DeliveryArgs
-		if err := json.Unmarshal(j.Args, &a); err != nil {
+		a, ok := deliveryArgs(j)
+		if !ok {
 			continue // a damaged job: nothing to send
 		}
 		args[j.ID] = a

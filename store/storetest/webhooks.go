@@ -315,6 +315,9 @@ func testWebhooks(t *testing.T, e *env) {
 			"a missing event":                 job(a.ID, wa.ID, "evt_none"),
 			"a deleted endpoint":              job(a.ID, wa2.ID, ea.ID),
 		}
+		damaged := job(a.ID, wa.ID, ea.ID)
+		damaged.Args = []byte(`{"webhook_id": 5}`)
+		gone["damaged arguments"] = damaged
 		e.write(t, func(tx invite.Tx) error {
 			for _, j := range jobs {
 				if err := tx.EnqueueJob(ctx, j); err != nil {
