@@ -70,20 +70,12 @@ func TestEveryActionRecordsItsEvents(t *testing.T) {
 			cur = env.CheckEvents(t, org, cur, k.Actor, sent, compattest.Want{Type: invite.EventInvitationCreated, ID: id})
 
 			// Reads and a refused create record nothing.
-			for _, req := range []struct {
-				method, path string
-				body         any
-				status       int
-			}{
+			c.answers(t, []call{
 				{"GET", path, nil, http.StatusOK},
 				{"GET", path + "/" + id, nil, http.StatusOK},
 				{"POST", path, map[string]any{"email": "ann-" + k.Actor.ID + "@example.com"}, http.StatusConflict},
 				{"POST", path, map[string]any{"email": "x@example.com", "role": "owner"}, http.StatusBadRequest},
-			} {
-				if r := c.do(req.method, req.path, req.body, ""); r.Status != req.status {
-					t.Fatalf("%s %s: %d, want %d: %s", req.method, req.path, r.Status, req.status, r.Body)
-				}
-			}
+			})
 			cur = env.CheckEvents(t, org, cur, k.Actor, "none")
 
 			// Delete, with a request id that is not a UUID: ClickHouse
@@ -133,11 +125,7 @@ func TestMemberActionsRecordTheirEvents(t *testing.T) {
 			}
 			cur = env.CheckEvents(t, org, cur, k.Actor, requestID(t, r), compattest.Want{Type: invite.EventMemberUpdated, ID: id})
 
-			for _, req := range []struct {
-				method, path string
-				body         any
-				status       int
-			}{
+			c.answers(t, []call{
 				{"GET", path, nil, http.StatusOK},
 				{"GET", path + "/" + id, nil, http.StatusOK},
 				// Patches that change nothing: no field, the legacy name
@@ -149,11 +137,7 @@ func TestMemberActionsRecordTheirEvents(t *testing.T) {
 				{"PATCH", path + "/" + id, map[string]any{"assignedRoleIds": []string{uuid.NewString()}}, http.StatusBadRequest},
 				{"PATCH", path + "/" + uuid.NewString(), map[string]any{"role": "admin"}, http.StatusNotFound},
 				{"DELETE", path + "/" + uuid.NewString(), nil, http.StatusNotFound},
-			} {
-				if r := c.do(req.method, req.path, req.body, ""); r.Status != req.status {
-					t.Fatalf("%s %s: %d, want %d: %s", req.method, req.path, r.Status, req.status, r.Body)
-				}
-			}
+			})
 			cur = env.CheckEvents(t, org, cur, k.Actor, "none")
 
 			r = c.do("DELETE", path+"/"+id, nil, "req-not-a-uuid")
@@ -166,5 +150,22 @@ func TestMemberActionsRecordTheirEvents(t *testing.T) {
 			}
 			env.CheckEvents(t, org, cur, k.Actor, "none")
 		})
+	}
+}
+
+// call is a request and the status it must answer.
+type call struct {
+	method, path string
+	body         any
+	status       int
+}
+
+// answers sends each call and fails at the first answered otherwise.
+func (c *keyClient) answers(t *testing.T, calls []call) {
+	t.Helper()
+	for _, req := range calls {
+		if r := c.do(req.method, req.path, req.body, ""); r.Status != req.status {
+			t.Fatalf("%s %s: %d, want %d: %s", req.method, req.path, r.Status, req.status, r.Body)
+		}
 	}
 }
