@@ -16,7 +16,7 @@ import (
 func TestAKeyThatCannotBeCheckedIs503(t *testing.T) {
 	for name, configure := range map[string]func(*testing.T, *server.Config){
 		"sqlite":   func(*testing.T, *server.Config) {},
-		"postgres": func(t *testing.T, cfg *server.Config) { cfg.DB = testnode.PostgresDB(t) },
+		"postgres": func(t *testing.T, cfg *server.Config) { cfg.DB, cfg.Secret = testnode.PostgresDB(t), testnode.Secret },
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnvWith(t, false, func(cfg *server.Config) { configure(t, cfg) })

@@ -20,7 +20,7 @@ func (s *Service) ClaimJobs(ctx context.Context, worker string, kinds []string, 
 		if jobs, err = c.tx.ClaimJobs(ctx, worker, kinds, c.now, c.now.Add(lease), limit); err != nil {
 			return err
 		}
-		return loadDeliveries(c, jobs)
+		return s.loadDeliveries(c, jobs)
 	})
 	return jobs, err
 }
@@ -126,7 +126,7 @@ func (s *Service) settleMail(c *change, j *Job, r JobResult) error {
 	if err != nil {
 		return err
 	}
-	if p.Token != "" && !tokenOpens(inv, p.Token) {
+	if !s.mailCurrent(inv, &p) {
 		return nil
 	}
 	if r.Outcome == Void {
@@ -239,19 +239,27 @@ type Mail struct {
 	Token        string
 }
 
-// MailFor loads what a send_invitation job's mail needs. ErrNotFound means
-// the job has nothing left to send (the invitation is gone, or a resend
-// replaced its token); a JSON error, that the job is damaged.
+// MailFor loads what a send_invitation job's mail needs, its link derived
+// now. ErrNotFound means the job has nothing left to send (the invitation
+// is gone, or a resend asked for a newer mail); a JSON error, that the job
+// is damaged.
 func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
 	var p MailPayload
 	if err := json.Unmarshal(j.Args, &p); err != nil {
 		return nil, err
 	}
-	m := &Mail{Token: p.Token}
-	err := s.store.Read(ctx, func(tx Tx) error {
+	id, err := uuid.Parse(p.InvitationID)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mail{}
+	err = s.store.Read(ctx, func(tx Tx) error {
 		var err error
-		if m.Invitation, err = getInvitationByToken(ctx, tx, p.Token, false); err != nil {
+		if m.Invitation, err = tx.GetInvitationByID(ctx, id, false); err != nil {
 			return err
+		}
+		if !s.mailCurrent(m.Invitation, &p) {
+			return ErrNotFound
 		}
 		m.Organization, err = tx.GetOrg(ctx, m.Invitation.OrgID)
 		return err
@@ -259,7 +267,19 @@ func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.Token = p.Token; m.Token == "" {
+		m.Token = s.linkOf(m.Invitation)
+	}
 	return m, nil
+}
+
+// mailCurrent tells whether a mail job is for inv's current link: no
+// resend has asked for a newer mail since it was queued.
+func (s *Service) mailCurrent(inv *Invitation, p *MailPayload) bool {
+	if p.Token != "" { // queued by an earlier version, with its random link
+		return s.tokenOpens(inv, p.Token)
+	}
+	return p.Send == inv.SendCount && len(inv.TokenHash) == 0
 }
 
 // ExpireInvitation records the expiry of invitation id once its time has

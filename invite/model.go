@@ -208,11 +208,14 @@ const (
 	JobEventRetention   = "event_retention"
 )
 
-// MailPayload is a send_invitation job's arguments. The token exists only
-// in the mail.
+// MailPayload is a send_invitation job's arguments: the invitation and its
+// send count when the mail was asked for; its link is derived when it is
+// sent. Token is only in jobs queued by an earlier version, whose links
+// were random.
 type MailPayload struct {
 	InvitationID string `json:"invitation_id"`
-	Token        string `json:"token"`
+	Send         int    `json:"send,omitempty"`
+	Token        string `json:"token,omitempty"`
 }
 
 // ExpiryArgs are an expire_invitation job's arguments.

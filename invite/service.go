@@ -2,7 +2,6 @@ package invite
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -21,6 +20,7 @@ type Service struct {
 	adminKeyHash []byte
 	wake         func(kind string)
 	checkURL     func(context.Context, string) error
+	secret       *Secret
 }
 
 // Config configures a Service.
@@ -36,6 +36,10 @@ type Config struct {
 	// SSRF guard), with an error of this package; nil refuses none beyond
 	// what is not an absolute http(s) URL.
 	CheckWebhookURL func(ctx context.Context, url string) error
+	// Secret derives the accept links and seals the webhook secrets; every
+	// node of one database needs the same. Nil makes one for this Service
+	// alone, which suits tests: its links end with it.
+	Secret *Secret
 }
 
 // MinAdminKeyLen is the shortest configured admin key accepted.
@@ -43,7 +47,10 @@ const MinAdminKeyLen = 32
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg Config) (*Service, error) {
-	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake, checkURL: cfg.CheckWebhookURL}
+	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake, checkURL: cfg.CheckWebhookURL, secret: cfg.Secret}
+	if s.secret == nil {
+		s.secret, _ = NewSecret(RandomSecret())
+	}
 	if s.checkURL == nil {
 		s.checkURL = func(context.Context, string) error { return nil }
 	}
@@ -282,17 +289,6 @@ func (c *CreateInvitation) normalize() error {
 	return nil
 }
 
-// An accept token is the invitation's id followed by 32 random bytes, in
-// base64url. The id finds the row without an index of its own; the stored
-// hash of the whole token proves the link.
-func newToken(id uuid.UUID) (token string, hash []byte) {
-	b := make([]byte, 16+32)
-	copy(b, id[:])
-	_, _ = rand.Read(b[16:])
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, HashToken(token)
-}
-
 // tokenLen is the length of a token in base64url; legacyTokenLen that of
 // the tokens made before they carried their invitation's id, 32 random bytes.
 var (
@@ -328,7 +324,7 @@ func legacyToken(s string) bool {
 }
 
 // getInvitationByToken returns the invitation token opens, ErrNotFound if none.
-func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
+func (s *Service) getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
 	if legacyToken(token) {
 		return tx.GetInvitationByLegacyToken(ctx, HashToken(token), forUpdate)
 	}
@@ -340,18 +336,32 @@ func getInvitationByToken(ctx context.Context, tx Tx, token string, forUpdate bo
 	if err != nil {
 		return nil, err
 	}
-	if !tokenOpens(inv, token) {
+	if !s.tokenOpens(inv, token) {
 		return nil, ErrNotFound // an older link of a resent invitation, or a forged one
 	}
 	return inv, nil
 }
 
-// tokenOpens tells whether token is inv's current link.
-func tokenOpens(inv *Invitation, token string) bool {
-	return subtle.ConstantTimeCompare(inv.TokenHash, HashToken(token)) == 1
+// tokenOpens tells whether token is inv's current link. An invitation last
+// mailed by an earlier version, whose link was random, keeps that link's
+// hash; every other link is derived from the secret.
+func (s *Service) tokenOpens(inv *Invitation, token string) bool {
+	if len(inv.TokenHash) > 0 {
+		return subtle.ConstantTimeCompare(inv.TokenHash, HashToken(token)) == 1
+	}
+	return s.secret.opens(inv.ID, inv.SendCount, token)
 }
 
-// HashToken is how an accept token is stored.
+// linkOf is inv's current link; "" when it is a random one of an earlier
+// version, which nothing here knows.
+func (s *Service) linkOf(inv *Invitation) string {
+	if len(inv.TokenHash) > 0 {
+		return ""
+	}
+	return s.secret.token(inv.ID, inv.SendCount)
+}
+
+// HashToken is how an earlier version stored a random accept token.
 func HashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
@@ -460,12 +470,10 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if c.ExpiresIn != 0 {
 		ttl = time.Duration(c.ExpiresIn) * time.Second
 	}
-	id := newUUIDv7()
-	token, hash := newToken(id)
 	inv := &Invitation{
-		ID: id, OrgID: org, Email: c.Email, Role: role, Permissions: perms,
+		ID: newUUIDv7(), OrgID: org, Email: c.Email, Role: role, Permissions: perms,
 		Inviter: c.Inviter, State: StatePending, CreatedAt: now, UpdatedAt: now,
-		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale, TokenHash: hash,
+		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale,
 		Mail: MailDelivery{State: MailNone},
 	}
 	if !c.NoEmail {
@@ -497,8 +505,8 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	}
 	res := &Created{Invitation: inv}
 	if c.NoEmail {
-		res.Token = token
-	} else if err := s.enqueueMail(ch, inv, token); err != nil {
+		res.Token = s.linkOf(inv)
+	} else if err := s.enqueueMail(ch, inv); err != nil {
 		return nil, err
 	}
 	if err := s.enqueueExpiry(ch, inv); err != nil {
@@ -583,9 +591,11 @@ var actionEvents = map[Action]string{
 	ActionResend:  EventInvitationResent,
 }
 
-func (s *Service) enqueueMail(ch *change, inv *Invitation, token string) error {
+// enqueueMail queues inv's mail. The job names the invitation and the send
+// it is for, not the link: the sender derives that, so no link is stored.
+func (s *Service) enqueueMail(ch *change, inv *Invitation) error {
 	org := inv.OrgID
-	args := marshal(MailPayload{InvitationID: inv.ID.String(), Token: token})
+	args := marshal(MailPayload{InvitationID: inv.ID.String(), Send: inv.SendCount})
 	return ch.enqueue(&Job{Kind: JobSendInvitation, OrgID: &org, Args: args})
 }
 
@@ -826,9 +836,8 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		if inv.LastSentAt != nil {
 			start = *inv.LastSentAt
 		}
-		token, hash := newToken(inv.ID)
 		inv.ExpiresAt = now.Add(inv.ExpiresAt.Sub(start))
-		inv.TokenHash = hash
+		inv.TokenHash = nil // the new link is derived; a random one of an earlier version ends
 		inv.Error = ""
 		inv.FinishedAt = nil
 		inv.SendCount++
@@ -837,7 +846,7 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		if err := s.enqueueExpiry(ch, inv); err != nil {
 			return err
 		}
-		return s.enqueueMail(ch, inv, token)
+		return s.enqueueMail(ch, inv)
 	})
 	if errors.Is(err, ErrDuplicatePending) {
 		return nil, Conflict("another pending invitation for this email exists")
@@ -851,7 +860,7 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 // ---- the invitee, with the token as credential
 
 func (s *Service) getByToken(ctx context.Context, tx Tx, token string, forUpdate bool) (*Invitation, error) {
-	inv, err := getInvitationByToken(ctx, tx, token, forUpdate)
+	inv, err := s.getInvitationByToken(ctx, tx, token, forUpdate)
 	if errors.Is(err, ErrNotFound) {
 		return nil, NotFound("this invitation link is not valid")
 	}

@@ -106,6 +106,8 @@ type Tx interface {
 	GetWebhooksByID(ctx context.Context, ids []string) ([]*Webhook, error)
 	// ListWebhooks lists org's endpoints ordered by (created_at, id).
 	ListWebhooks(ctx context.Context, org OrgID) ([]*Webhook, error)
+	// ListAllWebhooks lists every organization's endpoints, in no order.
+	ListAllWebhooks(ctx context.Context) ([]*Webhook, error)
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// DeleteWebhook removes an endpoint with its deliveries.
 	DeleteWebhook(ctx context.Context, org OrgID, id string) error

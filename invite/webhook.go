@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -187,7 +188,7 @@ func (s *Service) CreateWebhook(ctx context.Context, org OrgID, in WebhookInput)
 			return Conflict("the organization has reached its limit of %d webhook endpoints", MaxWebhooks)
 		}
 		w.CreatedAt, w.UpdatedAt = c.now, c.now
-		return c.tx.CreateWebhook(ctx, w)
+		return c.tx.CreateWebhook(ctx, s.sealed(w))
 	})
 	if err != nil {
 		return nil, err
@@ -200,7 +201,13 @@ func (s *Service) getWebhook(ctx context.Context, tx Tx, org OrgID, id string) (
 	if errors.Is(err, ErrNotFound) {
 		return nil, NotFound("webhook endpoint %q not found", id)
 	}
-	return w, err
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.unseal(w); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // GetWebhook returns one of org's endpoints.
@@ -228,8 +235,15 @@ func (s *Service) ListWebhooks(ctx context.Context, org OrgID) ([]*Webhook, erro
 			return err
 		}
 		var err error
-		list, err = tx.ListWebhooks(ctx, org)
-		return err
+		if list, err = tx.ListWebhooks(ctx, org); err != nil {
+			return err
+		}
+		for _, w := range list {
+			if _, err := s.unseal(w); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return list, err
 }
@@ -286,7 +300,7 @@ func (s *Service) changeWebhook(ctx context.Context, org OrgID, id string, fn fu
 			return err
 		}
 		w.UpdatedAt = c.now
-		return c.tx.UpdateWebhook(ctx, w)
+		return c.tx.UpdateWebhook(ctx, s.sealed(w))
 	})
 	return w, err
 }
@@ -402,7 +416,7 @@ type Outgoing struct {
 // Loaded (*Outgoing), read in the claim's transaction: one read for the
 // claim, not one an attempt. A job whose endpoint or event is gone gets
 // none: there is nothing left to send.
-func loadDeliveries(c *change, jobs []*Job) error {
+func (s *Service) loadDeliveries(c *change, jobs []*Job) error {
 	args := make(map[int64]DeliveryArgs, len(jobs))
 	var hookIDs, eventIDs []string
 	for _, j := range jobs {
@@ -429,6 +443,9 @@ func loadDeliveries(c *change, jobs []*Job) error {
 	}
 	hookByID := make(map[string]*Webhook, len(hooks))
 	for _, w := range hooks {
+		if _, err := s.unseal(w); err != nil {
+			return err
+		}
 		hookByID[w.ID] = w
 	}
 	eventByID := make(map[string]*Event, len(events))
@@ -448,4 +465,59 @@ func loadDeliveries(c *change, jobs []*Job) error {
 		j.Loaded = &Outgoing{Webhook: w, Event: e}
 	}
 	return nil
+}
+
+// sealed is w as the store keeps it: its signing secrets sealed under the
+// server secret, so that a copy of the database signs nothing.
+func (s *Service) sealed(w *Webhook) *Webhook {
+	c := *w
+	c.Secret, c.PreviousSecret = s.secret.seal(w.Secret, w.ID), s.secret.seal(w.PreviousSecret, w.ID)
+	return &c
+}
+
+// unseal opens, in place, the secrets of w as the store keeps them, telling
+// whether both were sealed under the current server secret.
+func (s *Service) unseal(w *Webhook) (current bool, err error) {
+	var cur, prev bool
+	if w.Secret, cur, err = s.secret.open(w.Secret, w.ID); err != nil {
+		return false, fmt.Errorf("webhook endpoint %s: %w", w.ID, err)
+	}
+	if w.PreviousSecret, prev, err = s.secret.open(w.PreviousSecret, w.ID); err != nil {
+		return false, fmt.Errorf("webhook endpoint %s: %w", w.ID, err)
+	}
+	return cur && prev, nil
+}
+
+// SealWebhookSecrets checks, at start, that every stored signing secret
+// opens under the configured secrets, and seals again under the current one
+// those that are not: stored in the clear by an earlier version, or sealed
+// under the previous secret before a rotation. Once it has run on a node
+// with the new secret, the previous one may be dropped.
+func (s *Service) SealWebhookSecrets(ctx context.Context) (int, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.write(ctx, func(c *change) error {
+		n = 0
+		list, err := c.tx.ListAllWebhooks(c.ctx)
+		if err != nil {
+			return err
+		}
+		for _, w := range list {
+			current, err := s.unseal(w)
+			if err != nil {
+				return err
+			}
+			if current {
+				continue
+			}
+			if err := c.tx.UpdateWebhook(c.ctx, s.sealed(w)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

@@ -38,10 +38,15 @@ import (
 type Config struct {
 	DB       string // sqlite:PATH or postgres://...
 	AdminKey string
-	BaseURL  string
-	Mail     mail.Config
-	Jobs     job.Config
-	Webhooks webhook.HandlerConfig
+	// Secret derives the invitation links and seals the webhook secrets
+	// (INVITD_SECRET); on SQLite, when unset, one is kept beside the
+	// database. PreviousSecret still opens what it made, during a rotation
+	// (INVITD_SECRET_PREVIOUS).
+	Secret, PreviousSecret string
+	BaseURL                string
+	Mail                   mail.Config
+	Jobs                   job.Config
+	Webhooks               webhook.HandlerConfig
 	// WebhookAllow are networks webhook URLs may reach although they are
 	// not public (INVITD_WEBHOOK_ALLOW_NETWORKS).
 	WebhookAllow []netip.Prefix
@@ -89,10 +94,23 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: st, log: cfg.Log}
-	if err := s.build(cfg); err != nil {
+	secret, err := store.Secret(cfg.DB, cfg.Secret, cfg.PreviousSecret)
+	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	s := &Server{store: st, log: cfg.Log}
+	if err := s.build(cfg, secret); err != nil {
+		st.Close()
+		return nil, err
+	}
+	n, err := s.Service.SealWebhookSecrets(invite.WithPrincipal(ctx, invite.System))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("webhook secrets: %w", err)
+	}
+	if n > 0 {
+		cfg.Log.Info("sealed webhook signing secrets under the current secret", "endpoints", n)
 	}
 	if cfg.MetricsAddr != "" {
 		// Bound now, so that an address in use stops the start.
@@ -123,7 +141,7 @@ func checkMetricsToken(tok string) error {
 }
 
 // build makes the core, the job runner with its handlers, and every surface.
-func (s *Server) build(cfg Config) error {
+func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	st := s.store
 	if err := checkMetricsToken(cfg.MetricsToken); err != nil {
 		return err
@@ -132,7 +150,7 @@ func (s *Server) build(cfg Config) error {
 	var err error
 	s.Service, err = invite.NewService(st, invite.Config{
 		AdminKey: cfg.AdminKey, Now: cfg.Now, Wake: func(kind string) { s.runner.Wake(kind) },
-		CheckWebhookURL: guard.Check,
+		CheckWebhookURL: guard.Check, Secret: secret,
 	})
 	if err != nil {
 		return err

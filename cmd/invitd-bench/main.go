@@ -36,6 +36,9 @@ import (
 
 const adminKey = "bench-admin-key-0123456789abcdefghijkl"
 
+// benchSecret is the server secret of every node, which on PostgreSQL share one database.
+const benchSecret = "bench-secret-0123456789abcdefghijklmnopqr"
+
 func main() {
 	db := flag.String("db", "", "database for invitd and the raw-insert baseline: sqlite:PATH or postgres://... (default: a fresh SQLite file)")
 	sync := flag.String("sync", "NORMAL", "SQLite synchronous setting: NORMAL or FULL")
@@ -180,7 +183,7 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	var urls []string
 	var first *server.Server
 	for i := range nodes {
-		srv, err := server.Open(ctx, server.Config{DB: db, AdminKey: adminKey, BaseURL: "http://bench",
+		srv, err := server.Open(ctx, server.Config{DB: db, AdminKey: adminKey, Secret: benchSecret, BaseURL: "http://bench",
 			Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 			WebhookAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // the bench's receiver
 		if err != nil {

@@ -50,7 +50,12 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	if err != nil {
 		return fmt.Errorf("INVITD_WEBHOOK_ALLOW_NETWORKS: %w", err)
 	}
-	svc, err := invite.NewService(st, invite.Config{CheckWebhookURL: (&webhook.Guard{Allow: allow}).Check})
+	// The shell derives the links and seals webhook secrets as the server does.
+	secret, err := store.Secret(*db, env("INVITD_SECRET", ""), env("INVITD_SECRET_PREVIOUS", ""))
+	if err != nil {
+		return err
+	}
+	svc, err := invite.NewService(st, invite.Config{CheckWebhookURL: (&webhook.Guard{Allow: allow}).Check, Secret: secret})
 	if err != nil {
 		return err
 	}

@@ -187,6 +187,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	server.TuneGC()
 	srv, err := server.Open(ctx, server.Config{
 		DB: *db, AdminKey: *adminKey, BaseURL: *baseURL, Log: log,
+		Secret: env("INVITD_SECRET", ""), PreviousSecret: env("INVITD_SECRET_PREVIOUS", ""),
 		Mail:         mail.Config{SMTPURL: *smtpURL, From: *from, TemplatesDir: *templates},
 		Jobs:         job.Config{Lease: *lease, PollInterval: *poll},
 		Webhooks:     webhook.HandlerConfig{Timeout: *hookTimeout, Schedule: schedule},

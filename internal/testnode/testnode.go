@@ -19,6 +19,10 @@ import (
 // AdminKey is the admin key every node is started with.
 const AdminKey = "testnode-admin-key-0123456789abcdef0123"
 
+// Secret is the server secret every node is started with, so that nodes of
+// one database derive the same links.
+const Secret = "testnode-secret-0123456789abcdef0123456789"
+
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -94,7 +98,7 @@ type Node struct {
 	Logs *Buffer
 }
 
-// Start starts `invitd serve` on a free port with AdminKey and env
+// Start starts `invitd serve` on a free port with AdminKey, Secret and env
 // (NAME=value, after the defaults, so they win), and kills it when the test
 // ends, showing its log if the test failed. It does not wait for readiness.
 func Start(t testing.TB, env ...string) *Node {
@@ -102,7 +106,8 @@ func Start(t testing.TB, env ...string) *Node {
 	addr := FreeAddr(t)
 	n := &Node{Addr: addr, URL: "http://" + addr, Logs: &Buffer{}}
 	n.Cmd = exec.Command(Binary(t), "serve")
-	n.Cmd.Env = append(os.Environ(), "INVITD_ADDR="+addr, "INVITD_ADMIN_KEY="+AdminKey, "INVITD_BASE_URL="+n.URL)
+	n.Cmd.Env = append(os.Environ(), "INVITD_ADDR="+addr, "INVITD_ADMIN_KEY="+AdminKey,
+		"INVITD_SECRET="+Secret, "INVITD_BASE_URL="+n.URL)
 	n.Cmd.Env = append(n.Cmd.Env, env...)
 	n.Cmd.Stdout, n.Cmd.Stderr = n.Logs, n.Logs
 	if err := n.Cmd.Start(); err != nil {

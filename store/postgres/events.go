@@ -184,6 +184,10 @@ func (t *tx) ListWebhooks(ctx context.Context, org invite.OrgID) ([]*invite.Webh
 	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE org_id = $1 ORDER BY created_at, id", orgUUID(org))
 }
 
+func (t *tx) ListAllWebhooks(ctx context.Context) ([]*invite.Webhook, error) {
+	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks")
+}
+
 func (t *tx) UpdateWebhook(ctx context.Context, w *invite.Webhook) error {
 	return t.execOne(ctx, `UPDATE webhooks SET url = $1, events = $2, description = $3, enabled = $4, secret = $5,
 		previous_secret = $6, previous_until = $7, updated_at = $8 WHERE id = $9 AND org_id = $10`,

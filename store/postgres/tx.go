@@ -221,9 +221,9 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-func nonNil(s []string) []string {
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
@@ -506,7 +506,7 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 		ON CONFLICT (org_id, email) WHERE state = 'pending' DO NOTHING RETURNING number`,
 		args: []any{idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
 			string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
-			inv.Locale, inv.SendCount, inv.LastSentAt, inv.TokenHash,
+			inv.Locale, inv.SendCount, inv.LastSentAt, nonNil(inv.TokenHash),
 			mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt}},
 		ahead{q: "SELECT $1::text = 'pending' AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND email = $3)",
 			args: []any{string(inv.State), orgUUID(inv.OrgID), inv.Email}})
@@ -579,7 +579,7 @@ func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error
 		AND ($3::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members m WHERE m.org_id = $13 AND m.email = invitations.email))`,
 		inv.Role, nonNil(inv.Permissions), string(inv.State), inv.UpdatedAt, inv.ExpiresAt,
 		inv.FinishedAt, inv.Error, metadataText(inv.Metadata), inv.Locale, inv.SendCount, inv.LastSentAt,
-		inv.TokenHash, orgUUID(inv.OrgID), idUUID(inv.ID),
+		nonNil(inv.TokenHash), orgUUID(inv.OrgID), idUUID(inv.ID),
 		mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt)
 	if err != nil || n == 1 {
 		return err

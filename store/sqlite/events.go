@@ -146,6 +146,10 @@ func (t *tx) ListWebhooks(ctx context.Context, org invite.OrgID) ([]*invite.Webh
 	return cloneWebhooks(list), nil
 }
 
+func (t *tx) ListAllWebhooks(ctx context.Context) ([]*invite.Webhook, error) {
+	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks")
+}
+
 func cloneWebhooks(list []*invite.Webhook) []*invite.Webhook {
 	out := make([]*invite.Webhook, len(list))
 	for i, w := range list {

@@ -89,7 +89,12 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := invite.NewService(s, invite.Config{})
+	// The links outlive the process as long as the secret does.
+	secret, err := invite.NewSecret(invite.RandomSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := invite.NewService(s, invite.Config{Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +118,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
-	svc, _ = invite.NewService(s, invite.Config{})
+	svc, _ = invite.NewService(s, invite.Config{Secret: secret})
 	if got, err := svc.GetOrg(ctx, o.ID); err != nil || got.Name != "Kept" {
 		t.Fatalf("org after reopen: %+v, %v", got, err)
 	}

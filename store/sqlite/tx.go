@@ -390,9 +390,9 @@ func (t *tx) DeleteMember(ctx context.Context, org invite.OrgID, id uuid.UUID) e
 	return t.execOne(ctx, "DELETE FROM members WHERE org_id = ? AND id = ?", org, id.String())
 }
 
-func nonNil(s []string) []string {
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
@@ -469,7 +469,7 @@ func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error
 		WHERE ?8 <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = ?2 AND email = ?3)`,
 		inv.ID.String(), inv.OrgID, inv.Email, inv.Role, jsonText(nonNil(inv.Permissions)), inv.Inviter.ID, inv.Inviter.Name, string(inv.State),
 		micros(inv.CreatedAt), micros(inv.UpdatedAt), micros(inv.ExpiresAt), microsPtr(inv.FinishedAt), inv.Error, metadata,
-		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), inv.TokenHash,
+		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), nonNil(inv.TokenHash),
 		mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt), microsPtr(inv.Mail.SentAt))
 	if err != nil {
 		return err
@@ -512,7 +512,7 @@ func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error
 		WHERE org_id = ? AND id = ?`,
 		inv.Role, jsonText(nonNil(inv.Permissions)), string(inv.State), micros(inv.UpdatedAt), micros(inv.ExpiresAt),
 		microsPtr(inv.FinishedAt), inv.Error, string(inv.Metadata), inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt),
-		inv.TokenHash, mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt),
+		nonNil(inv.TokenHash), mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt),
 		microsPtr(inv.Mail.SentAt), inv.OrgID, inv.ID.String())
 }
 

@@ -227,14 +227,22 @@ func (e *env) jobFor(t *testing.T, id uuid.UUID) *invite.Job {
 	return found
 }
 
-// tokenOf claims the mail job of invitation id and returns the token it carries.
+// tokenOf claims the mail job of invitation id and returns the link its
+// mail carries. The job itself holds no link, only the send it is for.
 func (e *env) tokenOf(t *testing.T, id uuid.UUID) string {
 	t.Helper()
-	p := mailArgs(t, e.jobFor(t, id))
-	if p.Token == "" {
-		t.Fatalf("mail job of %s carries no token", id)
+	j := e.jobFor(t, id)
+	if p := mailArgs(t, j); p.Token != "" || p.InvitationID != id.String() || p.Send < 1 {
+		t.Fatalf("mail job of %s has arguments %s, want its id and send count only", id, j.Args)
 	}
-	return p.Token
+	m, err := e.svc.MailFor(sys(t), j)
+	if err != nil {
+		t.Fatalf("MailFor(job of %s): %v", id, err)
+	}
+	if m.Token == "" || strings.Contains(string(j.Args), m.Token) {
+		t.Fatalf("mail of %s: link %q, job %s", id, m.Token, j.Args)
+	}
+	return m.Token
 }
 
 // settle records r for j, which must be held still.

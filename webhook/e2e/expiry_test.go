@@ -27,7 +27,7 @@ func TestExpiryOnceAcrossThreeNodes(t *testing.T) {
 	clk := &clock{}
 	var nodes []*node
 	for range 3 {
-		nodes = append(nodes, startServer(t, server.Config{DB: db, Now: clk.Now}))
+		nodes = append(nodes, startServer(t, server.Config{DB: db, Secret: testnode.Secret, Now: clk.Now}))
 	}
 	org := nodes[0].createOrg(t)
 	base := "/v1/organizations/" + org
