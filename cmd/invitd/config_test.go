@@ -72,3 +72,41 @@ func TestMetricsSettings(t *testing.T) {
 		t.Errorf("a short token:\n%s", out)
 	}
 }
+
+// A secret too short to derive links from stops the start, and so does
+// PostgreSQL without one: its nodes must share it.
+func TestSecretIsCheckedAtStart(t *testing.T) {
+	if out := startFails(t, "INVITD_SECRET=short"); !strings.Contains(out, "INVITD_SECRET must be at least 32 bytes") {
+		t.Errorf("a short secret: the error does not say so:\n%s", out)
+	}
+	if out := startFails(t, "INVITD_SECRET="+testnode.Secret, "INVITD_SECRET_PREVIOUS=short"); !strings.Contains(out, "INVITD_SECRET_PREVIOUS must be at least 32 bytes") {
+		t.Errorf("a short previous secret: the error does not say so:\n%s", out)
+	}
+	db := testnode.PostgresDB(t)
+	if out := startFails(t, "INVITD_DB="+db, "INVITD_SECRET="); !strings.Contains(out, "INVITD_SECRET is required with PostgreSQL") {
+		t.Errorf("PostgreSQL without a secret: the error does not say so:\n%s", out)
+	}
+}
+
+// On SQLite without INVITD_SECRET, the server and the shell use the secret
+// kept beside the database: a link the shell prints opens on the server.
+func TestSQLiteKeepsItsSecretBesideTheDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "invitd.db")
+	db := "sqlite:" + path
+	org := runCLI(t, db, "org", "create", "--name", "Shell Co")["id"].(string)
+	link := runCLI(t, db, "invite", "create", "--org", org, "--email", "sam@example.com", "--no-email")["accept_url"].(string)
+	fi, err := os.Stat(path + ".secret")
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the secret file: %v, %v", fi, err)
+	}
+	n := testnode.StartReady(t, "INVITD_DB="+db, "INVITD_SECRET=")
+	token := link[strings.LastIndex(link, "/")+1:]
+	res, err := http.Get(n.URL + "/v1/invitations/" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the shell's link on the server: %d, want 200", res.StatusCode)
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Jobs", testJobs},
 		{"Events", testEvents},
 		{"Webhooks", testWebhooks},
+		{"Secrets", testSecrets},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })
