@@ -145,7 +145,7 @@ func TestAuth(t *testing.T) {
 	e.call("GET", "/v1/organizations", keyA, nil).want(t, 403)
 
 	// HTTP Basic with the key's id and secret.
-	k := e.call("POST", "/v1/organizations/"+orgA+"/api_keys", keyA, map[string]any{"name": "basic"}).want(t, 201).json(t)
+	k := e.call("POST", "/v1/organizations/"+orgA+"/api_keys", adminKey, map[string]any{"name": "basic"}).want(t, 201).json(t)
 	req, _ := http.NewRequest("GET", e.url+"/v1/organizations/"+orgA+"/invitations", nil)
 	req.SetBasicAuth(k["id"].(string), k["secret"].(string))
 	res, err := http.DefaultClient.Do(req)
@@ -157,11 +157,11 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("key shape: %v", k)
 	}
 	// Listing never shows a secret; revoking stops the key at once.
-	keys := e.call("GET", "/v1/organizations/"+orgA+"/api_keys", keyA, nil).want(t, 200)
+	keys := e.call("GET", "/v1/organizations/"+orgA+"/api_keys", adminKey, nil).want(t, 200)
 	if strings.Contains(string(keys.Body), k["secret"].(string)) {
 		t.Fatal("a key list shows a secret")
 	}
-	e.call("DELETE", "/v1/organizations/"+orgA+"/api_keys/"+k["id"].(string), keyA, nil).want(t, 204)
+	e.call("DELETE", "/v1/organizations/"+orgA+"/api_keys/"+k["id"].(string), adminKey, nil).want(t, 204)
 	e.call("GET", "/v1/organizations/"+orgA, k["key"].(string), nil).want(t, 401)
 }
 

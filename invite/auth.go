@@ -66,11 +66,28 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 	if subtle.ConstantTimeCompare(hashSecret(secret), key.SecretHash) != 1 {
 		return nil, Unauthorized("the API key is not valid")
 	}
-	p := &Principal{Type: ActorAPIKey, KeyID: key.ID, Name: key.Name, Org: key.OrgID}
+	now := s.Now()
+	if key.ExpiresAt != nil && !now.Before(*key.ExpiresAt) {
+		return nil, Unauthorized("the API key has expired")
+	}
+	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) >= KeyUseInterval {
+		s.noteKeyUse(ctx, key.ID)
+	}
+	p := &Principal{Type: ActorAPIKey, KeyID: key.ID, Name: key.Name, Org: key.OrgID, Scopes: key.Scopes}
 	if key.OrgID == nil {
-		p.Type = ActorAdminKey
+		p.Type, p.Scopes = ActorAdminKey, nil
 	}
 	return p, nil
+}
+
+// noteKeyUse records that key id was used now. The store writes it only
+// when the stored time is a KeyUseInterval old, so that nodes racing on
+// one key write it once. It is a note, not the request's work: a failure
+// to write it fails nothing, and the next use tries again.
+func (s *Service) noteKeyUse(ctx context.Context, id string) {
+	_ = s.write(context.WithoutCancel(ctx), func(c *change) error {
+		return c.tx.NoteKeyUse(c.ctx, id, c.now, c.now.Add(-KeyUseInterval))
+	})
 }
 
 // keyIDShaped tells an id CreateKey could have made: 16 lowercase hex digits.
@@ -89,19 +106,51 @@ func keyIDShaped(id string) bool {
 // keyIDLen is the length of a key's id: randomHex of 8 bytes.
 const keyIDLen = 16
 
+// KeyInput is what a caller asks of a new key.
+type KeyInput struct {
+	Name string
+	// Scopes, for an organization's key; nil gives DefaultScopes. A key
+	// gives no scope it does not hold itself.
+	Scopes []string
+	// ExpiresAt, when set, must be in the future.
+	ExpiresAt *time.Time
+}
+
 // CreateKey makes a key for org, or an admin key when org is nil.
-func (s *Service) CreateKey(ctx context.Context, org *OrgID, name string) (*NewKey, error) {
-	if err := authorizeKeys(ctx, org); err != nil {
+func (s *Service) CreateKey(ctx context.Context, org *OrgID, in KeyInput) (*NewKey, error) {
+	if err := authorizeKeys(ctx, org, ScopeKeysWrite); err != nil {
 		return nil, err
 	}
-	name = strings.TrimSpace(name)
+	name := strings.TrimSpace(in.Name)
 	if err := CheckText("name", name, MaxNameLen); err != nil {
 		return nil, err
 	}
+	var scopes []string
+	if org != nil {
+		var err error
+		if scopes, err = normalizeScopes(in.Scopes); err != nil {
+			return nil, err
+		}
+		p := PrincipalFrom(ctx)
+		for _, sc := range scopes {
+			if !p.Has(sc) {
+				return nil, errorf(KindForbidden, "this API key lacks the scope %q, so it cannot give it to a new key", sc)
+			}
+		}
+	} else if in.Scopes != nil {
+		return nil, Invalid("an admin key may do anything; it takes no scopes")
+	}
 	secret := randomHex(32)
-	k := &APIKey{ID: randomHex(keyIDLen / 2), OrgID: org, Name: name, SecretHash: hashSecret(secret)}
+	k := &APIKey{ID: randomHex(keyIDLen / 2), OrgID: org, Name: name, SecretHash: hashSecret(secret), Scopes: scopes}
+	if in.ExpiresAt != nil {
+		t := in.ExpiresAt.UTC().Truncate(time.Microsecond)
+		k.ExpiresAt = &t
+	}
 	err := s.write(ctx, func(c *change) error {
 		k.CreatedAt = c.now
+		if k.ExpiresAt != nil && !k.ExpiresAt.After(c.now) {
+			return Invalid("expires_at must be in the future")
+		}
 		if org != nil {
 			if _, err := s.getOrg(ctx, c.tx, *org); err != nil {
 				return err
@@ -121,13 +170,13 @@ func (s *Service) CreateKey(ctx context.Context, org *OrgID, name string) (*NewK
 	return &NewKey{APIKey: k, Secret: secret, Token: KeyPrefix + k.ID + "_" + secret}, nil
 }
 
-// authorizeKeys checks that ctx's caller manages org's keys, or the admin
-// keys when org is nil.
-func authorizeKeys(ctx context.Context, org *OrgID) error {
+// authorizeKeys checks that ctx's caller may do what scope says with org's
+// keys, or with the admin keys when org is nil (an admin key only).
+func authorizeKeys(ctx context.Context, org *OrgID, scope string) error {
 	if org == nil {
 		return requireAdmin(ctx)
 	}
-	return authorize(ctx, *org)
+	return authorize(ctx, *org, scope)
 }
 
 // EnsureAdminKey creates an admin key when no admin key is configured and the
@@ -156,7 +205,7 @@ func (s *Service) EnsureAdminKey(ctx context.Context) (string, error) {
 
 // ListKeys lists org's keys, or the admin keys when org is nil.
 func (s *Service) ListKeys(ctx context.Context, org *OrgID) ([]*APIKey, error) {
-	if err := authorizeKeys(ctx, org); err != nil {
+	if err := authorizeKeys(ctx, org, ScopeKeysRead); err != nil {
 		return nil, err
 	}
 	var keys []*APIKey
@@ -175,7 +224,7 @@ func (s *Service) ListKeys(ctx context.Context, org *OrgID) ([]*APIKey, error) {
 
 // DeleteKey revokes a key of org (nil: an admin key).
 func (s *Service) DeleteKey(ctx context.Context, org *OrgID, id string) error {
-	if err := authorizeKeys(ctx, org); err != nil {
+	if err := authorizeKeys(ctx, org, ScopeKeysWrite); err != nil {
 		return err
 	}
 	return s.write(ctx, func(c *change) error {

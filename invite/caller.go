@@ -33,6 +33,9 @@ type Principal struct {
 	KeyID string // the API key's id; "admin" for the configured admin key
 	Name  string
 	Org   *OrgID // the organization an api_key manages; nil for the others
+	// Scopes are what an api_key may do (see Has); admin keys and the
+	// system may do anything.
+	Scopes []string
 }
 
 // System is background work and the shell: it may do anything.
@@ -90,13 +93,18 @@ func caller(ctx context.Context) (*Principal, error) {
 	return nil, Unauthorized("no authenticated caller")
 }
 
-// authorize checks that ctx's caller may manage org.
-func authorize(ctx context.Context, org OrgID) error {
+// authorize checks that ctx's caller may manage org and holds scope. An
+// organization the caller does not manage is "not found" before any scope
+// is looked at, so that a scope error says nothing of other tenants.
+func authorize(ctx context.Context, org OrgID, scope string) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	return p.Authorize(org)
+	if err := p.Authorize(org); err != nil {
+		return err
+	}
+	return p.need(scope)
 }
 
 type requestIDKey struct{}

@@ -59,7 +59,7 @@ func (s *Service) InvitationEvents(ctx context.Context, org OrgID, ref Invitatio
 
 // listEvents lists org's events; subject names the object they must be about ("" for all).
 func (s *Service) listEvents(ctx context.Context, org OrgID, p EventParams, subject func(Tx) (string, error)) (*EventPage, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeEventsRead); err != nil {
 		return nil, err
 	}
 	sel, err := ParseEventSelector(splitList(p.Types))
@@ -106,7 +106,7 @@ func splitList(items []string) []string {
 
 // GetEvent returns one of org's events.
 func (s *Service) GetEvent(ctx context.Context, org OrgID, id string) (*Event, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeEventsRead); err != nil {
 		return nil, err
 	}
 	var e *Event

@@ -23,7 +23,7 @@ type MemberParams struct {
 
 // ListMembers pages through org's members in the order they joined.
 func (s *Service) ListMembers(ctx context.Context, org OrgID, p MemberParams) (*Page[*Member], error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeMembersRead); err != nil {
 		return nil, err
 	}
 	f := MemberFilter{Org: org, Role: p.Role, Offset: p.Offset}
@@ -81,7 +81,7 @@ func (s *Service) getMember(ctx context.Context, tx Tx, org OrgID, id uuid.UUID)
 
 // GetMember returns one member of org.
 func (s *Service) GetMember(ctx context.Context, org OrgID, id uuid.UUID) (*Member, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeMembersRead); err != nil {
 		return nil, err
 	}
 	var m *Member
@@ -104,7 +104,7 @@ type MemberPatch struct {
 // leaves them as they are writes nothing and records no event: it answers
 // the member as it is.
 func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p MemberPatch) (*Member, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeMembersWrite); err != nil {
 		return nil, err
 	}
 	var m *Member
@@ -151,7 +151,7 @@ func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p M
 
 // DeleteMember removes a member from org.
 func (s *Service) DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeMembersWrite); err != nil {
 		return err
 	}
 	return s.write(ctx, func(c *change) error {

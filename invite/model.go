@@ -68,7 +68,13 @@ type APIKey struct {
 	OrgID      *OrgID
 	Name       string
 	SecretHash []byte
-	CreatedAt  time.Time
+	// Scopes are what an organization's key may do; an admin key may do anything.
+	Scopes    []string
+	CreatedAt time.Time
+	// ExpiresAt, when set, is when the key stops working.
+	ExpiresAt *time.Time
+	// LastUsedAt is when the key last authenticated, to KeyUseInterval.
+	LastUsedAt *time.Time
 }
 
 // State is an invitation's state.

@@ -157,7 +157,7 @@ func (s *Service) CreateOrg(ctx context.Context, name string, patch *SettingsPat
 
 // GetOrg returns an organization.
 func (s *Service) GetOrg(ctx context.Context, id OrgID) (*Organization, error) {
-	if err := authorize(ctx, id); err != nil {
+	if err := authorize(ctx, id, ScopeOrgRead); err != nil {
 		return nil, err
 	}
 	var o *Organization
@@ -185,7 +185,7 @@ func (s *Service) ListOrgs(ctx context.Context, after *OrgID, limit int) ([]*Org
 
 // UpdateOrg renames an organization and/or changes its settings.
 func (s *Service) UpdateOrg(ctx context.Context, id OrgID, name *string, patch *SettingsPatch) (*Organization, error) {
-	if err := authorize(ctx, id); err != nil {
+	if err := authorize(ctx, id, ScopeOrgWrite); err != nil {
 		return nil, err
 	}
 	var o *Organization
@@ -217,7 +217,7 @@ func (s *Service) UpdateOrg(ctx context.Context, id OrgID, name *string, patch *
 // DeleteOrg removes an organization with its keys, members and invitations.
 // Its events go with it.
 func (s *Service) DeleteOrg(ctx context.Context, id OrgID) error {
-	if err := authorize(ctx, id); err != nil {
+	if err := authorize(ctx, id, ScopeOrgWrite); err != nil {
 		return err
 	}
 	if err := requireAdmin(ctx); err != nil {
@@ -369,7 +369,7 @@ func HashToken(token string) []byte {
 
 // CreateInvitation invites c.Email into org.
 func (s *Service) CreateInvitation(ctx context.Context, org OrgID, c CreateInvitation) (*Created, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeInvitationsWrite); err != nil {
 		return nil, err
 	}
 	if err := c.normalize(); err != nil {
@@ -627,7 +627,7 @@ func (s *Service) getInvitation(ctx context.Context, tx Tx, org OrgID, ref Invit
 
 // GetInvitation returns one of org's invitations.
 func (s *Service) GetInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeInvitationsRead); err != nil {
 		return nil, err
 	}
 	var inv *Invitation
@@ -647,7 +647,7 @@ func (s *Service) GetInvitation(ctx context.Context, org OrgID, ref InvitationRe
 // surfaces with their own paging. Now is set by the service. An empty answer
 // for an organization that does not exist is NotFound.
 func (s *Service) FindInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error) {
-	if err := authorize(ctx, f.Org); err != nil {
+	if err := authorize(ctx, f.Org, ScopeInvitationsRead); err != nil {
 		return nil, err
 	}
 	f.Now = s.Now()
@@ -671,7 +671,7 @@ func (s *Service) FindInvitations(ctx context.Context, f InvitationFilter) ([]*I
 
 // CountInvitations counts what FindInvitations would list with no paging.
 func (s *Service) CountInvitations(ctx context.Context, f InvitationFilter) (int, error) {
-	if err := authorize(ctx, f.Org); err != nil {
+	if err := authorize(ctx, f.Org, ScopeInvitationsRead); err != nil {
 		return 0, err
 	}
 	f.Now = s.Now()
@@ -728,7 +728,7 @@ func (s *Service) moveThen(ctx context.Context, find func(*change) (*Invitation,
 
 func (s *Service) byRef(ctx context.Context, org OrgID, ref InvitationRef) func(*change) (*Invitation, error) {
 	return func(ch *change) (*Invitation, error) {
-		if err := authorize(ctx, org); err != nil {
+		if err := authorize(ctx, org, ScopeInvitationsWrite); err != nil {
 			return nil, err
 		}
 		return s.getInvitation(ctx, ch.tx, org, ref, true)

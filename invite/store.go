@@ -48,6 +48,9 @@ type Tx interface {
 	// ListKeys lists an org's keys, or the admin keys when org is nil.
 	ListKeys(ctx context.Context, org *OrgID) ([]*APIKey, error)
 	DeleteKey(ctx context.Context, id string) error
+	// NoteKeyUse sets key id's last_used_at to now when it is unset or
+	// before stale, so that racing uses write it once.
+	NoteKeyUse(ctx context.Context, id string, now, stale time.Time) error
 	CountKeys(ctx context.Context) (int, error)
 
 	CreateMember(ctx context.Context, m *Member) error

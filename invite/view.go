@@ -131,15 +131,22 @@ func ViewMember(m *Member) *MemberView {
 
 // APIKeyView is a key as listed; the secret is never shown again.
 type APIKeyView struct {
-	ID             string    `json:"id"`
-	Name           string    `json:"name"`
-	OrganizationID *string   `json:"organization_id" nullable:"true" doc:"null for an admin key"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	OrganizationID *string    `json:"organization_id" nullable:"true" doc:"null for an admin key"`
+	Scopes         []string   `json:"scopes" doc:"What the key may do; an admin key may do anything and shows none"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ExpiresAt      *time.Time `json:"expires_at" nullable:"true" doc:"When the key stops working; null: never"`
+	LastUsedAt     *time.Time `json:"last_used_at" nullable:"true" doc:"When the key was last used, to the minute; null: never"`
 }
 
 // ViewKey shows k as the API does.
 func ViewKey(k *APIKey) *APIKeyView {
-	v := &APIKeyView{ID: k.ID, Name: k.Name, CreatedAt: k.CreatedAt}
+	v := &APIKeyView{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt,
+		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt}
+	if v.Scopes == nil {
+		v.Scopes = []string{}
+	}
 	if k.OrgID != nil {
 		s := k.OrgID.String()
 		v.OrganizationID = &s

@@ -166,7 +166,7 @@ func (s *Service) applyWebhook(ctx context.Context, w *Webhook, in WebhookInput)
 // CreateWebhook adds an endpoint to org. The answer carries its secret,
 // which is not shown again.
 func (s *Service) CreateWebhook(ctx context.Context, org OrgID, in WebhookInput) (*Webhook, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksWrite); err != nil {
 		return nil, err
 	}
 	if in.URL == nil {
@@ -212,7 +212,7 @@ func (s *Service) getWebhook(ctx context.Context, tx Tx, org OrgID, id string) (
 
 // GetWebhook returns one of org's endpoints.
 func (s *Service) GetWebhook(ctx context.Context, org OrgID, id string) (*Webhook, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksRead); err != nil {
 		return nil, err
 	}
 	var w *Webhook
@@ -226,7 +226,7 @@ func (s *Service) GetWebhook(ctx context.Context, org OrgID, id string) (*Webhoo
 
 // ListWebhooks lists org's endpoints, oldest first.
 func (s *Service) ListWebhooks(ctx context.Context, org OrgID) ([]*Webhook, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksRead); err != nil {
 		return nil, err
 	}
 	var list []*Webhook
@@ -250,7 +250,7 @@ func (s *Service) ListWebhooks(ctx context.Context, org OrgID) ([]*Webhook, erro
 
 // UpdateWebhook changes an endpoint.
 func (s *Service) UpdateWebhook(ctx context.Context, org OrgID, id string, in WebhookInput) (*Webhook, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksWrite); err != nil {
 		return nil, err
 	}
 	// The URL check resolves the host: done before the transaction, so that
@@ -287,7 +287,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, org OrgID, id string)
 }
 
 func (s *Service) changeWebhook(ctx context.Context, org OrgID, id string, fn func(*change, *Webhook) error) (*Webhook, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksWrite); err != nil {
 		return nil, err
 	}
 	var w *Webhook
@@ -308,7 +308,7 @@ func (s *Service) changeWebhook(ctx context.Context, org OrgID, id string, fn fu
 // DeleteWebhook removes an endpoint and its deliveries; its queued
 // deliveries find it gone and are dropped.
 func (s *Service) DeleteWebhook(ctx context.Context, org OrgID, id string) error {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	return s.write(ctx, func(c *change) error {
@@ -321,7 +321,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, org OrgID, id string) error
 
 // ListDeliveries pages through an endpoint's deliveries, newest first.
 func (s *Service) ListDeliveries(ctx context.Context, org OrgID, id string, limit int, cur string) (*Page[*Delivery], error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksRead); err != nil {
 		return nil, err
 	}
 	n, err := CheckLimit(limit)
@@ -360,7 +360,7 @@ func (s *Service) ListDeliveries(ctx context.Context, org OrgID, id string, limi
 // RetryDelivery sends an event to an endpoint again now, whatever became of
 // its earlier attempts.
 func (s *Service) RetryDelivery(ctx context.Context, org OrgID, id, eventID string) (*Delivery, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksWrite); err != nil {
 		return nil, err
 	}
 	var d *Delivery
@@ -390,7 +390,7 @@ func (s *Service) RetryDelivery(ctx context.Context, org OrgID, id, eventID stri
 
 // TestWebhook sends a webhook.test event to one endpoint, enabled or not.
 func (s *Service) TestWebhook(ctx context.Context, org OrgID, id string) (*Event, error) {
-	if err := authorize(ctx, org); err != nil {
+	if err := authorize(ctx, org, ScopeWebhooksWrite); err != nil {
 		return nil, err
 	}
 	var e *Event

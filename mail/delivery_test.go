@@ -62,7 +62,7 @@ func decode(t *testing.T, raw []byte) eventData {
 func TestDeliveryGoesFromQueuedToSent(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.Options{})
 	e := newEnv(t, nil, nil)
-	key, err := e.svc.CreateKey(e.ctx, &e.org.ID, "mailer key")
+	key, err := e.svc.CreateKey(e.ctx, &e.org.ID, invite.KeyInput{Name: "mailer key"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestStalledBodiesAreCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := srv.Service.CreateKey(sys, &org.ID, "k")
+	key, err := srv.Service.CreateKey(sys, &org.ID, invite.KeyInput{Name: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}

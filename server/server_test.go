@@ -70,7 +70,7 @@ func TestEverySurfaceIsMountedOnOneCore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := srv.Service.CreateKey(ctx, &o.ID, "all surfaces")
+	k, err := srv.Service.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "all surfaces"})
 	if err != nil {
 		t.Fatal(err)
 	}

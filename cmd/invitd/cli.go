@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/invitd/invitd/api"
 	"github.com/invitd/invitd/invite"
@@ -23,7 +24,8 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	email := fs.String("email", "", "invitee's email / list filter")
 	role := fs.String("role", "", "role / list filter")
 	perms := fs.String("permissions", "", "comma-separated permissions")
-	expiresIn := fs.Int64("expires-in", 0, "seconds until the invitation expires (default: the organization's TTL)")
+	expiresIn := fs.Int64("expires-in", 0, "seconds until the invitation expires (default: the organization's TTL); key create: until the key expires (default: never)")
+	scopes := fs.String("scopes", "", "key create: comma-separated scopes (default: all but keys:read and keys:write)")
 	locale := fs.String("locale", "", "language of the mail, e.g. en or ja")
 	noEmail := fs.Bool("no-email", false, "send no mail; print the token to deliver the link yourself")
 	id := fs.String("id", "", "invitation id (UUID or number); webhook id for webhook commands")
@@ -85,11 +87,19 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		if *name == "" {
 			*name = "cli"
 		}
-		k, err := svc.CreateKey(ctx, orgID, *name)
+		in := invite.KeyInput{Name: *name}
+		if *scopes != "" {
+			in.Scopes = strings.Split(*scopes, ",")
+		}
+		if *expiresIn > 0 {
+			t := time.Now().Add(time.Duration(*expiresIn) * time.Second)
+			in.ExpiresAt = &t
+		}
+		k, err := svc.CreateKey(ctx, orgID, in)
 		if err != nil {
 			return err
 		}
-		return printJSON(stdout, api.NewAPIKey{ID: k.ID, Name: k.Name, Key: k.Token, Secret: k.Secret, CreatedAt: k.CreatedAt})
+		return printJSON(stdout, api.ViewNewKey(k))
 	}
 	if cmd == "invite create" {
 		c := invite.CreateInvitation{Email: *email, Role: *role, ExpiresIn: *expiresIn, Locale: *locale, NoEmail: *noEmail}

@@ -284,14 +284,15 @@ func (t *tx) DeleteOrg(ctx context.Context, id invite.OrgID) error {
 
 // ---- API keys
 
-const keyCols = "id, org_id, name, secret_hash, created_at"
+const keyCols = "id, org_id, name, secret_hash, created_at, scopes, expires_at, last_used_at"
 
 func scanKey(row scanner) (*invite.APIKey, error) {
 	var k invite.APIKey
 	var org pgtype.UUID
-	if err := row.Scan(&k.ID, &org, &k.Name, &k.SecretHash, &k.CreatedAt); err != nil {
+	if err := row.Scan(&k.ID, &org, &k.Name, &k.SecretHash, &k.CreatedAt, &k.Scopes, &k.ExpiresAt, &k.LastUsedAt); err != nil {
 		return nil, notFound(err)
 	}
+	k.ExpiresAt, k.LastUsedAt = utcPtr(k.ExpiresAt), utcPtr(k.LastUsedAt)
 	if org.Valid {
 		id := invite.OrgID(org.Bytes)
 		k.OrgID = &id
@@ -308,8 +309,14 @@ func orgArg(org *invite.OrgID) pgtype.UUID {
 }
 
 func (t *tx) CreateKey(ctx context.Context, k *invite.APIKey) error {
-	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyCols+") VALUES ($1, $2, $3, $4, $5)",
-		k.ID, orgArg(k.OrgID), k.Name, k.SecretHash, k.CreatedAt)
+	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		k.ID, orgArg(k.OrgID), k.Name, k.SecretHash, k.CreatedAt, nonNil(k.Scopes), k.ExpiresAt, k.LastUsedAt)
+	return err
+}
+
+func (t *tx) NoteKeyUse(ctx context.Context, id string, now, stale time.Time) error {
+	_, err := t.exec(ctx, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+		now, id, stale)
 	return err
 }
 

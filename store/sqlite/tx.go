@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -279,15 +280,21 @@ func queryAll[T any](ctx context.Context, t *tx, scan func(interface{ Scan(...an
 
 // ---- API keys
 
-const keyCols = "id, org_id, name, secret_hash, created_at"
+const keyCols = "id, org_id, name, secret_hash, created_at, scopes, expires_at, last_used_at"
 
 func scanKey(row interface{ Scan(...any) error }) (*invite.APIKey, error) {
 	var k invite.APIKey
 	var org sql.NullString
 	var created int64
-	if err := row.Scan(&k.ID, &org, &k.Name, &k.SecretHash, &created); err != nil {
+	var scopes string
+	var expires, used sql.NullInt64
+	if err := row.Scan(&k.ID, &org, &k.Name, &k.SecretHash, &created, &scopes, &expires, &used); err != nil {
 		return nil, notFound(err)
 	}
+	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
+		return nil, fmt.Errorf("sqlite: key %s: scopes: %w", k.ID, err)
+	}
+	k.ExpiresAt, k.LastUsedAt = fromMicrosPtr(expires), fromMicrosPtr(used)
 	if org.Valid {
 		var id invite.OrgID
 		if err := id.Scan(org.String); err != nil {
@@ -307,8 +314,15 @@ func orgArg(org *invite.OrgID) any {
 }
 
 func (t *tx) CreateKey(ctx context.Context, k *invite.APIKey) error {
-	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?)",
-		k.ID, orgArg(k.OrgID), k.Name, k.SecretHash, micros(k.CreatedAt))
+	_, err := t.exec(ctx, "INSERT INTO api_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		k.ID, orgArg(k.OrgID), k.Name, k.SecretHash, micros(k.CreatedAt), jsonText(nonNil(k.Scopes)),
+		microsPtr(k.ExpiresAt), microsPtr(k.LastUsedAt))
+	return err
+}
+
+func (t *tx) NoteKeyUse(ctx context.Context, id string, now, stale time.Time) error {
+	_, err := t.exec(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+		micros(now), id, micros(stale))
 	return err
 }
 

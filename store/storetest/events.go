@@ -295,7 +295,7 @@ func testEvents(t *testing.T, e *env) {
 
 	t.Run("a create's event", func(t *testing.T) {
 		o := e.org(t, nil)
-		caller := &invite.Principal{Type: invite.ActorAPIKey, KeyID: "key_events", Name: "ci", Org: &o.ID}
+		caller := &invite.Principal{Type: invite.ActorAPIKey, KeyID: "key_events", Name: "ci", Org: &o.ID, Scopes: invite.DefaultScopes}
 		ctx := invite.WithRequestID(invite.WithPrincipal(t.Context(), caller), "req_create")
 		e.clock.Advance(time.Second)
 		res, err := e.svc.CreateInvitation(ctx, o.ID, invite.CreateInvitation{Email: e.email(), Metadata: json.RawMessage(`{"team":"x"}`)})

@@ -14,7 +14,7 @@ func testKeys(t *testing.T, e *env) {
 	t.Run("OrgKey", func(t *testing.T) {
 		ctx := sys(t)
 		o := e.org(t, nil)
-		k, err := e.svc.CreateKey(ctx, &o.ID, "  ci  ")
+		k, err := e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "  ci  "})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,11 +77,11 @@ func testKeys(t *testing.T, e *env) {
 	t.Run("AdminKey", func(t *testing.T) {
 		ctx := sys(t)
 		o := e.org(t, nil)
-		orgKey, err := e.svc.CreateKey(ctx, &o.ID, "org")
+		orgKey, err := e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "org"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := e.svc.CreateKey(ctx, nil, "ops")
+		k, err := e.svc.CreateKey(ctx, nil, invite.KeyInput{Name: "ops"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,11 +121,11 @@ func testKeys(t *testing.T, e *env) {
 	t.Run("DeleteRevokes", func(t *testing.T) {
 		ctx := sys(t)
 		o := e.org(t, nil)
-		k1, err := e.svc.CreateKey(ctx, &o.ID, "one")
+		k1, err := e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "one"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		k2, err := e.svc.CreateKey(ctx, &o.ID, "two")
+		k2, err := e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "two"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,10 +150,10 @@ func testKeys(t *testing.T, e *env) {
 
 	t.Run("Rules", func(t *testing.T) {
 		ctx := sys(t)
-		_, err := e.svc.CreateKey(ctx, new(invite.NewOrgID()), "x")
+		_, err := e.svc.CreateKey(ctx, new(invite.NewOrgID()), invite.KeyInput{Name: "x"})
 		wantKind(t, err, invite.KindNotFound)
 		o := e.org(t, nil)
-		_, err = e.svc.CreateKey(ctx, &o.ID, "bad\nname")
+		_, err = e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "bad\nname"})
 		wantKind(t, err, invite.KindInvalid, "name")
 		_, err = e.svc.ListKeys(ctx, new(invite.NewOrgID()))
 		wantKind(t, err, invite.KindNotFound)

@@ -181,11 +181,11 @@ func testOrgs(t *testing.T, e *env) {
 	t.Run("DeleteRemovesEverything", func(t *testing.T) {
 		ctx := sys(t)
 		o, keep := e.org(t, nil), e.org(t, nil)
-		key, err := e.svc.CreateKey(ctx, &o.ID, "k")
+		key, err := e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "k"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		keepKey, err := e.svc.CreateKey(ctx, &keep.ID, "k")
+		keepKey, err := e.svc.CreateKey(ctx, &keep.ID, invite.KeyInput{Name: "k"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,11 +12,11 @@ import (
 func testTenants(t *testing.T, e *env) {
 	ctx := sys(t)
 	a, b := e.org(t, nil), e.org(t, nil)
-	keyA, err := e.svc.CreateKey(ctx, &a.ID, "a")
+	keyA, err := e.svc.CreateKey(ctx, &a.ID, invite.KeyInput{Name: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyB, err := e.svc.CreateKey(ctx, &b.ID, "b")
+	keyB, err := e.svc.CreateKey(ctx, &b.ID, invite.KeyInput{Name: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}

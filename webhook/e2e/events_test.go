@@ -45,7 +45,7 @@ func TestEveryEventTypeArrivesOnce(t *testing.T) {
 
 	// An organization's key does the rest, so that events name it.
 	var key struct{ ID, Key string }
-	n.must(t, http.StatusCreated, "POST", base+"/api_keys", map[string]any{"name": "ci"}, &key) // api_key.created
+	n.must(t, http.StatusCreated, "POST", base+"/api_keys", map[string]any{"name": "ci", "scopes": invite.AllScopes}, &key) // api_key.created
 	as := func(status int, method, path string, body, out any) {
 		t.Helper()
 		n.mustAs(t, key.Key, status, method, base+path, body, out)

@@ -298,7 +298,7 @@ func TestAuth(t *testing.T) {
 	org := env.Org.ID.UUID()
 	inv := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "a@example.com"})
 	other := env.NewOrg(t, "Other")
-	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, "other")
+	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, invite.KeyInput{Name: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}

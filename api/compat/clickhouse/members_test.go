@@ -273,7 +273,7 @@ func TestMembersAuth(t *testing.T) {
 	org := env.Org.ID.UUID()
 	m := join(t, env, env.Org.ID, "a@example.com", "A", "member")
 	other := env.NewOrg(t, "Other")
-	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, "other")
+	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, invite.KeyInput{Name: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}

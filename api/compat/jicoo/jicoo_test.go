@@ -368,11 +368,11 @@ func TestAuth(t *testing.T) {
 	ctx := compattest.System
 	inv := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "a@example.com"})
 	other := env.NewOrg(t, "Other")
-	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, "other")
+	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, invite.KeyInput{Name: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoked, err := env.Svc.CreateKey(ctx, &env.Org.ID, "revoked")
+	revoked, err := env.Svc.CreateKey(ctx, &env.Org.ID, invite.KeyInput{Name: "revoked"})
 	if err != nil {
 		t.Fatal(err)
 	}

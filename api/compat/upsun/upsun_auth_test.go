@@ -14,7 +14,7 @@ func TestAuth(t *testing.T) {
 	ctx := compattest.System
 	inv := env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: "a@example.com"})
 	other := env.NewOrg(t, "Other")
-	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, "other")
+	otherKey, err := env.Svc.CreateKey(ctx, &other.ID, invite.KeyInput{Name: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,10 +115,10 @@ func New(t testing.TB, clock *Clock) *Env {
 	}
 	e := &Env{Svc: svc, Clock: clock, path: path}
 	e.Org = e.NewOrg(t, "Acme")
-	if e.Key, err = svc.CreateKey(ctx, &e.Org.ID, "test"); err != nil {
+	if e.Key, err = svc.CreateKey(ctx, &e.Org.ID, invite.KeyInput{Name: "test"}); err != nil {
 		t.Fatalf("create key: %v", err)
 	}
-	if e.Admin, err = svc.CreateKey(ctx, nil, "admin"); err != nil {
+	if e.Admin, err = svc.CreateKey(ctx, nil, invite.KeyInput{Name: "admin"}); err != nil {
 		t.Fatalf("create admin key: %v", err)
 	}
 	return e
