@@ -31,7 +31,7 @@ type createKeyInput struct {
 	OrgPath
 	Body struct {
 		Name   string   `json:"name" minLength:"1" maxLength:"200"`
-		Scopes []string `json:"scopes,omitempty" required:"false" enum:"invitations:read,invitations:write,members:read,members:write,webhooks:read,webhooks:write,events:read,keys:read,keys:write,organization:read,organization:write" doc:"What the key may do; default: every scope but keys:read and keys:write. A key gives no scope it lacks."`
+		Scopes []string `json:"scopes,omitempty" required:"false" enum:"invitations:read,invitations:write,members:read,members:write,webhooks:read,webhooks:write,events:read,keys:read,keys:write,organization:write" doc:"What the key may do; default: every scope but keys:read and keys:write. A key gives no scope it lacks."`
 		// A pointer, so that an absent expiry is no expiry.
 		ExpiresAt *time.Time `json:"expires_at,omitempty" required:"false" doc:"When the key stops working (RFC 3339, in the future); default: never"`
 	}

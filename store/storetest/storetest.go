@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Tx", testTx},
 		{"Organizations", testOrgs},
 		{"Keys", testKeys},
+		{"Scopes", testScopes},
 		{"Bootstrap", testBootstrap},
 		{"States", testStates},
 		{"Expiry", testExpiry},

@@ -6,7 +6,7 @@
 ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
 ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
-UPDATE api_keys SET scopes = '["invitations:read","invitations:write","members:read","members:write","webhooks:read","webhooks:write","events:read","organization:read","organization:write"]'
+UPDATE api_keys SET scopes = '["invitations:read","invitations:write","members:read","members:write","webhooks:read","webhooks:write","events:read","organization:write"]'
     WHERE org_id IS NOT NULL;
 
 -- +goose Down
