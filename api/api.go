@@ -3,6 +3,7 @@ package api
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -107,6 +108,20 @@ func (h *handlers) principal(ctx huma.Context) (*invite.Principal, error) {
 		}
 	}
 	return nil, invite.Unauthorized("send an API key as Authorization: Bearer <key>")
+}
+
+// WriteError answers a request refused before the API read it (the server's
+// checks of what a client sends) as the API answers its own errors: an RFC
+// 9457 problem. It may be about a path that holds a token: it is not cached
+// and sends no referrer, as the API's answers there.
+func WriteError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	b, _ := json.Marshal(huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: msg})
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // orgFor parses an org id from the path; the core decides whether the
