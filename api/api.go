@@ -3,6 +3,7 @@ package api
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/invitd/invitd/internal/input"
 	"github.com/invitd/invitd/invite"
 )
 
@@ -40,6 +42,11 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 	cfg.DocsPath = ""     // the docs renderer loads assets from other hosts
 	cfg.SchemasPath = ""
 	cfg.Info.Description = "Organization invitations: invite by email with a role and permissions, accept or decline, list, resend and cancel."
+	// Bodies are read strictly (see input.CheckJSON): a key given twice,
+	// invalid UTF-8 or a NUL in a string is a 400, not the last key or
+	// U+FFFD, nor an error of the store.
+	strict := huma.Format{Marshal: huma.DefaultJSONFormat.Marshal, Unmarshal: input.Unmarshal}
+	cfg.Formats = map[string]huma.Format{"application/json": strict, "json": strict}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key: invitd_<id>_<secret>."},
 		"basic":  {Type: "http", Scheme: "basic", Description: "An API key's id as user name and its secret as password."},
@@ -54,7 +61,7 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 		opts.Log = slog.Default()
 	}
 	h := &handlers{svc: svc, log: opts.Log, baseURL: strings.TrimRight(opts.BaseURL, "/")}
-	api.UseMiddleware(h.authenticate(api))
+	api.UseMiddleware(requireJSON(api), h.authenticate(api))
 	h.registerOrgs(api)
 	h.registerKeys(api)
 	h.registerInvitations(api)
@@ -63,6 +70,26 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 	h.registerEvents(api)
 	h.registerWebhooks(api)
 	return api
+}
+
+// requireJSON refuses a body that is not labelled as JSON with 415 before
+// the key is checked: huma would read a body with no Content-Type as JSON,
+// and a browser sends one cross-site, with the Basic credentials it
+// remembers, without asking first. The refusal may be on a path that holds
+// a token: it is not cached and sends no referrer.
+func requireJSON(api huma.API) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		if ctx.Operation().RequestBody != nil {
+			r, _ := humago.Unwrap(ctx)
+			if r.ContentLength != 0 && !input.JSONMediaType(ctx.Header("Content-Type")) {
+				ctx.SetHeader("Cache-Control", "no-store")
+				ctx.SetHeader("Referrer-Policy", "no-referrer")
+				_ = huma.WriteErr(api, ctx, http.StatusUnsupportedMediaType, "the request body must be sent as Content-Type: application/json")
+				return
+			}
+		}
+		next(ctx)
+	}
 }
 
 // authenticate checks the key of every operation that declares security.
@@ -107,6 +134,20 @@ func (h *handlers) principal(ctx huma.Context) (*invite.Principal, error) {
 		}
 	}
 	return nil, invite.Unauthorized("send an API key as Authorization: Bearer <key>")
+}
+
+// WriteError answers a request refused before the API read it (the server's
+// checks of what a client sends) as the API answers its own errors: an RFC
+// 9457 problem. It may be about a path that holds a token: it is not cached
+// and sends no referrer, as the API's answers there.
+func WriteError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	b, _ := json.Marshal(huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: msg})
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // orgFor parses an org id from the path; the core decides whether the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // KeyPrefix starts every API key.
@@ -27,6 +28,9 @@ type NewKey struct {
 // Authenticate checks a bearer credential: the configured admin key or an
 // invitd_<id>_<secret> key.
 func (s *Service) Authenticate(ctx context.Context, credential string) (*Principal, error) {
+	if !credentialText(credential) {
+		return nil, Unauthorized("the API key is not valid")
+	}
 	if s.adminKeyHash != nil && subtle.ConstantTimeCompare(hashSecret(credential), s.adminKeyHash) == 1 {
 		return &Principal{Type: ActorAdminKey, KeyID: "admin", Name: "configured admin key"}, nil
 	}
@@ -42,7 +46,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 	// An id no key can have is refused before the store, which may reject
 	// it itself (PostgreSQL refuses a NUL byte): that is the caller's
 	// mistake, not a failure to try again.
-	if !keyIDShaped(id) {
+	if !keyIDShaped(id) || !credentialText(secret) {
 		return nil, Unauthorized("the API key is not valid")
 	}
 	var key *APIKey
@@ -89,6 +93,11 @@ func (s *Service) noteKeyUse(ctx context.Context, id string) {
 		return c.tx.NoteKeyUse(c.ctx, id, c.now, c.now.Add(-KeyUseInterval))
 	})
 }
+
+// credentialText tells a credential that can be a key's: no key holds a NUL
+// or invalid UTF-8, and the server lets such credentials through to be
+// refused here, as any wrong key is (401), rather than as a bad request.
+func credentialText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // keyIDShaped tells an id CreateKey could have made: 16 lowercase hex digits.
 func keyIDShaped(id string) bool {

@@ -213,7 +213,12 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	if cfg.BodyTimeout <= 0 || cfg.BodyTimeout > MaxBodyTimeout {
 		cfg.BodyTimeout = MaxBodyTimeout
 	}
-	s.handler = instrument(bodyDeadline(mux, cfg.BodyTimeout), reg, cfg.Log)
+	shapes := &shapeByPrefix{fallback: api.WriteError}
+	shapes.add("/compat/jicoo/", jicoo.WriteError)
+	shapes.add("/compat/clickhouse/", clickhouse.WriteError)
+	shapes.add("/compat/upsun/", upsun.WriteError)
+	shapes.add("/i/", web.WriteError)
+	s.handler = instrument(bodyDeadline(checkInput(mux, shapes), cfg.BodyTimeout), reg, cfg.Log)
 	return nil
 }
 

@@ -21,9 +21,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/invitd/invitd/internal/input"
 	"github.com/invitd/invitd/invite"
 )
 
@@ -74,6 +76,16 @@ func New(svc *invite.Service, log *slog.Logger) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(h.forbidden))
 	return headers(cop.Handler(mux))
+}
+
+// WriteError answers, with a page, a request for /i/ that the server
+// refused before the pages read it: its address or headers hold what no
+// browser following a link sends.
+func WriteError(w http.ResponseWriter, r *http.Request, status int, _ string) {
+	h := &handler{log: slog.New(slog.DiscardHandler)}
+	headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.simple(w, r, langFromRequest(r), "badlink", status, false)
+	})).ServeHTTP(w, r)
 }
 
 // headers sets what every page needs: no caching of a page that carries a
@@ -295,6 +307,13 @@ func (h *handler) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
 		}
 		h.simple(w, r, langFromRequest(r), "badform", status, false)
 		return false
+	}
+	// A name the store cannot hold is the form's fault, not a failure.
+	for k, vs := range r.PostForm {
+		if !input.Text(k) || slices.ContainsFunc(vs, func(v string) bool { return !input.Text(v) }) {
+			h.simple(w, r, langFromRequest(r), "badform", http.StatusBadRequest, false)
+			return false
+		}
 	}
 	c, err := r.Cookie(CookieName)
 	field := r.PostForm.Get("csrf")

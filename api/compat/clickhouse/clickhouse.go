@@ -97,6 +97,15 @@ func fail(w http.ResponseWriter, status int, msg string) {
 
 func problem(w http.ResponseWriter, p *wire.Problem) { fail(w, p.Status, p.Message) }
 
+// WriteError answers, in ClickHouse's shape (with a UUID request id, as
+// requestID gives), a request the server refused before the surface read it.
+func WriteError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	if _, ok := wire.StrictUUID(rid(w)); !ok {
+		w.Header().Set("X-Request-Id", uuid.NewString())
+	}
+	fail(w, status, msg)
+}
+
 func coreError(w http.ResponseWriter, r *http.Request, err error) {
 	wire.CoreError(w, r, surface, err, wire.CoreStatuses, func(kind invite.Kind, status int, msg string) {
 		if kind == invite.KindUnauthorized {

@@ -123,8 +123,16 @@ func problem(w http.ResponseWriter, p *wire.Problem) {
 		code = "payload_too_large"
 	case http.StatusRequestTimeout:
 		code = "request_timeout"
+	case http.StatusUnsupportedMediaType:
+		code = "unsupported_media_type"
 	}
 	fail(w, p.Status, code, p.Message)
+}
+
+// WriteError answers, in Jicoo's shape, a request the server refused
+// before the surface read it.
+func WriteError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	problem(w, &wire.Problem{Status: status, Message: msg})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {

@@ -168,6 +168,10 @@ func fail(w http.ResponseWriter, code int, msg string) {
 
 func problem(w http.ResponseWriter, p *wire.Problem) { fail(w, p.Status, p.Message) }
 
+// WriteError answers, in Upsun's shape, a request the server refused
+// before the surface read it.
+func WriteError(w http.ResponseWriter, _ *http.Request, status int, msg string) { fail(w, status, msg) }
+
 func coreError(w http.ResponseWriter, r *http.Request, err error) {
 	wire.CoreError(w, r, surface, err, wire.CoreStatuses, func(kind invite.Kind, status int, msg string) {
 		if kind == invite.KindUnauthorized {

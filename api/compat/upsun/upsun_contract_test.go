@@ -1,6 +1,7 @@
 package upsun_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -179,8 +180,9 @@ func TestConfiguredAdminKeyIsNoInviter(t *testing.T) {
 	}
 }
 
-// HEAD is answered as GET, without a body; the request's Content-Type is
-// not checked, the body is read as JSON.
+// HEAD is answered as GET, without a body. A body must be sent as JSON:
+// one sent as a form or text (as a cross-site form may send it) or with
+// no Content-Type is 415, and creates nothing.
 func TestHeadAndContentType(t *testing.T) {
 	env, c := setup(t, nil)
 	org := env.Org.ID
@@ -194,14 +196,25 @@ func TestHeadAndContentType(t *testing.T) {
 	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "DELETE" {
 		t.Errorf("HEAD of an invitation: %d, Allow %q", r.Status, r.Header.Get("Allow"))
 	}
-	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", ""} {
-		body := `{"email":"ct-` + strings.ReplaceAll(strings.ReplaceAll(ct, "/", "-"), "application", "app") + `@example.com","permissions":[]}`
-		created(t, c.send(http.MethodPost, invPath(org), body, func(r *http.Request) {
+	for i, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=utf-8", "application/vnd.api+json"} {
+		body := fmt.Sprintf(`{"email":"ct-%d@example.com","permissions":[]}`, i)
+		set := func(r *http.Request) {
+			auth(r)
 			if ct == "" {
 				r.Header.Del("Content-Type")
 			} else {
 				r.Header.Set("Content-Type", ct)
 			}
-		}))
+		}
+		if !strings.Contains(ct, "json") {
+			if r := compattest.Do(t, http.MethodPost, c.base+invPath(org), body, set); r.Status != http.StatusUnsupportedMediaType {
+				t.Errorf("a body sent as %q: %d, want 415: %s", ct, r.Status, r.Body)
+			}
+			continue
+		}
+		created(t, c.send(http.MethodPost, invPath(org), body, set))
+	}
+	if n, err := env.Svc.FindInvitations(compattest.System, invite.InvitationFilter{Org: org, Limit: 10}); err != nil || len(n) != 3 {
+		t.Errorf("%d invitations, %v; want the first and the two sent as JSON", len(n), err)
 	}
 }

@@ -4,6 +4,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/invitd/invitd/internal/input"
 	"github.com/invitd/invitd/invite"
 )
 
@@ -27,7 +29,7 @@ const MaxBody = 1 << 20
 
 // Problem is a request the surface refuses before calling the core.
 type Problem struct {
-	Status  int // 400 or 413
+	Status  int // 400, 408, 413 or 415
 	Message string
 }
 
@@ -40,49 +42,61 @@ func BadRequest(format string, args ...any) *Problem {
 
 // DecodeJSON reads one JSON object from r's body, at most MaxBody bytes, into
 // dst. An empty body is reported as empty (the caller decides whether that is
-// allowed: allowEmpty leaves dst untouched). Unknown fields are ignored, as a
-// vendor's clients may send more than a surface uses.
+// allowed: allowEmpty leaves dst untouched). A body must be sent as JSON
+// (else 415), be valid UTF-8 and give no key twice (see input.CheckJSON).
+// Unknown fields are ignored, as a vendor's clients may send more than a
+// surface uses.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) *Problem {
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
-	err := dec.Decode(dst)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			var mbe *http.MaxBytesError
-			var ne net.Error
-			if errors.As(terr, &mbe) {
-				return tooLarge()
-			}
-			if errors.As(terr, &ne) && ne.Timeout() {
-				return &Problem{Status: http.StatusRequestTimeout, Message: "the request body did not arrive in time"}
-			}
-			return BadRequest("the request body must hold exactly one JSON object")
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var (
+			mbe *http.MaxBytesError
+			ne  net.Error
+		)
+		switch {
+		case errors.As(err, &mbe):
+			return tooLarge()
+		case errors.As(err, &ne) && ne.Timeout():
+			return &Problem{Status: http.StatusRequestTimeout, Message: "the request body did not arrive in time"}
 		}
-		return nil
+		return BadRequest("the request body could not be read")
 	}
-	var (
-		mbe *http.MaxBytesError
-		se  *json.SyntaxError
-		ute *json.UnmarshalTypeError
-		ne  net.Error
-	)
-	switch {
-	case errors.As(err, &mbe):
-		return tooLarge()
-	case errors.As(err, &ne) && ne.Timeout():
-		return &Problem{Status: http.StatusRequestTimeout, Message: "the request body did not arrive in time"}
-	case errors.Is(err, io.EOF):
+	if len(bytes.TrimSpace(data)) == 0 {
 		if allowEmpty {
 			return nil
 		}
 		return BadRequest("the request body is empty; a JSON object is required")
-	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+	}
+	if !input.JSONMediaType(r.Header.Get("Content-Type")) {
+		return &Problem{Status: http.StatusUnsupportedMediaType, Message: "the request body must be sent as Content-Type: application/json"}
+	}
+	var (
+		se  *json.SyntaxError
+		ute *json.UnmarshalTypeError
+		dk  *input.DuplicateKeyError
+	)
+	err = input.CheckJSON(data)
+	switch {
+	case errors.As(err, &dk), errors.Is(err, input.ErrNotUTF8), errors.Is(err, input.ErrNUL), errors.Is(err, input.ErrTooDeep):
+		return BadRequest("%s", err.Error())
+	case err != nil:
 		return BadRequest("the request body is not valid JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	err = dec.Decode(dst)
+	switch {
+	case err == nil:
+		if _, terr := dec.Token(); terr != io.EOF {
+			return BadRequest("the request body must hold exactly one JSON object")
+		}
+		return nil
 	case errors.As(err, &ute):
 		if ute.Field == "" {
 			return BadRequest("the request body must be a JSON object")
 		}
 		return BadRequest("field %q must be %s", ute.Field, jsonKind(ute.Type))
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return BadRequest("the request body is not valid JSON")
 	}
 	return BadRequest("the request body is not valid JSON")
 }

@@ -20,6 +20,11 @@ func TestDecodeJSON(t *testing.T) {
 		msg        string
 	}{
 		{`{"email":"a@example.com","extra":1}`, false, 0, ""},
+		{`{"email":"a@example.com","email":"b@example.com"}`, false, 400, `the key "email" more than once`},
+		{`{"email":"a","permissions":["x"],"force":true,"extra":{"k":1,"k":2}}`, false, 400, `"extra.k"`},
+		{"{\"email\":\"a\xffb\"}", false, 400, "UTF-8"},
+		{`{"email":"\udc00"}`, false, 400, "UTF-8"},
+		{`{"email":"a\u0000"}`, false, 400, "NUL"},
 		{``, true, 0, ""},
 		{``, false, 400, "empty"},
 		{`   `, false, 400, "empty"},
@@ -33,6 +38,7 @@ func TestDecodeJSON(t *testing.T) {
 		{`{}` + strings.Repeat(" ", MaxBody), false, 413, "1 MiB"},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.in))
+		r.Header.Set("Content-Type", "application/json")
 		var b body
 		p := DecodeJSON(httptest.NewRecorder(), r, &b, tt.allowEmpty)
 		switch {
@@ -40,6 +46,37 @@ func TestDecodeJSON(t *testing.T) {
 			t.Errorf("%.40q: %v", tt.in, p)
 		case tt.status != 0 && (p == nil || p.Status != tt.status || !strings.Contains(p.Message, tt.msg)):
 			t.Errorf("%.40q: got %+v, want %d %q", tt.in, p, tt.status, tt.msg)
+		}
+	}
+}
+
+// A body needs a JSON Content-Type, so that a cross-site form (which a
+// browser sends with remembered credentials) is refused; an empty body
+// needs none.
+func TestDecodeJSONContentType(t *testing.T) {
+	for _, tt := range []struct {
+		contentType, body string
+		status            int
+	}{
+		{"application/json", `{}`, 0},
+		{"application/json; charset=utf-8", `{}`, 0},
+		{"application/vnd.api+json", `{}`, 0},
+		{"text/plain", `{}`, 415},
+		{"text/plain; charset=utf-8", `{}`, 415},
+		{"application/x-www-form-urlencoded", `{}`, 415},
+		{"multipart/form-data; boundary=x", `{}`, 415},
+		{"", `{}`, 415},
+		{"", ``, 0},
+		{"text/plain", ``, 0},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+		if tt.contentType != "" {
+			r.Header.Set("Content-Type", tt.contentType)
+		}
+		var v struct{}
+		p := DecodeJSON(httptest.NewRecorder(), r, &v, true)
+		if (p == nil && tt.status != 0) || (p != nil && p.Status != tt.status) {
+			t.Errorf("%q with %q: %v, want %d", tt.contentType, tt.body, p, tt.status)
 		}
 	}
 }
