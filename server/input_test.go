@@ -57,7 +57,7 @@ func testBadInput(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := srv.Service.CreateKey(ctx, &o.ID, "k")
+	k, err := srv.Service.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
