@@ -57,6 +57,22 @@ func eventIDs(events []*invite.Event) []string {
 }
 
 // wantEvents fails unless got are want, in order and as appended.
+// listEventsAwait lists like listEvents, waiting up to 10 s for n events.
+// PostgreSQL lists an event only once every transaction that began before
+// its own has ended, anywhere on the server: another test's transaction,
+// in another database, can hold back what this one just committed.
+func (e *env) listEventsAwait(t *testing.T, f invite.EventFilter, n int) []*invite.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := e.listEvents(t, f)
+		if len(out) >= n || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func wantEvents(t *testing.T, what string, got []*invite.Event, want ...*invite.Event) {
 	t.Helper()
 	if !slices.Equal(eventIDs(got), eventIDs(want)) {
@@ -137,9 +153,9 @@ func testEvents(t *testing.T, e *env) {
 		a6 := e.newEvent(a.ID, "invitation_created", "inv1")
 		e.appendEvents(t, a3, a4, a5, a6)
 
-		all := e.listEvents(t, invite.EventFilter{Org: a.ID})
+		all := e.listEventsAwait(t, invite.EventFilter{Org: a.ID}, 6)
 		wantEvents(t, "org a", all, a1, a2, a3, a4, a5, a6)
-		wantEvents(t, "org b", e.listEvents(t, invite.EventFilter{Org: b.ID}), b1)
+		wantEvents(t, "org b", e.listEventsAwait(t, invite.EventFilter{Org: b.ID}, 1), b1)
 		for _, ev := range all {
 			if ev.Position == (invite.EventPosition{}) {
 				t.Errorf("event %s has no position", ev.ID)
@@ -262,7 +278,7 @@ func testEvents(t *testing.T, e *env) {
 				t.Errorf("write %d: %v, want its own error", i, errs[i])
 			}
 		}
-		got := e.listEvents(t, invite.EventFilter{Org: o.ID})
+		got := e.listEventsAwait(t, invite.EventFilter{Org: o.ID}, len(want))
 		for i, ev := range got {
 			if !want[ev.ID] {
 				t.Errorf("event %s (%s) of a failed write, or listed twice", ev.ID, ev.Subject)
