@@ -45,7 +45,7 @@ func TestBadInputIsRefusedOnEverySurface(t *testing.T) {
 func testBadInput(t *testing.T, dsn string) {
 	ctx := invite.WithPrincipal(context.Background(), invite.System)
 	logs := &testnode.Buffer{}
-	srv, err := server.Open(ctx, server.Config{DB: dsn, AdminKey: adminKey,
+	srv, err := server.Open(ctx, server.Config{DB: dsn, AdminKey: adminKey, Secret: testnode.Secret,
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
