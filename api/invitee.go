@@ -45,21 +45,11 @@ type tokenAcceptInput struct {
 	}
 }
 
-// keepTokenPrivate keeps an answer about a token out of caches, and the URL, which
-// holds the token, out of any Referer sent from what the answer shows. It
-// runs before the input is read, so that huma's own refusals (400, 408, 413,
-// 415, 422) carry it too.
-func keepTokenPrivate(ctx huma.Context, next func(huma.Context)) {
-	ctx.SetHeader("Cache-Control", "no-store")
-	ctx.SetHeader("Referrer-Policy", "no-referrer")
-	next(ctx)
-}
-
-// inviteeOp is op for a route whose path holds a token.
+// inviteeOp is op for a route whose path holds a token. The server keeps
+// every answer on such a path out of caches and referrers, the router's
+// own included.
 func inviteeOp(method, path, id, summary string) huma.Operation {
-	o := op(method, path, id, summary, "Invitee", 0, false)
-	o.Middlewares = huma.Middlewares{keepTokenPrivate}
-	return o
+	return op(method, path, id, summary, "Invitee", 0, false)
 }
 
 func (h *handlers) registerInvitee(api huma.API) {

@@ -116,6 +116,9 @@ func TestInviteeAnswersAreNotCached(t *testing.T) {
 		e.rawCall("POST", inv+tok+"/decline", "", "").private(t, "decline accepted", 409)
 		e.rawCall("POST", inv+other+"/decline", "", "").private(t, "decline", 200)
 		stalled(t, e, inv+token("s@example.com")+"/accept").private(t, "stalled body", 408)
+		// Answers the router gives itself.
+		e.rawCall("PUT", inv+tok, js, `{}`).private(t, "PUT, no such method", 405)
+		e.rawCall("GET", "/v1/invitations/./"+tok, "", "").private(t, "a path the router cleans", 307)
 	})
 
 	t.Run("web", func(t *testing.T) {
@@ -138,6 +141,8 @@ func TestInviteeAnswersAreNotCached(t *testing.T) {
 		e.rawCall("POST", "/i/"+unknown+"/accept", fe, form(url.Values{"csrf": {string(m[1])}, "name": {"Ada"}}), cookie).private(t, "accept unknown", 404)
 		e.rawCall("POST", "/i/"+tok+"/accept", fe, form(url.Values{"csrf": {string(m[1])}, "name": {"Ada"}}), cookie).private(t, "accept", 303)
 		e.rawCall("GET", "/i/"+tok+"?done=accepted", "", "").private(t, "accepted page", 200)
+		e.rawCall("DELETE", "/i/"+tok, "", "").private(t, "DELETE, no such route", 404)
+		e.rawCall("GET", "/i/../i/"+tok, "", "").private(t, "a path the router cleans", 307)
 		e.rawCall("POST", "/i/"+tok+"/decline", fe, form(url.Values{"csrf": {string(m[1])}}), cookie).private(t, "decline accepted", 409)
 		e.rawCall("POST", "/i/"+other+"/decline", fe, form(url.Values{"csrf": {string(m[1])}}), cookie).private(t, "decline", 303)
 		e.rawCall("GET", "/i/"+other, "", "").private(t, "declined page", 410)

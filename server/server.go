@@ -218,8 +218,27 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	shapes.add("/compat/clickhouse/", clickhouse.WriteError)
 	shapes.add("/compat/upsun/", upsun.WriteError)
 	shapes.add("/i/", web.WriteError)
-	s.handler = instrument(bodyDeadline(checkInput(mux, shapes), cfg.BodyTimeout), reg, cfg.Log)
+	s.handler = instrument(keepTokensPrivate(bodyDeadline(checkInput(mux, shapes), cfg.BodyTimeout)), reg, cfg.Log)
 	return nil
+}
+
+// tokenPrefixes start the paths that carry an invitation's token.
+var tokenPrefixes = []string{"/i/", "/v1/invitations/"}
+
+// keepTokensPrivate keeps every answer on a path that carries a token out
+// of caches, and its URL out of referrers: those of the handlers, and also
+// those the router gives itself (a 405, a redirect that cleans the path).
+func keepTokensPrivate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, p := range tokenPrefixes {
+			if strings.HasPrefix(r.URL.Path, p) {
+				w.Header().Set("Cache-Control", "no-store")
+				w.Header().Set("Referrer-Policy", "no-referrer")
+				break
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // MaxBodyTimeout is the longest a request's body may take to arrive.
