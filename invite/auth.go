@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -75,7 +76,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 		return nil, Unauthorized("the API key has expired")
 	}
 	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) >= KeyUseInterval {
-		s.noteKeyUse(ctx, key.ID)
+		s.noteKeyUse(ctx, key.ID, now)
 	}
 	p := &Principal{Type: ActorAPIKey, KeyID: key.ID, Name: key.Name, Org: key.OrgID, Scopes: key.Scopes}
 	if key.OrgID == nil {
@@ -84,14 +85,44 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 	return p, nil
 }
 
-// noteKeyUse records that key id was used now. The store writes it only
-// when the stored time is a KeyUseInterval old, so that nodes racing on
-// one key write it once. It is a note, not the request's work: a failure
-// to write it fails nothing, and the next use tries again.
-func (s *Service) noteKeyUse(ctx context.Context, id string) {
-	_ = s.write(context.WithoutCancel(ctx), func(c *change) error {
-		return c.tx.NoteKeyUse(c.ctx, id, c.now, c.now.Add(-KeyUseInterval))
+// noteKeyUse records that key id was used at now. Each node tries at most
+// once a KeyUseInterval per key, so that a burst of requests, or a store
+// that refuses writes, costs one attempt rather than one a request; the
+// store writes only when the stored time is that old, so that nodes racing
+// on one key write it once. It is a note, not the request's work: it is
+// cut short after touchKeyBudget, and a failure is logged and fails nothing.
+func (s *Service) noteKeyUse(ctx context.Context, id string, now time.Time) {
+	if !s.claimKeyUse(id, now) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), touchKeyBudget)
+	defer cancel()
+	err := s.write(ctx, func(c *change) error {
+		return c.tx.NoteKeyUse(c.ctx, id, now, now.Add(-KeyUseInterval))
 	})
+	if err != nil {
+		slog.WarnContext(ctx, "could not record an API key's use", "key_id", id, "err", err)
+	}
+}
+
+// touchKeyBudget bounds the write of a key's last use.
+const touchKeyBudget = 250 * time.Millisecond
+
+// claimKeyUse tells whether this call is the one on this node to note key
+// id's use at now: none did within KeyUseInterval.
+func (s *Service) claimKeyUse(id string, now time.Time) bool {
+	for {
+		v, loaded := s.keyUses.LoadOrStore(id, now)
+		if !loaded {
+			return true
+		}
+		if now.Sub(v.(time.Time)) < KeyUseInterval {
+			return false
+		}
+		if s.keyUses.CompareAndSwap(id, v, now) {
+			return true
+		}
+	}
 }
 
 // credentialText tells a credential that can be a key's: no key holds a NUL
@@ -139,6 +170,9 @@ func (s *Service) CreateKey(ctx context.Context, org *OrgID, in KeyInput) (*NewK
 		var err error
 		if scopes, err = normalizeScopes(in.Scopes); err != nil {
 			return nil, err
+		}
+		if len(scopes) == 0 {
+			return nil, Invalid("scopes must name at least one scope; the scopes are %s", strings.Join(AllScopes, ", "))
 		}
 		p := PrincipalFrom(ctx)
 		for _, sc := range scopes {

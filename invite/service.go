@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +22,7 @@ type Service struct {
 	wake         func(kind string)
 	checkURL     func(context.Context, string) error
 	secret       *Secret
+	keyUses      sync.Map // key id → when this node last noted its use
 }
 
 // Config configures a Service.
