@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/ratelimit"
 )
 
 // Service holds every rule of invitd; the surfaces only translate to and from it.
@@ -21,6 +23,7 @@ type Service struct {
 	adminKeyHash []byte
 	wake         func(kind string)
 	checkURL     func(context.Context, string) error
+	limits       *requestLimits
 }
 
 // Config configures a Service.
@@ -36,6 +39,13 @@ type Config struct {
 	// SSRF guard), with an error of this package; nil refuses none beyond
 	// what is not an absolute http(s) URL.
 	CheckWebhookURL func(ctx context.Context, url string) error
+	// RequestsPerSecond and RequestBurst are each key's token bucket on
+	// this node where its organization sets none; 0 means
+	// DefaultRequestsPerSecond and DefaultRequestBurst.
+	RequestsPerSecond float64
+	RequestBurst      int
+	// NoRequestLimits admits every request, for tests of other things.
+	NoRequestLimits bool
 }
 
 // MinAdminKeyLen is the shortest configured admin key accepted.
@@ -43,7 +53,8 @@ const MinAdminKeyLen = 32
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg Config) (*Service, error) {
-	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake, checkURL: cfg.CheckWebhookURL}
+	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake, checkURL: cfg.CheckWebhookURL,
+		limits: newRequestLimits(cfg.RequestsPerSecond, cfg.RequestBurst, cfg.NoRequestLimits)}
 	if s.checkURL == nil {
 		s.checkURL = func(context.Context, string) error { return nil }
 	}
@@ -87,6 +98,10 @@ type SettingsPatch struct {
 	Permissions   *[]string `json:"permissions,omitempty"`
 	Locale        *string   `json:"locale,omitempty"`
 	MaxPending    *int      `json:"max_pending,omitempty"`
+
+	MaxMailsPerRecipientPerDay *int `json:"max_mails_per_recipient_per_day,omitempty" doc:"Invitation mails to one address in any 24 hours (create, resend, re-invite); 0: the default, 3; -1: no limit"`
+	MaxInvitationsPerHour      *int `json:"max_invitations_per_hour,omitempty" doc:"Invitations made in any hour; 0: the default, 1000; -1: no limit"`
+	MaxRequestsPerSecond       *int `json:"max_requests_per_second,omitempty" doc:"Each of the organization's keys' requests per second on each node, with bursts of twice that; 0: the node's default; -1: no limit"`
 }
 
 func (p *SettingsPatch) apply(st Settings) Settings {
@@ -113,6 +128,15 @@ func (p *SettingsPatch) apply(st Settings) Settings {
 	}
 	if p.MaxPending != nil {
 		st.MaxPending = *p.MaxPending
+	}
+	if p.MaxMailsPerRecipientPerDay != nil {
+		st.MaxMailsPerRecipientPerDay = *p.MaxMailsPerRecipientPerDay
+	}
+	if p.MaxInvitationsPerHour != nil {
+		st.MaxInvitationsPerHour = *p.MaxInvitationsPerHour
+	}
+	if p.MaxRequestsPerSecond != nil {
+		st.MaxRequestsPerSecond = *p.MaxRequestsPerSecond
 	}
 	return st
 }
@@ -456,6 +480,19 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if c.Locale == "" {
 		c.Locale = o.Settings.Locale
 	}
+	// The limits are counted first, which serializes them across nodes
+	// (the organization's count before any address's), and decided once
+	// the insert has said whether this is a conflict instead.
+	created, err := s.countCreated(ch, o)
+	if err != nil {
+		return nil, err
+	}
+	var mails *windowCount
+	if !c.NoEmail {
+		if mails, err = s.countMails(ch, o, c.Email); err != nil {
+			return nil, err
+		}
+	}
 	ttl := time.Duration(o.Settings.InvitationTTL) * time.Second
 	if c.ExpiresIn != 0 {
 		ttl = time.Duration(c.ExpiresIn) * time.Second
@@ -484,6 +521,14 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 		err = tx.CreateInvitation(ctx, inv)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := created.refuse(now, "the organization has made %d invitations in the last hour, its limit; try again later",
+		effective(o.Settings.MaxInvitationsPerHour, DefaultInvitationsPerHour)); err != nil {
+		return nil, err
+	}
+	if err := mails.refuse(now, "%s has had %d invitation mails from this organization in the last 24 hours, its limit; try again later",
+		c.Email, effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)); err != nil {
 		return nil, err
 	}
 	if max := o.Settings.MaxPending; max > 0 {
@@ -583,8 +628,12 @@ var actionEvents = map[Action]string{
 	ActionResend:  EventInvitationResent,
 }
 
+// enqueueMail queues inv's mail and notes it for the per-recipient limit.
 func (s *Service) enqueueMail(ch *change, inv *Invitation, token string) error {
 	org := inv.OrgID
+	if err := ch.tx.RecordMail(ch.ctx, org, inv.Email, ch.now); err != nil {
+		return err
+	}
 	args := marshal(MailPayload{InvitationID: inv.ID.String(), Token: token})
 	return ch.enqueue(&Job{Kind: JobSendInvitation, OrgID: &org, Args: args})
 }
@@ -796,16 +845,42 @@ func (s *Service) accept(ctx context.Context, find func(*change) (*Invitation, e
 // ResendInterval is the least time between two mails of one invitation.
 const ResendInterval = time.Minute
 
+var resendPolicy = ratelimit.Policy{Name: "resend", Quota: 1, Window: ResendInterval}
+
 // ResendInvitation sends a pending, expired or failed invitation again with a
 // new token (the old link stops working) and a new expiry of the same length.
 func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
-	inv, err := s.move(ctx, s.byRef(ctx, org, ref), ActionResend, func(ch *change, inv *Invitation) error {
+	var mails *windowCount
+	var o *Organization
+	// The address's mails are counted before the invitation is locked, as
+	// a create counts them before it meets the pending one it replaces.
+	find := func(ch *change) (*Invitation, error) {
+		if err := authorize(ctx, org); err != nil {
+			return nil, err
+		}
+		peek, err := s.getInvitation(ctx, ch.tx, org, ref, false)
+		if err != nil {
+			return nil, err
+		}
+		if o, err = s.getOrg(ctx, ch.tx, org); err != nil {
+			return nil, err
+		}
+		if mails, err = s.countMails(ch, o, peek.Email); err != nil {
+			return nil, err
+		}
+		return s.getInvitation(ctx, ch.tx, org, ref, true)
+	}
+	inv, err := s.move(ctx, find, ActionResend, func(ch *change, inv *Invitation) error {
 		now := ch.now
 		if inv.LastSentAt != nil {
 			if wait := inv.LastSentAt.Add(ResendInterval).Sub(now); wait > 0 {
-				return &Error{Kind: KindTooManyRequests, RetryAfter: wait,
-					Message: "this invitation was sent less than a minute ago; try again later"}
+				return tooMany(ratelimit.Decision{Policy: resendPolicy, RetryAfter: wait, Reset: wait},
+					"this invitation was sent less than a minute ago; try again later")
 			}
+		}
+		if err := mails.refuse(now, "%s has had %d invitation mails from this organization in the last 24 hours, its limit; try again later",
+			inv.Email, effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)); err != nil {
+			return err
 		}
 		if inv.State != StatePending {
 			if _, err := ch.tx.GetMemberByEmail(ctx, org, inv.Email); err == nil {
