@@ -36,6 +36,11 @@ import (
 
 const adminKey = "bench-admin-key-0123456789abcdefghijkl"
 
+// unlimited are the settings of the bench's organizations: the abuse
+// limits would refuse its load.
+var unlimited = map[string]any{"max_invitations_per_hour": invite.NoLimit,
+	"max_mails_per_recipient_per_day": invite.NoLimit, "max_requests_per_second": invite.NoLimit}
+
 func main() {
 	db := flag.String("db", "", "database for invitd and the raw-insert baseline: sqlite:PATH or postgres://... (default: a fresh SQLite file)")
 	sync := flag.String("sync", "NORMAL", "SQLite synchronous setting: NORMAL or FULL")
@@ -180,7 +185,9 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	var urls []string
 	var first *server.Server
 	for i := range nodes {
+		// The load is the point: no key's requests are limited.
 		srv, err := server.Open(ctx, server.Config{DB: db, AdminKey: adminKey, BaseURL: "http://bench",
+			KeyRate: 1e9, KeyBurst: invite.MaxLimitSetting,
 			Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 			WebhookAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // the bench's receiver
 		if err != nil {
@@ -198,7 +205,7 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 		}
 	}
 	var org struct{ ID string }
-	if err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": "Bench"}, 201, &org); err != nil {
+	if err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": "Bench", "settings": unlimited}, 201, &org); err != nil {
 		return err
 	}
 	base := "/v1/organizations/" + org.ID + "/invitations"
@@ -261,7 +268,7 @@ func benchWebhooks(client *http.Client, urls []string, svc *invite.Service, n, r
 	defer stop()
 	orgPath := func(name string) (string, error) {
 		var org struct{ ID string }
-		err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": name}, 201, &org)
+		err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": name, "settings": unlimited}, 201, &org)
 		return "/v1/organizations/" + org.ID, err
 	}
 	plainOrg, err := orgPath("Bench without webhooks")
