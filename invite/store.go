@@ -78,14 +78,13 @@ type Tx interface {
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error)
 	CountInvitations(ctx context.Context, f InvitationFilter) (int, error)
 
-	// CountInvitationsCreated counts org's invitations created at or after
-	// since and gives the creation time of the oldest of them. In a Write
+	// CountInvitationsCreated counts org's invitations created after since and gives the creation time of the oldest of them. In a Write
 	// the count holds, until the commit, against every other Write that
 	// counts org's invitations.
 	CountInvitationsCreated(ctx context.Context, org OrgID, since time.Time) (int, time.Time, error)
 	// RecordMail notes an invitation mail queued to (org, email) at at.
 	RecordMail(ctx context.Context, org OrgID, email string, at time.Time) error
-	// CountMails counts the mails noted for (org, email) at or after since
+	// CountMails counts the mails noted for (org, email) after since
 	// and gives the time of the oldest of them. In a Write the count holds,
 	// until the commit, against every other Write that counts that
 	// address's mails.

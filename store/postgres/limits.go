@@ -25,7 +25,7 @@ func (t *tx) CountInvitationsCreated(ctx context.Context, org invite.OrgID, sinc
 	if err := t.lockCount(ctx, lockNamespaceOrgInvitations, orgLockKey(org)); err != nil {
 		return 0, time.Time{}, err
 	}
-	return t.countSince(ctx, "SELECT count(*), min(created_at) FROM invitations WHERE org_id = $1 AND created_at >= $2",
+	return t.countSince(ctx, "SELECT count(*), min(created_at) FROM invitations WHERE org_id = $1 AND created_at > $2",
 		orgUUID(org), since)
 }
 
@@ -38,7 +38,7 @@ func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, sin
 	if err := t.lockCount(ctx, lockNamespaceMails, mailLockKey(org, email)); err != nil {
 		return 0, time.Time{}, err
 	}
-	return t.countSince(ctx, "SELECT count(*), min(queued_at) FROM invitation_mails WHERE org_id = $1 AND email = $2 AND queued_at >= $3",
+	return t.countSince(ctx, "SELECT count(*), min(queued_at) FROM invitation_mails WHERE org_id = $1 AND email = $2 AND queued_at > $3",
 		orgUUID(org), email, since)
 }
 

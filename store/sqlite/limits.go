@@ -12,7 +12,7 @@ import (
 // a lock of its own.
 
 func (t *tx) CountInvitationsCreated(ctx context.Context, org invite.OrgID, since time.Time) (int, time.Time, error) {
-	return t.countSince(ctx, "SELECT count(*), min(created_at) FROM invitations WHERE org_id = ? AND created_at >= ?",
+	return t.countSince(ctx, "SELECT count(*), min(created_at) FROM invitations WHERE org_id = ? AND created_at > ?",
 		org, micros(since))
 }
 
@@ -22,7 +22,7 @@ func (t *tx) RecordMail(ctx context.Context, org invite.OrgID, email string, at 
 }
 
 func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, since time.Time) (int, time.Time, error) {
-	return t.countSince(ctx, "SELECT count(*), min(queued_at) FROM invitation_mails WHERE org_id = ? AND email = ? AND queued_at >= ?",
+	return t.countSince(ctx, "SELECT count(*), min(queued_at) FROM invitation_mails WHERE org_id = ? AND email = ? AND queued_at > ?",
 		org, email, micros(since))
 }
 

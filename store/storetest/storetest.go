@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Jobs", testJobs},
 		{"Events", testEvents},
 		{"Webhooks", testWebhooks},
+		{"Limits", testLimits},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })
