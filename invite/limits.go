@@ -106,7 +106,7 @@ func (s *Service) countMails(ch *change, o *Organization, email string) (*window
 	if max == 0 {
 		return nil, nil
 	}
-	n, oldest, err := ch.tx.CountMails(ch.ctx, o.ID, email, ch.now.Add(-MailWindow))
+	n, oldest, err := ch.tx.CountMails(ch.ctx, o.ID, email, ch.now.Add(-MailWindow), max)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (s *Service) countCreated(ch *change, o *Organization) (*windowCount, error
 	if max == 0 {
 		return nil, nil
 	}
-	n, oldest, err := ch.tx.CountInvitationsCreated(ch.ctx, o.ID, ch.now.Add(-InvitationWindow))
+	n, oldest, err := ch.tx.CountInvitationsCreated(ch.ctx, o.ID, ch.now.Add(-InvitationWindow), max)
 	if err != nil {
 		return nil, err
 	}

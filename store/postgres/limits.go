@@ -21,12 +21,15 @@ func mailLockKey(org invite.OrgID, email string) int32 {
 	return int32(h.Sum32())
 }
 
-func (t *tx) CountInvitationsCreated(ctx context.Context, org invite.OrgID, since time.Time) (int, time.Time, error) {
+// The counts read at most limit index entries, and the oldest is the first
+// of them in the index's order.
+
+func (t *tx) CountInvitationsCreated(ctx context.Context, org invite.OrgID, since time.Time, limit int) (int, time.Time, error) {
 	if err := t.lockCount(ctx, lockNamespaceOrgInvitations, orgLockKey(org)); err != nil {
 		return 0, time.Time{}, err
 	}
-	return t.countSince(ctx, "SELECT count(*), min(created_at) FROM invitations WHERE org_id = $1 AND created_at > $2",
-		orgUUID(org), since)
+	return t.countSince(ctx, `SELECT count(*), min(created_at) FROM (SELECT created_at FROM invitations
+		WHERE org_id = $1 AND created_at > $2 ORDER BY created_at LIMIT $3::bigint) s`, orgUUID(org), since, limit)
 }
 
 func (t *tx) RecordMail(ctx context.Context, org invite.OrgID, email string, at time.Time) error {
@@ -34,12 +37,12 @@ func (t *tx) RecordMail(ctx context.Context, org invite.OrgID, email string, at 
 	return err
 }
 
-func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, since time.Time) (int, time.Time, error) {
+func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, since time.Time, limit int) (int, time.Time, error) {
 	if err := t.lockCount(ctx, lockNamespaceMails, mailLockKey(org, email)); err != nil {
 		return 0, time.Time{}, err
 	}
-	return t.countSince(ctx, "SELECT count(*), min(queued_at) FROM invitation_mails WHERE org_id = $1 AND email = $2 AND queued_at > $3",
-		orgUUID(org), email, since)
+	return t.countSince(ctx, `SELECT count(*), min(queued_at) FROM (SELECT queued_at FROM invitation_mails
+		WHERE org_id = $1 AND email = $2 AND queued_at > $3 ORDER BY queued_at LIMIT $4::bigint) s`, orgUUID(org), email, since, limit)
 }
 
 func (t *tx) countSince(ctx context.Context, q string, args ...any) (int, time.Time, error) {

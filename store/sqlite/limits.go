@@ -11,9 +11,13 @@ import (
 // One writer at a time: a count in a Write holds until its commit without
 // a lock of its own.
 
-func (t *tx) CountInvitationsCreated(ctx context.Context, org invite.OrgID, since time.Time) (int, time.Time, error) {
-	return t.countSince(ctx, "SELECT count(*), min(created_at) FROM invitations WHERE org_id = ? AND created_at > ?",
-		org, micros(since))
+// The counts read at most limit index entries, and the oldest is the first
+// of them in the index's order. The limit is written in (see limitSQL): an
+// organization's setting, so few texts.
+
+func (t *tx) CountInvitationsCreated(ctx context.Context, org invite.OrgID, since time.Time, limit int) (int, time.Time, error) {
+	return t.countSince(ctx, `SELECT count(*), min(created_at) FROM (SELECT created_at FROM invitations
+		WHERE org_id = ? AND created_at > ? ORDER BY created_at`+limitSQL(limit, 0)+`)`, org, micros(since))
 }
 
 func (t *tx) RecordMail(ctx context.Context, org invite.OrgID, email string, at time.Time) error {
@@ -21,9 +25,9 @@ func (t *tx) RecordMail(ctx context.Context, org invite.OrgID, email string, at 
 	return err
 }
 
-func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, since time.Time) (int, time.Time, error) {
-	return t.countSince(ctx, "SELECT count(*), min(queued_at) FROM invitation_mails WHERE org_id = ? AND email = ? AND queued_at > ?",
-		org, email, micros(since))
+func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, since time.Time, limit int) (int, time.Time, error) {
+	return t.countSince(ctx, `SELECT count(*), min(queued_at) FROM (SELECT queued_at FROM invitation_mails
+		WHERE org_id = ? AND email = ? AND queued_at > ? ORDER BY queued_at`+limitSQL(limit, 0)+`)`, org, email, micros(since))
 }
 
 func (t *tx) countSince(ctx context.Context, q string, args ...any) (int, time.Time, error) {

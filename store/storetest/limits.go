@@ -24,7 +24,7 @@ func (e *env) written(t *testing.T, org invite.OrgID, email string) written {
 	w := written{invitations: e.count(t, invite.InvitationFilter{Org: org}), mails: e.depth(t)}
 	e.write(t, func(tx invite.Tx) error {
 		var err error
-		w.notes, _, err = tx.CountMails(t.Context(), org, email, time.Time{})
+		w.notes, _, err = tx.CountMails(t.Context(), org, email, time.Time{}, 1000)
 		return err
 	})
 	return w
@@ -201,7 +201,7 @@ func testLimits(t *testing.T, e *env) {
 			var n int
 			e.write(t, func(tx invite.Tx) error {
 				var err error
-				n, _, err = tx.CountMails(t.Context(), o.ID, email, time.Time{})
+				n, _, err = tx.CountMails(t.Context(), o.ID, email, time.Time{}, 1000)
 				return err
 			})
 			return n
