@@ -113,17 +113,19 @@ func (s *Service) countMails(ch *change, o *Organization, email string) (*window
 	return &windowCount{policy: ratelimit.Policy{Name: "recipient", Quota: max, Window: MailWindow}, n: n, oldest: oldest}, nil
 }
 
-// countCreated counts o's invitations made in its window; nil when o has no limit.
-func (s *Service) countCreated(ch *change, o *Organization) (*windowCount, error) {
-	max := effective(o.Settings.MaxInvitationsPerHour, DefaultInvitationsPerHour)
-	if max == 0 {
+// countCreated counts o's invitations made in its window but the write's
+// own, of which there are own (the newest); nil when o has no limit.
+func (s *Service) countCreated(ch *change, o *Organization, own int) (*windowCount, error) {
+	quota := effective(o.Settings.MaxInvitationsPerHour, DefaultInvitationsPerHour)
+	if quota == 0 {
 		return nil, nil
 	}
-	n, oldest, err := ch.tx.CountInvitationsCreated(ch.ctx, o.ID, ch.now.Add(-InvitationWindow), max)
+	n, oldest, err := ch.tx.CountInvitationsCreated(ch.ctx, o.ID, ch.now.Add(-InvitationWindow), quota+own)
 	if err != nil {
 		return nil, err
 	}
-	return &windowCount{policy: ratelimit.Policy{Name: "invitations", Quota: max, Window: InvitationWindow}, n: n, oldest: oldest}, nil
+	return &windowCount{policy: ratelimit.Policy{Name: "invitations", Quota: quota, Window: InvitationWindow},
+		n: max(n-own, 0), oldest: oldest}, nil
 }
 
 // PurgeMails removes the notes of mails older than any window counts, in

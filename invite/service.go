@@ -480,13 +480,9 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if c.Locale == "" {
 		c.Locale = o.Settings.Locale
 	}
-	// The limits are counted first, which serializes them across nodes
-	// (the organization's count before any address's), and decided once
-	// the insert has said whether this is a conflict instead.
-	created, err := s.countCreated(ch, o)
-	if err != nil {
-		return nil, err
-	}
+	// The address's mails are counted before the insert, which takes the
+	// count's lock before any invitation's (as a resend does), and decided
+	// once the insert has said whether this is a conflict instead.
 	var mails *windowCount
 	if !c.NoEmail {
 		if mails, err = s.countMails(ch, o, c.Email); err != nil {
@@ -523,10 +519,6 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if err != nil {
 		return nil, err
 	}
-	if err := created.refuse(now, "the organization has made %d invitations in the last hour, its limit; try again later",
-		effective(o.Settings.MaxInvitationsPerHour, DefaultInvitationsPerHour)); err != nil {
-		return nil, err
-	}
 	if err := mails.refuse(now, "%s has had %d invitation mails from this organization in the last 24 hours, its limit; try again later",
 		c.Email, effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)); err != nil {
 		return nil, err
@@ -557,6 +549,17 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 		if err != nil {
 			return nil, err
 		}
+	}
+	// The organization's hourly count comes last: on PostgreSQL its lock is
+	// held until the commit, so the organization's creates take turns only
+	// for the last steps of each. It counts this one too.
+	created, err := s.countCreated(ch, o, 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := created.refuse(now, "the organization has made %d invitations in the last hour, its limit; try again later",
+		effective(o.Settings.MaxInvitationsPerHour, DefaultInvitationsPerHour)); err != nil {
+		return nil, err
 	}
 	ch.emit(org, EventInvitationCreated, inv.ID.String(), ViewInvitation(inv))
 	return res, nil
