@@ -100,6 +100,21 @@ func (w *windowCount) refuse(now time.Time, format string, args ...any) error {
 	return tooMany(ratelimit.Decision{Policy: w.policy, RetryAfter: retry, Reset: retry}, format, args...)
 }
 
+func (w *windowCount) refuseMail(now time.Time, email string) error {
+	if w == nil {
+		return nil
+	}
+	return w.refuse(now, "%s has had %d invitation mails from this organization in the last 24 hours, its limit; try again later",
+		email, w.policy.Quota)
+}
+
+func (w *windowCount) refuseInvitation(now time.Time) error {
+	if w == nil {
+		return nil
+	}
+	return w.refuse(now, "the organization has made %d invitations in the last hour, its limit; try again later", w.policy.Quota)
+}
+
 // countMails counts the mails to email in o's window; nil when o has no limit.
 func (s *Service) countMails(ch *change, o *Organization, email string) (*windowCount, error) {
 	max := effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)

@@ -519,8 +519,7 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if err != nil {
 		return nil, err
 	}
-	if err := mails.refuse(now, "%s has had %d invitation mails from this organization in the last 24 hours, its limit; try again later",
-		c.Email, effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)); err != nil {
+	if err := mails.refuseMail(now, c.Email); err != nil {
 		return nil, err
 	}
 	if max := o.Settings.MaxPending; max > 0 {
@@ -557,8 +556,7 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if err != nil {
 		return nil, err
 	}
-	if err := created.refuse(now, "the organization has made %d invitations in the last hour, its limit; try again later",
-		effective(o.Settings.MaxInvitationsPerHour, DefaultInvitationsPerHour)); err != nil {
+	if err := created.refuseInvitation(now); err != nil {
 		return nil, err
 	}
 	ch.emit(org, EventInvitationCreated, inv.ID.String(), ViewInvitation(inv))
@@ -854,7 +852,6 @@ var resendPolicy = ratelimit.Policy{Name: "resend", Quota: 1, Window: ResendInte
 // new token (the old link stops working) and a new expiry of the same length.
 func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
 	var mails *windowCount
-	var o *Organization
 	// The address's mails are counted before the invitation is locked, as
 	// a create counts them before it meets the pending one it replaces.
 	find := func(ch *change) (*Invitation, error) {
@@ -865,7 +862,8 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		if err != nil {
 			return nil, err
 		}
-		if o, err = s.getOrg(ctx, ch.tx, org); err != nil {
+		o, err := s.getOrg(ctx, ch.tx, org)
+		if err != nil {
 			return nil, err
 		}
 		if mails, err = s.countMails(ch, o, peek.Email); err != nil {
@@ -881,8 +879,7 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 					"this invitation was sent less than a minute ago; try again later")
 			}
 		}
-		if err := mails.refuse(now, "%s has had %d invitation mails from this organization in the last 24 hours, its limit; try again later",
-			inv.Email, effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)); err != nil {
+		if err := mails.refuseMail(now, inv.Email); err != nil {
 			return err
 		}
 		if inv.State != StatePending {
