@@ -104,7 +104,12 @@ func testLimits(t *testing.T, e *env) {
 		ctx := sys(t)
 		one, none := 1, invite.NoLimit
 		o := e.org(t, &invite.SettingsPatch{MaxMailsPerRecipientPerDay: &one})
-		inv := e.invite(t, o.ID, invite.CreateInvitation{}).Invitation
+		first := invite.CreateInvitation{Email: e.email(), IdempotencyKey: "k1", IdempotencyScope: "test"}
+		inv := e.invite(t, o.ID, first).Invitation
+		// A retry of the create that sent the mail is answered as it was.
+		if res, err := e.svc.CreateInvitation(ctx, o.ID, first); err != nil || !res.Replayed || res.Invitation.ID != inv.ID {
+			t.Errorf("a retried create at the limit: %+v, %v; want its first answer", res, err)
+		}
 		e.clock.Advance(invite.ResendInterval)
 		_, err := e.svc.ResendInvitation(ctx, o.ID, ref(inv.ID))
 		wantLimit(t, err, "recipient", 1, invite.MailWindow, invite.MailWindow-invite.ResendInterval)
