@@ -177,12 +177,15 @@ type requestLimits struct {
 	off     bool
 
 	mu   sync.Mutex
-	orgs map[OrgID]orgRate
+	orgs map[OrgID]*orgRate
 }
 
+// orgRate is an organization's request setting as read; setting is
+// written before loaded is closed and read after.
 type orgRate struct {
 	setting int
 	until   time.Time
+	loaded  chan struct{}
 }
 
 // orgRateTTL is how long a node goes on with an organization's request
@@ -196,7 +199,7 @@ func newRequestLimits(rate float64, burst int, off bool) *requestLimits {
 	if burst <= 0 {
 		burst = DefaultRequestBurst
 	}
-	return &requestLimits{buckets: ratelimit.New(), def: ratelimit.Bucket("default", rate, burst), orgs: map[OrgID]orgRate{}, off: off}
+	return &requestLimits{buckets: ratelimit.New(), def: ratelimit.Bucket("default", rate, burst), orgs: map[OrgID]*orgRate{}, off: off}
 }
 
 // Admit counts one request of p's key on this node, by its organization's
@@ -229,29 +232,21 @@ func (s *Service) Admit(ctx context.Context, p *Principal, fixed *ratelimit.Poli
 }
 
 // orgRequestSetting is org's max_requests_per_second as this node last read
-// it, at most orgRateTTL ago. A failed read counts as the default: the
+// it, at most orgRateTTL ago; requests that find it being read wait for
+// that one read. A failed read counts as the default, and is not kept: the
 // request that follows meets the failure itself.
 func (s *Service) orgRequestSetting(ctx context.Context, org OrgID, now time.Time) int {
 	l := s.limits
 	l.mu.Lock()
-	c, ok := l.orgs[org]
-	l.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.setting
-	}
-	var setting int
-	err := s.store.Read(ctx, func(tx Tx) error {
-		o, err := tx.GetOrg(ctx, org)
-		if err == nil {
-			setting = o.Settings.MaxRequestsPerSecond
+	if c := l.orgs[org]; c != nil && now.Before(c.until) {
+		l.mu.Unlock()
+		select {
+		case <-c.loaded:
+			return c.setting
+		case <-ctx.Done():
+			return 0
 		}
-		return err
-	})
-	if err != nil {
-		return 0
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.orgs) >= 10_000 {
 		for id, c := range l.orgs {
 			if !now.Before(c.until) {
@@ -259,6 +254,22 @@ func (s *Service) orgRequestSetting(ctx context.Context, org OrgID, now time.Tim
 			}
 		}
 	}
-	l.orgs[org] = orgRate{setting: setting, until: now.Add(orgRateTTL)}
-	return setting
+	c := &orgRate{until: now.Add(orgRateTTL), loaded: make(chan struct{})}
+	l.orgs[org] = c
+	l.mu.Unlock()
+	defer close(c.loaded)
+	err := s.store.Read(ctx, func(tx Tx) error {
+		o, err := tx.GetOrg(ctx, org)
+		if err == nil {
+			c.setting = o.Settings.MaxRequestsPerSecond
+		}
+		return err
+	})
+	if err != nil {
+		c.setting = 0
+		l.mu.Lock()
+		c.until = now
+		l.mu.Unlock()
+	}
+	return c.setting
 }
