@@ -116,6 +116,13 @@ func (h *handlers) authenticate(api huma.API) func(huma.Context, func(huma.Conte
 			_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, invite.ErrorMessage(err))
 			return
 		}
+		if err := h.svc.Admit(ctx.Context(), p, nil); err != nil {
+			for k, v := range limitHeaders(err) {
+				ctx.SetHeader(k, v[0])
+			}
+			_ = huma.WriteErr(api, ctx, http.StatusTooManyRequests, invite.ErrorMessage(err))
+			return
+		}
 		next(huma.WithContext(ctx, invite.WithPrincipal(ctx.Context(), p)))
 	}
 }
@@ -181,9 +188,21 @@ func problem(err error) error {
 	}
 	e := huma.NewError(status, invite.ErrorMessage(err))
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {retryAfter(err)}})
+		return huma.ErrorWithHeaders(e, limitHeaders(err))
 	}
 	return e
+}
+
+// limitHeaders are the fields of a 429 or 503: Retry-After, and for a
+// limit the RateLimit-Policy and RateLimit fields of
+// draft-ietf-httpapi-ratelimit-headers.
+func limitHeaders(err error) http.Header {
+	h := http.Header{"Retry-After": {retryAfter(err)}}
+	if d := invite.LimitOf(err); d != nil {
+		h.Set("RateLimit-Policy", d.Policy.PolicyHeader())
+		h.Set("RateLimit", d.Header())
+	}
+	return h
 }
 
 // retryAfter is the Retry-After of a core error that says when to try
@@ -206,7 +225,7 @@ func op(method, path, id, summary, tag string, status int, secured bool) huma.Op
 	o.Errors = []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusInternalServerError}
 	if secured {
 		o.Security = bearer
-		o.Errors = append(o.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusServiceUnavailable)
+		o.Errors = append(o.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusServiceUnavailable)
 	}
 	if method != http.MethodGet {
 		o.Errors = append(o.Errors, http.StatusConflict)

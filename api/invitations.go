@@ -117,9 +117,6 @@ func (h *handlers) registerInvitations(api huma.API) {
 		{"DELETE", "", "delete-invitation", "Cancel a pending invitation (the record stays)", h.svc.CancelInvitation},
 	} {
 		o := op(a.method, "/v1/organizations/{org_id}/invitations/{invitation_id}"+a.path, a.id, a.summary, tag, 0, true)
-		if a.id == "resend-invitation" {
-			o.Errors = append(o.Errors, http.StatusTooManyRequests)
-		}
 		huma.Register(api, o, func(ctx context.Context, in *InvitationPath) (*body[*Invitation], error) {
 			return h.onInvitation(ctx, in, func(org invite.OrgID, ref invite.InvitationRef) (*invite.Invitation, error) {
 				return a.do(ctx, org, ref)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/invitd/invitd/ratelimit"
 )
 
 // Kind classifies an error so every surface can map it to its own status.
@@ -27,6 +29,9 @@ type Error struct {
 	Message string
 	// RetryAfter is set with KindTooManyRequests and KindUnavailable.
 	RetryAfter time.Duration
+	// Limit, with KindTooManyRequests, is the limit the request ran into,
+	// for the RateLimit-Policy and RateLimit fields.
+	Limit *ratelimit.Decision
 	// Cause, when set, is the failure behind the error, for the log; the
 	// caller sees Message only.
 	Cause error

@@ -19,6 +19,10 @@ type Settings struct {
 	Locale string `json:"locale,omitempty"`
 	// MaxPending caps pending invitations in the org; 0 means no cap.
 	MaxPending int `json:"max_pending,omitempty"`
+	// The abuse limits (see limits.go): 0 means the default, -1 no limit.
+	MaxMailsPerRecipientPerDay int `json:"max_mails_per_recipient_per_day,omitempty" doc:"Invitation mails to one address in any 24 hours (create, resend, re-invite); 0 or absent: 3; -1: no limit"`
+	MaxInvitationsPerHour      int `json:"max_invitations_per_hour,omitempty" doc:"Invitations made in any hour; 0 or absent: 1000; -1: no limit"`
+	MaxRequestsPerSecond       int `json:"max_requests_per_second,omitempty" doc:"Each of the organization's keys' requests per second on each node, with bursts of twice that; 0 or absent: the node's default (50, bursts of 100); -1: no limit"`
 }
 
 // DefaultSettings are given to a new organization.

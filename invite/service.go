@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/ratelimit"
 )
 
 // Service holds every rule of invitd; the surfaces only translate to and from it.
@@ -23,6 +25,7 @@ type Service struct {
 	checkURL     func(context.Context, string) error
 	secret       *Secret
 	keyUses      sync.Map // key id → when this node last noted its use
+	limits       *requestLimits
 }
 
 // Config configures a Service.
@@ -42,6 +45,13 @@ type Config struct {
 	// node of one database needs the same. Nil makes one for this Service
 	// alone, which suits tests: its links end with it.
 	Secret *Secret
+	// RequestsPerSecond and RequestBurst are each key's token bucket on
+	// this node where its organization sets none; 0 means
+	// DefaultRequestsPerSecond and DefaultRequestBurst.
+	RequestsPerSecond float64
+	RequestBurst      int
+	// NoRequestLimits admits every request, for tests of other things.
+	NoRequestLimits bool
 }
 
 // MinAdminKeyLen is the shortest configured admin key accepted.
@@ -49,7 +59,8 @@ const MinAdminKeyLen = 32
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg Config) (*Service, error) {
-	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake, checkURL: cfg.CheckWebhookURL, secret: cfg.Secret}
+	s := &Service{store: store, now: cfg.Now, wake: cfg.Wake, checkURL: cfg.CheckWebhookURL, secret: cfg.Secret,
+		limits: newRequestLimits(cfg.RequestsPerSecond, cfg.RequestBurst, cfg.NoRequestLimits)}
 	if s.secret == nil {
 		s.secret, _ = NewSecret(RandomSecret())
 	}
@@ -96,6 +107,10 @@ type SettingsPatch struct {
 	Permissions   *[]string `json:"permissions,omitempty"`
 	Locale        *string   `json:"locale,omitempty"`
 	MaxPending    *int      `json:"max_pending,omitempty"`
+
+	MaxMailsPerRecipientPerDay *int `json:"max_mails_per_recipient_per_day,omitempty" doc:"Invitation mails to one address in any 24 hours (create, resend, re-invite); 0: the default, 3; -1: no limit"`
+	MaxInvitationsPerHour      *int `json:"max_invitations_per_hour,omitempty" doc:"Invitations made in any hour; 0: the default, 1000; -1: no limit"`
+	MaxRequestsPerSecond       *int `json:"max_requests_per_second,omitempty" doc:"Each of the organization's keys' requests per second on each node, with bursts of twice that; 0: the node's default; -1: no limit"`
 }
 
 func (p *SettingsPatch) apply(st Settings) Settings {
@@ -122,6 +137,15 @@ func (p *SettingsPatch) apply(st Settings) Settings {
 	}
 	if p.MaxPending != nil {
 		st.MaxPending = *p.MaxPending
+	}
+	if p.MaxMailsPerRecipientPerDay != nil {
+		st.MaxMailsPerRecipientPerDay = *p.MaxMailsPerRecipientPerDay
+	}
+	if p.MaxInvitationsPerHour != nil {
+		st.MaxInvitationsPerHour = *p.MaxInvitationsPerHour
+	}
+	if p.MaxRequestsPerSecond != nil {
+		st.MaxRequestsPerSecond = *p.MaxRequestsPerSecond
 	}
 	return st
 }
@@ -468,6 +492,15 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if c.Locale == "" {
 		c.Locale = o.Settings.Locale
 	}
+	// The address's mails are counted before the insert, which takes the
+	// count's lock before any invitation's (as a resend does), and decided
+	// once the insert has said whether this is a conflict instead.
+	var mails *windowCount
+	if !c.NoEmail {
+		if mails, err = s.countMails(ch, o, c.Email); err != nil {
+			return nil, err
+		}
+	}
 	ttl := time.Duration(o.Settings.InvitationTTL) * time.Second
 	if c.ExpiresIn != 0 {
 		ttl = time.Duration(c.ExpiresIn) * time.Second
@@ -496,6 +529,9 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if err != nil {
 		return nil, err
 	}
+	if err := mails.refuseMail(now, c.Email); err != nil {
+		return nil, err
+	}
 	if max := o.Settings.MaxPending; max > 0 {
 		n, err := tx.CountInvitations(ctx, InvitationFilter{Org: org, States: []State{StatePending}, Now: now})
 		if err != nil {
@@ -522,6 +558,16 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 		if err != nil {
 			return nil, err
 		}
+	}
+	// The organization's hourly count comes last: on PostgreSQL its lock is
+	// held until the commit, so the organization's creates take turns only
+	// for the last steps of each. It counts this one too.
+	created, err := s.countCreated(ch, o, 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := created.refuseInvitation(now); err != nil {
+		return nil, err
 	}
 	ch.emit(org, EventInvitationCreated, inv.ID.String(), ViewInvitation(inv))
 	return res, nil
@@ -593,10 +639,14 @@ var actionEvents = map[Action]string{
 	ActionResend:  EventInvitationResent,
 }
 
-// enqueueMail queues inv's mail. The job names the invitation and the send
-// it is for, not the link: the sender derives that, so no link is stored.
+// enqueueMail queues inv's mail and notes it for the per-recipient limit.
+// The job names the invitation and the send it is for, not the link: the
+// sender derives that, so no link is stored.
 func (s *Service) enqueueMail(ch *change, inv *Invitation) error {
 	org := inv.OrgID
+	if err := ch.tx.RecordMail(ch.ctx, org, inv.Email, ch.now); err != nil {
+		return err
+	}
 	args := marshal(MailPayload{InvitationID: inv.ID.String(), Send: inv.SendCount})
 	return ch.enqueue(&Job{Kind: JobSendInvitation, OrgID: &org, Args: args})
 }
@@ -808,16 +858,41 @@ func (s *Service) accept(ctx context.Context, find func(*change) (*Invitation, e
 // ResendInterval is the least time between two mails of one invitation.
 const ResendInterval = time.Minute
 
+var resendPolicy = ratelimit.Policy{Name: "resend", Quota: 1, Window: ResendInterval}
+
 // ResendInvitation sends a pending, expired or failed invitation again with a
 // new token (the old link stops working) and a new expiry of the same length.
 func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
-	inv, err := s.move(ctx, s.byRef(ctx, org, ref), ActionResend, func(ch *change, inv *Invitation) error {
+	var mails *windowCount
+	// The address's mails are counted before the invitation is locked, as
+	// a create counts them before it meets the pending one it replaces.
+	find := func(ch *change) (*Invitation, error) {
+		if err := authorize(ctx, org, ScopeInvitationsWrite); err != nil {
+			return nil, err
+		}
+		peek, err := s.getInvitation(ctx, ch.tx, org, ref, false)
+		if err != nil {
+			return nil, err
+		}
+		o, err := s.getOrg(ctx, ch.tx, org)
+		if err != nil {
+			return nil, err
+		}
+		if mails, err = s.countMails(ch, o, peek.Email); err != nil {
+			return nil, err
+		}
+		return s.getInvitation(ctx, ch.tx, org, ref, true)
+	}
+	inv, err := s.move(ctx, find, ActionResend, func(ch *change, inv *Invitation) error {
 		now := ch.now
 		if inv.LastSentAt != nil {
 			if wait := inv.LastSentAt.Add(ResendInterval).Sub(now); wait > 0 {
-				return &Error{Kind: KindTooManyRequests, RetryAfter: wait,
-					Message: "this invitation was sent less than a minute ago; try again later"}
+				return tooMany(ratelimit.Decision{Policy: resendPolicy, RetryAfter: wait, Reset: wait},
+					"this invitation was sent less than a minute ago; try again later")
 			}
+		}
+		if err := mails.refuseMail(now, inv.Email); err != nil {
+			return err
 		}
 		if inv.State != StatePending {
 			if _, err := ch.tx.GetMemberByEmail(ctx, org, inv.Email); err == nil {

@@ -81,6 +81,23 @@ type Tx interface {
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error)
 	CountInvitations(ctx context.Context, f InvitationFilter) (int, error)
 
+	// CountInvitationsCreated counts org's invitations created after since,
+	// up to limit (a limit's check needs no more, and reads no more), and
+	// gives the creation time of the oldest of them. In a Write the count
+	// holds, until the commit, against every other Write that counts org's
+	// invitations.
+	CountInvitationsCreated(ctx context.Context, org OrgID, since time.Time, limit int) (int, time.Time, error)
+	// RecordMail notes an invitation mail queued to (org, email) at at.
+	RecordMail(ctx context.Context, org OrgID, email string, at time.Time) error
+	// CountMails counts the mails noted for (org, email) after since, up to
+	// limit, and gives the time of the oldest of them. In a Write the count
+	// holds, until the commit, against every other Write that counts that
+	// address's mails.
+	CountMails(ctx context.Context, org OrgID, email string, since time.Time, limit int) (int, time.Time, error)
+	// DeleteMailsBefore removes up to limit notes of mails queued before t
+	// and says how many it removed.
+	DeleteMailsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+
 	GetIdempotency(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
 	PutIdempotency(ctx context.Context, r *IdempotencyRecord) error
 	// DeleteIdempotencyBefore removes the records created before t.

@@ -118,6 +118,9 @@ func (s *Settings) Check() error {
 	if s.MaxPending < 0 {
 		return Invalid("max_pending must not be negative")
 	}
+	if err := s.checkLimits(); err != nil {
+		return err
+	}
 	return CheckLocale(s.Locale)
 }
 

@@ -81,5 +81,9 @@ func (h Retention) Work(ctx context.Context, _ *invite.Job) (job.Attempt, error)
 	if _, err := h.Service.PurgeEvents(ctx, now.Add(-h.Keep)); err != nil {
 		return job.Attempt{}, err
 	}
+	// The notes the mail limit counts are past use after a day.
+	if _, err := h.Service.PurgeMails(ctx); err != nil {
+		return job.Attempt{}, err
+	}
 	return job.Attempt{}, job.Again(now.Add(h.Every))
 }

@@ -62,6 +62,11 @@ type Config struct {
 	// BodyTimeout bounds the reading of a request's body on every route;
 	// default and most 10s (the native API's operations cut theirs at 5s).
 	BodyTimeout time.Duration
+	// KeyRate and KeyBurst are each API key's request bucket on this node
+	// where its organization sets none (INVITD_KEY_RATE, INVITD_KEY_BURST);
+	// 0 means 50 a second, bursts of 100.
+	KeyRate  float64
+	KeyBurst int
 	// Now is the clock; time.Now when nil (tests move it).
 	Now func() time.Time
 	Log *slog.Logger
@@ -150,7 +155,7 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	var err error
 	s.Service, err = invite.NewService(st, invite.Config{
 		AdminKey: cfg.AdminKey, Now: cfg.Now, Wake: func(kind string) { s.runner.Wake(kind) },
-		CheckWebhookURL: guard.Check, Secret: secret,
+		CheckWebhookURL: guard.Check, Secret: secret, RequestsPerSecond: cfg.KeyRate, RequestBurst: cfg.KeyBurst,
 	})
 	if err != nil {
 		return err

@@ -39,6 +39,12 @@ const adminKey = "bench-admin-key-0123456789abcdefghijkl"
 // benchSecret is the server secret of every node, which on PostgreSQL share one database.
 const benchSecret = "bench-secret-0123456789abcdefghijklmnopqr"
 
+// orgSettings are the settings of the bench's organizations: the abuse
+// limits would refuse its load. With -limits the mail and hourly limits are
+// counted on every create, with bounds the load does not reach.
+var orgSettings = map[string]any{"max_invitations_per_hour": invite.NoLimit,
+	"max_mails_per_recipient_per_day": invite.NoLimit, "max_requests_per_second": invite.NoLimit}
+
 func main() {
 	db := flag.String("db", "", "database for invitd and the raw-insert baseline: sqlite:PATH or postgres://... (default: a fresh SQLite file)")
 	sync := flag.String("sync", "NORMAL", "SQLite synchronous setting: NORMAL or FULL")
@@ -48,7 +54,11 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of invitd's create and list phases to this file")
 	webhooks := flag.Int("webhooks", 0, "also measure create with this many webhook endpoints on a local receiver against create without, and a burst of 5,000 events")
 	rounds := flag.Int("rounds", 3, "with -webhooks: rounds of create without and with endpoints, each from an idle node")
+	limits := flag.Bool("limits", false, "count the per-recipient and hourly limits on every create (their bounds out of the load's reach)")
 	flag.Parse()
+	if *limits {
+		orgSettings = map[string]any{"max_invitations_per_hour": invite.MaxLimitSetting, "max_requests_per_second": invite.NoLimit}
+	}
 	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile, *webhooks, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "invitd-bench:", err)
 		os.Exit(1)
@@ -183,7 +193,9 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	var urls []string
 	var first *server.Server
 	for i := range nodes {
+		// The load is the point: no key's requests are limited.
 		srv, err := server.Open(ctx, server.Config{DB: db, AdminKey: adminKey, Secret: benchSecret, BaseURL: "http://bench",
+			KeyRate: 1e9, KeyBurst: invite.MaxLimitSetting,
 			Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 			WebhookAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // the bench's receiver
 		if err != nil {
@@ -201,7 +213,7 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 		}
 	}
 	var org struct{ ID string }
-	if err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": "Bench"}, 201, &org); err != nil {
+	if err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": "Bench", "settings": orgSettings}, 201, &org); err != nil {
 		return err
 	}
 	base := "/v1/organizations/" + org.ID + "/invitations"
@@ -264,7 +276,7 @@ func benchWebhooks(client *http.Client, urls []string, svc *invite.Service, n, r
 	defer stop()
 	orgPath := func(name string) (string, error) {
 		var org struct{ ID string }
-		err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": name}, 201, &org)
+		err := do(client, "POST", urls[0]+"/v1/organizations", adminKey, map[string]any{"name": name, "settings": orgSettings}, 201, &org)
 		return "/v1/organizations/" + org.ID, err
 	}
 	plainOrg, err := orgPath("Bench without webhooks")

@@ -110,3 +110,22 @@ func TestSQLiteKeepsItsSecretBesideTheDatabase(t *testing.T) {
 		t.Errorf("the shell's link on the server: %d, want 200", res.StatusCode)
 	}
 }
+
+// INVITD_KEY_RATE and INVITD_KEY_BURST set each key's bucket on the node;
+// a value that is not a positive number stops the start.
+func TestKeyRateSettings(t *testing.T) {
+	for _, env := range []string{"INVITD_KEY_RATE=0", "INVITD_KEY_RATE=fast", "INVITD_KEY_BURST=-3", "INVITD_KEY_BURST=2.5"} {
+		name, _, _ := strings.Cut(env, "=")
+		if out := startFails(t, env); !strings.Contains(out, name) {
+			t.Errorf("%s:\n%s", env, out)
+		}
+	}
+	n := testnode.StartReady(t, "INVITD_DB=sqlite:"+filepath.Join(t.TempDir(), "invitd.db"),
+		"INVITD_KEY_RATE=0.5", "INVITD_KEY_BURST=2")
+	for i, want := range []int{200, 200, 429} {
+		status, body, err := n.Call("GET", "/v1/organizations", nil)
+		if err != nil || status != want {
+			t.Fatalf("request %d: %d %v %v, want %d", i, status, body, err, want)
+		}
+	}
+}

@@ -9,14 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/job"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/server"
@@ -134,6 +137,26 @@ func parseDurations(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
+// envNumber reads a positive number variable; whole asks for a whole one.
+func envNumber(name string, def float64, whole bool) float64 {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n <= 0 || math.IsInf(n, 0) || (whole && n != math.Trunc(n)) {
+		if envErr == nil {
+			what := "a positive number"
+			if whole {
+				what = "a positive whole number"
+			}
+			envErr = fmt.Errorf("%s=%q is not %s", name, v, what)
+		}
+		return def
+	}
+	return n
+}
+
 // newFlags makes a flag set with the --db flag every command has.
 func newFlags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -158,11 +181,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	metricsAddr := fs.String("metrics-addr", env("INVITD_METRICS_ADDR", ""), "serve /metrics on this address of its own, and not on --addr (INVITD_METRICS_ADDR)")
 	metricsToken := fs.String("metrics-token", env("INVITD_METRICS_TOKEN", ""), "bearer token /metrics requires, 16+ characters; prefer the variable to the flag, which ps shows (INVITD_METRICS_TOKEN)")
 	poll := fs.Duration("job-poll", envDuration("INVITD_JOB_POLL", time.Second), "how often each node looks for due jobs (INVITD_JOB_POLL)")
+	keyRate := fs.Float64("key-rate", envNumber("INVITD_KEY_RATE", invite.DefaultRequestsPerSecond, false), "requests per second each API key may make on this node, unless its organization sets max_requests_per_second (INVITD_KEY_RATE)")
+	keyBurst := fs.Int("key-burst", int(envNumber("INVITD_KEY_BURST", invite.DefaultRequestBurst, true)), "requests each API key may make at once on this node (INVITD_KEY_BURST)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if envErr != nil {
 		return envErr
+	}
+	if *keyRate <= 0 || math.IsInf(*keyRate, 0) || math.IsNaN(*keyRate) || *keyBurst <= 0 || *keyBurst > invite.MaxLimitSetting {
+		return fmt.Errorf("--key-rate and --key-burst must be positive (the burst at most %d)", invite.MaxLimitSetting)
 	}
 	allowNets, err := webhook.ParseAllow(*allow)
 	if err != nil {
@@ -193,6 +221,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Webhooks:     webhook.HandlerConfig{Timeout: *hookTimeout, Schedule: schedule},
 		WebhookAllow: allowNets, EventRetention: *retention,
 		MetricsAddr: *metricsAddr, MetricsToken: *metricsToken,
+		KeyRate: *keyRate, KeyBurst: *keyBurst,
 	})
 	if err != nil {
 		return err

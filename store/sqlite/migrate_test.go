@@ -198,8 +198,10 @@ func TestMigrationsGoDownAndUp(t *testing.T) {
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := p.GetDBVersion(ctx); err != nil || v != int64(len(p.ListSources())) {
-		t.Errorf("version %d (%v) after going down and up, want %d", v, err, len(p.ListSources()))
+	// Versions may skip numbers: the last one is the latest.
+	latest := p.ListSources()[len(p.ListSources())-1].Version
+	if v, err := p.GetDBVersion(ctx); err != nil || v != latest {
+		t.Errorf("version %d (%v) after going down and up, want %d", v, err, latest)
 	}
 }
 

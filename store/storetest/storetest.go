@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Events", testEvents},
 		{"Webhooks", testWebhooks},
 		{"Secrets", testSecrets},
+		{"Limits", testLimits},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })

@@ -7,11 +7,13 @@ package clickhouse
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/invitd/invitd/api/compat/internal/wire"
 	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/ratelimit"
 )
 
 const surface = "clickhouse"
@@ -19,6 +21,10 @@ const surface = "clickhouse"
 // listChunk is how many invitations one store query reads while building
 // the (unpaginated) list.
 const listChunk = 500
+
+// requestPolicy is ClickHouse's documented limit: 10 requests per 10
+// seconds per key, counted on each node.
+var requestPolicy = ratelimit.Policy{Name: "clickhouse", Quota: 10, Window: 10 * time.Second, Sliding: true}
 
 type handler struct {
 	svc *invite.Service
@@ -127,6 +133,9 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *h
 		return invite.OrgID{}, r, false
 	}
 	p, err := h.svc.AuthenticateKey(r.Context(), id, secret)
+	if err == nil {
+		err = h.svc.Admit(r.Context(), p, &requestPolicy)
+	}
 	if err != nil {
 		coreError(w, r, err)
 		return invite.OrgID{}, r, false

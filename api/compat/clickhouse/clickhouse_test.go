@@ -220,7 +220,11 @@ func TestCreateListGetDelete(t *testing.T) {
 
 func TestListIsNotPaginated(t *testing.T) {
 	env, c := setup(t, nil)
-	const total = 1100 // more than one internal read
+	const total = 1100 // more than one internal read, and than an hour's default limit
+	noLimit := invite.NoLimit
+	if _, err := env.Svc.UpdateOrg(compattest.System, env.Org.ID, nil, &invite.SettingsPatch{MaxInvitationsPerHour: &noLimit}); err != nil {
+		t.Fatal(err)
+	}
 	for i := range total {
 		env.Invite(t, env.Org.ID, invite.CreateInvitation{Email: fmt.Sprintf("u%04d@example.com", i)})
 	}

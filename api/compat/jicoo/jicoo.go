@@ -186,6 +186,9 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) (invite.OrgID, *h
 		return invite.OrgID{}, r, false
 	}
 	p, err := h.svc.Authenticate(r.Context(), key)
+	if err == nil {
+		err = h.svc.Admit(r.Context(), p, nil)
+	}
 	if err != nil {
 		coreError(w, r, err)
 		return invite.OrgID{}, r, false

@@ -95,8 +95,21 @@ func (e *Env) Break(t testing.TB, tables ...string) {
 
 // New opens a SQLite store in t.TempDir(), a Service over it configured
 // with ConfiguredAdminKey, and an organization with an org key and an
-// admin key. clock may be nil.
+// admin key. clock may be nil. Requests are not limited per key (a
+// surface's tests make more than ClickHouse's 10 in 10 s); see NewLimited.
 func New(t testing.TB, clock *Clock) *Env {
+	t.Helper()
+	return newEnv(t, clock, invite.Config{NoRequestLimits: true})
+}
+
+// NewLimited is New with the per-key request limits on: each key's bucket
+// holds burst requests and refills at rate a second.
+func NewLimited(t testing.TB, clock *Clock, rate float64, burst int) *Env {
+	t.Helper()
+	return newEnv(t, clock, invite.Config{RequestsPerSecond: rate, RequestBurst: burst})
+}
+
+func newEnv(t testing.TB, clock *Clock, cfg invite.Config) *Env {
 	t.Helper()
 	ctx := System
 	path := filepath.Join(t.TempDir(), "invitd.db")
@@ -105,7 +118,7 @@ func New(t testing.TB, clock *Clock) *Env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg := invite.Config{AdminKey: ConfiguredAdminKey}
+	cfg.AdminKey = ConfiguredAdminKey
 	if clock != nil {
 		cfg.Now = clock.Now
 	}

@@ -193,6 +193,11 @@ func CoreError(w http.ResponseWriter, r *http.Request, surface string, err error
 	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && errors.As(err, &e) && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
+	if d := invite.LimitOf(err); d != nil && status == http.StatusTooManyRequests {
+		// draft-ietf-httpapi-ratelimit-headers: the limit and where the caller stands.
+		w.Header().Set("RateLimit-Policy", d.Policy.PolicyHeader())
+		w.Header().Set("RateLimit", d.Header())
+	}
 	fail(kind, status, invite.ErrorMessage(err))
 }
 

@@ -1,0 +1,53 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// One writer at a time: a count in a Write holds until its commit without
+// a lock of its own.
+
+// The counts read at most limit index entries, and the oldest is the first
+// of them in the index's order. The limit is written in (see limitSQL): an
+// organization's setting, so few texts.
+
+func (t *tx) CountInvitationsCreated(ctx context.Context, org invite.OrgID, since time.Time, limit int) (int, time.Time, error) {
+	return t.countSince(ctx, `SELECT count(*), min(created_at) FROM (SELECT created_at FROM invitations
+		WHERE org_id = ? AND created_at > ? ORDER BY created_at`+limitSQL(limit, 0)+`)`, org, micros(since))
+}
+
+func (t *tx) RecordMail(ctx context.Context, org invite.OrgID, email string, at time.Time) error {
+	_, err := t.exec(ctx, "INSERT INTO invitation_mails (org_id, email, queued_at) VALUES (?, ?, ?)", org, email, micros(at))
+	return err
+}
+
+func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, since time.Time, limit int) (int, time.Time, error) {
+	return t.countSince(ctx, `SELECT count(*), min(queued_at) FROM (SELECT queued_at FROM invitation_mails
+		WHERE org_id = ? AND email = ? AND queued_at > ? ORDER BY queued_at`+limitSQL(limit, 0)+`)`, org, email, micros(since))
+}
+
+func (t *tx) countSince(ctx context.Context, q string, args ...any) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	if err := t.queryRow(ctx, q, args...).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, err
+	}
+	if !oldest.Valid {
+		return n, time.Time{}, nil
+	}
+	return n, fromMicros(oldest.Int64), nil
+}
+
+func (t *tx) DeleteMailsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	r, err := t.exec(ctx, "DELETE FROM invitation_mails WHERE rowid IN (SELECT rowid FROM invitation_mails WHERE queued_at < ?"+
+		limitSQL(limit, 0)+")", micros(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	return int(n), err
+}
