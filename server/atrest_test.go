@@ -68,6 +68,7 @@ func checkCopies(t *testing.T, db, secret string, dump func() []byte) {
 	logs := &logBuffer{}
 	srv, err := server.Open(context.Background(), server.Config{
 		DB: db, Secret: secret, AdminKey: adminKey, BaseURL: "http://invitd.test",
+		KeyRate: 1e9, KeyBurst: invite.MaxLimitSetting, // the creates come as fast as they can
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// Held mail is retried until released, never given up.
 		Mail: mail.Config{SMTPURL: smtp.URL(), MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAttempts: 1000},

@@ -99,7 +99,9 @@ func TestMultiNode(t *testing.T) {
 	db := emptyDatabase(t)
 	c := &cluster{client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
 	for range 3 {
-		c.nodes = append(c.nodes, testnode.Start(t, "INVITD_DB="+db, "INVITD_LOG_LEVEL=warn"))
+		// The test makes load on purpose: no key's requests are limited.
+		c.nodes = append(c.nodes, testnode.Start(t, "INVITD_DB="+db, "INVITD_LOG_LEVEL=warn",
+			"INVITD_KEY_RATE=100000", "INVITD_KEY_BURST=100000"))
 	}
 	for _, n := range c.nodes {
 		n.WaitReady(t)
