@@ -20,6 +20,10 @@ import (
 // in a store made once per target, with a request to the handler.
 func FuzzAcceptForm(f *testing.F) {
 	e := newEnv(f, "Acme", nil)
+	// Each input makes an invitation: more in an hour than the default limit.
+	if _, err := e.svc.UpdateOrg(e.ctx, e.org.ID, nil, &invite.SettingsPatch{MaxInvitationsPerHour: new(invite.NoLimit)}); err != nil {
+		f.Fatal(err)
+	}
 	h := web.New(e.svc, nil)
 	csrf := strings.Repeat("A", 43)
 	var n atomic.Int64
