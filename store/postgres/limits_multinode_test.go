@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/invitd/invitd/internal/testnode"
 )
 
 // Three invitd processes on one database hold the mail and hourly limits
@@ -22,14 +20,7 @@ func TestLimitsAcrossNodes(t *testing.T) {
 		t.Skip("starts three invitd processes")
 	}
 	db := emptyDatabase(t)
-	c := &cluster{client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
-	for range 3 {
-		// The keys' request buckets are not what is tested here.
-		c.nodes = append(c.nodes, testnode.Start(t, "INVITD_DB="+db, "INVITD_KEY_RATE=10000", "INVITD_KEY_BURST=10000"))
-	}
-	for _, n := range c.nodes {
-		n.WaitReady(t)
-	}
+	c := startCluster(t, db)
 
 	// race sends n requests at once, spread over the nodes, and counts the
 	// answers by status.

@@ -89,6 +89,21 @@ func (c *cluster) must(t *testing.T, i int, status int, method, path string, bod
 	return r
 }
 
+// startCluster starts three ready invitd processes on db. The tests make
+// load on purpose: no key's requests are limited.
+func startCluster(t *testing.T, db string) *cluster {
+	t.Helper()
+	c := &cluster{client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	for range 3 {
+		c.nodes = append(c.nodes, testnode.Start(t, "INVITD_DB="+db, "INVITD_LOG_LEVEL=warn",
+			"INVITD_KEY_RATE=100000", "INVITD_KEY_BURST=100000"))
+	}
+	for _, n := range c.nodes {
+		n.WaitReady(t)
+	}
+	return c
+}
+
 // Three invitd processes share one database: creates racing across them
 // make one invitation, what one writes the others read, page and change, and
 // killing one under load loses nothing it answered while the others go on.
@@ -96,16 +111,7 @@ func TestMultiNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three invitd processes")
 	}
-	db := emptyDatabase(t)
-	c := &cluster{client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
-	for range 3 {
-		// The test makes load on purpose: no key's requests are limited.
-		c.nodes = append(c.nodes, testnode.Start(t, "INVITD_DB="+db, "INVITD_LOG_LEVEL=warn",
-			"INVITD_KEY_RATE=100000", "INVITD_KEY_BURST=100000"))
-	}
-	for _, n := range c.nodes {
-		n.WaitReady(t)
-	}
+	c := startCluster(t, emptyDatabase(t))
 
 	org := c.must(t, 0, http.StatusCreated, "POST", "/v1/organizations", map[string]any{"name": "Acme"}).str("id")
 	invitations := "/v1/organizations/" + org + "/invitations"
