@@ -78,7 +78,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) >= KeyUseInterval {
 		s.noteKeyUse(ctx, key.ID, now)
 	}
-	p := &Principal{Type: ActorAPIKey, KeyID: key.ID, Name: key.Name, Org: key.OrgID, Scopes: key.Scopes}
+	p := &Principal{Type: ActorAPIKey, KeyID: key.ID, Name: key.Name, Org: key.OrgID, Scopes: key.Scopes, ExpiresAt: key.ExpiresAt}
 	if key.OrgID == nil {
 		p.Type, p.Scopes = ActorAdminKey, nil
 	}
@@ -179,6 +179,10 @@ func (s *Service) CreateKey(ctx context.Context, org *OrgID, in KeyInput) (*NewK
 			if !p.Has(sc) {
 				return nil, errorf(KindForbidden, "this API key lacks the scope %q, so it cannot give it to a new key", sc)
 			}
+		}
+		if p != nil && p.Type == ActorAPIKey && p.ExpiresAt != nil &&
+			(in.ExpiresAt == nil || in.ExpiresAt.After(*p.ExpiresAt)) {
+			return nil, errorf(KindForbidden, "this API key expires at %s; a key it makes must expire by then", p.ExpiresAt.Format(time.RFC3339))
 		}
 	} else if in.Scopes != nil {
 		return nil, Invalid("an admin key may do anything; it takes no scopes")

@@ -3,6 +3,7 @@ package invite
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -36,6 +37,9 @@ type Principal struct {
 	// Scopes are what an api_key may do (see Has); admin keys and the
 	// system may do anything.
 	Scopes []string
+	// ExpiresAt is when an api_key stops working; nil: never. A key it
+	// makes may not outlive it.
+	ExpiresAt *time.Time
 }
 
 // System is background work and the shell: it may do anything.

@@ -214,6 +214,13 @@ func (s *Service) UpdateOrg(ctx context.Context, id OrgID, name *string, patch *
 	if err := authorize(ctx, id, ScopeOrgWrite); err != nil {
 		return nil, err
 	}
+	// The abuse limits guard against the organization's own keys: only an
+	// admin key may change them.
+	if patch != nil && (patch.MaxMailsPerRecipientPerDay != nil || patch.MaxInvitationsPerHour != nil || patch.MaxRequestsPerSecond != nil) {
+		if err := requireAdmin(ctx); err != nil {
+			return nil, errorf(KindForbidden, "only an admin key may change the organization's limits (max_mails_per_recipient_per_day, max_invitations_per_hour, max_requests_per_second)")
+		}
+	}
 	var o *Organization
 	err := s.write(ctx, func(c *change) error {
 		var err error
@@ -823,6 +830,10 @@ type Accept struct {
 
 // AcceptInvitation accepts a pending invitation and makes the member, in one transaction.
 func (s *Service) AcceptInvitation(ctx context.Context, org OrgID, ref InvitationRef, a Accept) (*Invitation, *Member, error) {
+	// Accepting for the invitee makes a member: a key needs both scopes.
+	if err := authorize(ctx, org, ScopeMembersWrite); err != nil {
+		return nil, nil, err
+	}
 	email, err := NormalizeEmail(a.Email)
 	if err != nil {
 		return nil, nil, err

@@ -58,9 +58,9 @@ func eventIDs(events []*invite.Event) []string {
 
 // wantEvents fails unless got are want, in order and as appended.
 // listEventsAwait lists like listEvents, waiting up to 10 s for n events.
-// PostgreSQL lists an event only once every transaction that began before
-// its own has ended, anywhere on the server: another test's transaction,
-// in another database, can hold back what this one just committed.
+// PostgreSQL lists an event only once every transaction of its database
+// that began before its own has ended; on a loaded machine that can take a
+// moment after the commit that wrote it.
 func (e *env) listEventsAwait(t *testing.T, f invite.EventFilter, n int) []*invite.Event {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

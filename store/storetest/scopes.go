@@ -98,6 +98,52 @@ func testScopes(t *testing.T, e *env) {
 		wantScopeRefused(t, "a reader renames the organization", err, invite.ScopeOrgWrite)
 	})
 
+	t.Run("a key cannot raise its own powers", func(t *testing.T) {
+		o := e.org(t, nil)
+		at := e.now().Add(time.Hour)
+		k := e.key(t, &o.ID, invite.KeyInput{ExpiresAt: &at, Scopes: append([]string{invite.ScopeKeysWrite}, invite.DefaultScopes...)})
+		ctx := e.as(t, k)
+		// The limits guard against the organization's own keys.
+		for name, patch := range map[string]*invite.SettingsPatch{
+			"mails":    {MaxMailsPerRecipientPerDay: new(invite.NoLimit)},
+			"hourly":   {MaxInvitationsPerHour: new(invite.NoLimit)},
+			"requests": {MaxRequestsPerSecond: new(1000)},
+		} {
+			_, err := e.svc.UpdateOrg(ctx, o.ID, nil, patch)
+			wantKind(t, err, invite.KindForbidden)
+			if err == nil {
+				t.Errorf("%s: an organization's key changed its limits", name)
+			}
+		}
+		if _, err := e.svc.UpdateOrg(ctx, o.ID, nil, &invite.SettingsPatch{DefaultRole: new("admin")}); err != nil {
+			t.Errorf("an organization's key changes its other settings: %v", err)
+		}
+		if _, err := e.svc.UpdateOrg(sys(t), o.ID, nil, &invite.SettingsPatch{MaxInvitationsPerHour: new(5)}); err != nil {
+			t.Errorf("an admin changes the limits: %v", err)
+		}
+		// A key it makes may not outlive it.
+		later := at.Add(time.Minute)
+		for _, exp := range []*time.Time{nil, &later} {
+			_, err := e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "heir", ExpiresAt: exp})
+			if invite.ErrorKind(err) != invite.KindForbidden || !strings.Contains(invite.ErrorMessage(err), "expire by then") {
+				t.Errorf("a key outliving its maker (expires %v): %v", exp, err)
+			}
+		}
+		if _, err := e.svc.CreateKey(ctx, &o.ID, invite.KeyInput{Name: "heir", ExpiresAt: &at}); err != nil {
+			t.Errorf("a key expiring with its maker: %v", err)
+		}
+		// Accepting for the invitee makes a member: invitations:write alone
+		// does not.
+		inviter := e.key(t, &o.ID, invite.KeyInput{Scopes: []string{invite.ScopeInvitationsWrite}})
+		ictx := e.as(t, inviter)
+		res, err := e.svc.CreateInvitation(ictx, o.ID, invite.CreateInvitation{Email: e.email(), Role: "owner"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = e.svc.AcceptInvitation(ictx, o.ID, ref(res.Invitation.ID), invite.Accept{Email: res.Invitation.Email, Name: "X"})
+		wantScopeRefused(t, "accepting with invitations:write alone", err, invite.ScopeMembersWrite)
+	})
+
 	t.Run("scopes are checked when asked for", func(t *testing.T) {
 		o := e.org(t, nil)
 		_, err := e.svc.CreateKey(sys(t), &o.ID, invite.KeyInput{Name: "x", Scopes: []string{"invitations:read", "invitations:delete"}})
