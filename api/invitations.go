@@ -22,9 +22,10 @@ type createInvitationInput struct {
 			ID   string `json:"id,omitempty" maxLength:"200"`
 			Name string `json:"name,omitempty" maxLength:"200"`
 		} `json:"inviter,omitempty" doc:"Who sends the invitation, as you name them"`
-		Metadata  map[string]any `json:"metadata,omitempty" doc:"A small JSON object (at most 4 KiB) returned as given"`
-		Locale    string         `json:"locale,omitempty" doc:"Language of the mail, e.g. en or ja"`
-		SendEmail *bool          `json:"send_email,omitempty" doc:"false: no mail is sent and accept_url is returned once"`
+		Metadata    map[string]any `json:"metadata,omitempty" doc:"A small JSON object (at most 4 KiB) returned as given"`
+		Locale      string         `json:"locale,omitempty" doc:"Language of the mail, e.g. en or ja"`
+		SendEmail   *bool          `json:"send_email,omitempty" doc:"false: no mail is sent and accept_url is returned once"`
+		RedirectURL string         `json:"redirect_url,omitempty" maxLength:"2048" doc:"Where the invitee page sends the invitee after Accept or Decline (303, with invitation_id, organization_id and state added to the query); its origin must be in the organization's allowed_redirect_origins"`
 	}
 }
 
@@ -69,6 +70,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 			c := invite.CreateInvitation{
 				Email: b.Email, Role: b.Role, Permissions: b.Permissions, ExpiresIn: b.ExpiresIn,
 				Inviter: invite.Inviter(b.Inviter), Locale: b.Locale, NoEmail: b.SendEmail != nil && !*b.SendEmail,
+				RedirectURL:    b.RedirectURL,
 				IdempotencyKey: in.IdempotencyKey, IdempotencyScope: invite.PrincipalFrom(ctx).KeyID,
 			}
 			if b.Metadata != nil {

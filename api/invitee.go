@@ -12,8 +12,9 @@ import (
 // TokenInvitation is what the holder of an invitation link may see.
 type TokenInvitation struct {
 	Organization struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		DisplayName string `json:"display_name" doc:"The name to show the invitee: the organization's display_name, else its name"`
 	} `json:"organization"`
 	Email       string         `json:"email"`
 	Role        string         `json:"role"`
@@ -22,6 +23,7 @@ type TokenInvitation struct {
 	State       string         `json:"state" enum:"pending,accepted,declined,cancelled,expired,error"`
 	ExpiresAt   time.Time      `json:"expires_at"`
 	MemberID    string         `json:"member_id,omitempty" doc:"Set in the answer to accept"`
+	RedirectURL string         `json:"redirect_url,omitempty" doc:"In the answers to accept and decline: where to send the invitee, the invitation's redirect_url or the organization's default_redirect_url, with invitation_id, organization_id and state in its query"`
 }
 
 func tokenView(inv *invite.Invitation, o *invite.Organization) *TokenInvitation {
@@ -30,7 +32,7 @@ func tokenView(inv *invite.Invitation, o *invite.Organization) *TokenInvitation 
 	if v.Permissions == nil {
 		v.Permissions = []string{}
 	}
-	v.Organization.ID, v.Organization.Name = o.ID.String(), o.Name
+	v.Organization.ID, v.Organization.Name, v.Organization.DisplayName = o.ID.String(), o.Name, o.DisplayName()
 	return v
 }
 
@@ -88,5 +90,6 @@ func tokenAnswer(tv *invite.TokenView) *body[*TokenInvitation] {
 	if tv.Member != nil {
 		v.MemberID = tv.Member.ID.String()
 	}
+	v.RedirectURL, _ = invite.RedirectAfter(tv.Invitation, tv.Organization)
 	return &body[*TokenInvitation]{v}
 }

@@ -71,7 +71,7 @@ func (h *handlers) registerOrgs(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			o, err := h.svc.GetOrg(ctx, id)
+			o, err := h.svc.GetOrgWithSeats(ctx, id)
 			if err != nil {
 				return nil, problem(err)
 			}

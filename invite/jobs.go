@@ -237,6 +237,8 @@ type Mail struct {
 	Invitation   *Invitation
 	Organization *Organization
 	Token        string
+	// Reminder: the mail reminds of an invitation sent earlier.
+	Reminder bool
 }
 
 // MailFor loads what a send_invitation job's mail needs, its link derived
@@ -252,7 +254,7 @@ func (s *Service) MailFor(ctx context.Context, j *Job) (*Mail, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Mail{}
+	m := &Mail{Reminder: p.Reminder}
 	err = s.store.Read(ctx, func(tx Tx) error {
 		var err error
 		if m.Invitation, err = tx.GetInvitationByID(ctx, id, false); err != nil {

@@ -23,6 +23,23 @@ type Settings struct {
 	MaxMailsPerRecipientPerDay int `json:"max_mails_per_recipient_per_day,omitempty" doc:"Invitation mails to one address in any 24 hours (create, resend, re-invite); 0 or absent: 3; -1: no limit"`
 	MaxInvitationsPerHour      int `json:"max_invitations_per_hour,omitempty" doc:"Invitations made in any hour; 0 or absent: 1000; -1: no limit"`
 	MaxRequestsPerSecond       int `json:"max_requests_per_second,omitempty" doc:"Each of the organization's keys' requests per second on each node, with bursts of twice that; 0 or absent: the node's default (50, bursts of 100); -1: no limit"`
+
+	// The policies (see policy.go).
+	MaxMembers             int      `json:"max_members,omitempty" doc:"Seats: members plus pending, unexpired invitations may not pass it; 0 or absent: no limit"`
+	AllowedEmailDomains    []string `json:"allowed_email_domains,omitempty" doc:"When set, only addresses at these domains are invited: example.com, or *.example.com for its subdomains"`
+	BlockedEmailDomains    []string `json:"blocked_email_domains,omitempty" doc:"Addresses at these domains are never invited: example.com, or *.example.com for its subdomains"`
+	AllowedRedirectOrigins []string `json:"allowed_redirect_origins,omitempty" doc:"Origins (https://app.example.com; http only for localhost and 127.0.0.1) an invitation's redirect_url and default_redirect_url may lead to"`
+	DefaultRedirectURL     string   `json:"default_redirect_url,omitempty" doc:"Where the invitee page's Continue link leads after an answer, for invitations without a redirect_url; its origin must be allowed"`
+
+	// Branding, in the mail and on the invitee page.
+	DisplayName  string `json:"display_name,omitempty" doc:"The name the mail and the invitee page show; the organization's name when absent"`
+	LogoURL      string `json:"logo_url,omitempty" doc:"An https URL of the logo the mail and the invitee page show"`
+	BrandColor   string `json:"brand_color,omitempty" doc:"#RRGGBB, the colour of the mail's button and of the invitee page"`
+	SupportEmail string `json:"support_email,omitempty" doc:"The address the mail's footer gives for questions"`
+
+	// ReminderAfter, in seconds, is when a pending invitation's one reminder
+	// is mailed; 0 means none.
+	ReminderAfter int64 `json:"reminder_after,omitempty" doc:"Seconds after its mail when a still pending invitation gets one reminder mail (not when it expires within the hour); 0 or absent: no reminders"`
 }
 
 // DefaultSettings are given to a new organization.
@@ -49,6 +66,8 @@ type Organization struct {
 	Settings  Settings
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Seats, when counted (a get of one organization), is how its seats are used.
+	Seats *Seats
 }
 
 // HasRole tells whether role is one of the org's roles.
@@ -62,8 +81,12 @@ type Member struct {
 	Name        string
 	Role        string
 	Permissions []string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Metadata is the accepted invitation's, then what PATCH sets.
+	Metadata json.RawMessage
+	// InvitationID is the invitation whose accept made the member.
+	InvitationID *uuid.UUID
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // APIKey authenticates a caller. OrgID nil means an admin key.
@@ -164,6 +187,11 @@ type Invitation struct {
 	LastSentAt  *time.Time
 	TokenHash   []byte
 	Mail        MailDelivery
+	// RedirectURL is where the invitee goes after answering; "" for the
+	// organization's default_redirect_url.
+	RedirectURL string
+	// RemindedAt is when its one reminder was queued.
+	RemindedAt *time.Time
 }
 
 // Observe reports the state as of now: a pending invitation past its expiry
@@ -226,6 +254,8 @@ type MailPayload struct {
 	InvitationID string `json:"invitation_id"`
 	Send         int    `json:"send,omitempty"`
 	Token        string `json:"token,omitempty"`
+	// Reminder marks the one reminder of a pending invitation.
+	Reminder bool `json:"reminder,omitempty"`
 }
 
 // ExpiryArgs are an expire_invitation job's arguments.

@@ -111,6 +111,17 @@ type SettingsPatch struct {
 	MaxMailsPerRecipientPerDay *int `json:"max_mails_per_recipient_per_day,omitempty" doc:"Invitation mails to one address in any 24 hours (create, resend, re-invite); 0: the default, 3; -1: no limit"`
 	MaxInvitationsPerHour      *int `json:"max_invitations_per_hour,omitempty" doc:"Invitations made in any hour; 0: the default, 1000; -1: no limit"`
 	MaxRequestsPerSecond       *int `json:"max_requests_per_second,omitempty" doc:"Each of the organization's keys' requests per second on each node, with bursts of twice that; 0: the node's default; -1: no limit"`
+
+	MaxMembers             *int      `json:"max_members,omitempty" doc:"Seats: members plus pending, unexpired invitations may not pass it; 0: no limit"`
+	AllowedEmailDomains    *[]string `json:"allowed_email_domains,omitempty" doc:"Only addresses at these domains are invited (example.com, or *.example.com for its subdomains); []: any"`
+	BlockedEmailDomains    *[]string `json:"blocked_email_domains,omitempty" doc:"Addresses at these domains are never invited (example.com, or *.example.com for its subdomains)"`
+	AllowedRedirectOrigins *[]string `json:"allowed_redirect_origins,omitempty" doc:"Origins an invitation's redirect_url and default_redirect_url may lead to: https://host[:port], or http for localhost and 127.0.0.1"`
+	DefaultRedirectURL     *string   `json:"default_redirect_url,omitempty" doc:"The invitee page's Continue link after an answer, for invitations without a redirect_url; \"\": none"`
+	DisplayName            *string   `json:"display_name,omitempty" doc:"The name the mail and the invitee page show; \"\": the organization's name"`
+	LogoURL                *string   `json:"logo_url,omitempty" doc:"An https URL of the logo the mail and the invitee page show; \"\": none"`
+	BrandColor             *string   `json:"brand_color,omitempty" doc:"#RRGGBB; \"\": the default"`
+	SupportEmail           *string   `json:"support_email,omitempty" doc:"The address the mail's footer gives for questions; \"\": none"`
+	ReminderAfter          *int64    `json:"reminder_after,omitempty" doc:"Seconds after its mail when a still pending invitation gets one reminder; 0: none"`
 }
 
 func (p *SettingsPatch) apply(st Settings) Settings {
@@ -147,6 +158,7 @@ func (p *SettingsPatch) apply(st Settings) Settings {
 	if p.MaxRequestsPerSecond != nil {
 		st.MaxRequestsPerSecond = *p.MaxRequestsPerSecond
 	}
+	p.applyPolicies(&st)
 	return st
 }
 
@@ -183,13 +195,27 @@ func (s *Service) CreateOrg(ctx context.Context, name string, patch *SettingsPat
 
 // GetOrg returns an organization.
 func (s *Service) GetOrg(ctx context.Context, id OrgID) (*Organization, error) {
+	return s.getOrgRead(ctx, id, false)
+}
+
+// GetOrgWithSeats returns an organization with its seats counted.
+func (s *Service) GetOrgWithSeats(ctx context.Context, id OrgID) (*Organization, error) {
+	return s.getOrgRead(ctx, id, true)
+}
+
+func (s *Service) getOrgRead(ctx context.Context, id OrgID, seats bool) (*Organization, error) {
 	if err := authorize(ctx, id, ""); err != nil {
 		return nil, err
 	}
 	var o *Organization
+	now := s.Now()
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
-		o, err = s.getOrg(ctx, tx, id)
+		if o, err = s.getOrg(ctx, tx, id); err != nil || !seats {
+			return err
+		}
+		members, pending, err := tx.CountSeats(ctx, id, now)
+		o.Seats = &Seats{Limit: o.Settings.MaxMembers, Members: members, Pending: pending}
 		return err
 	})
 	return o, err
@@ -275,6 +301,9 @@ type CreateInvitation struct {
 	Inviter     Inviter         `json:"inviter"`
 	Metadata    json.RawMessage `json:"metadata"`
 	Locale      string          `json:"locale"`
+	// RedirectURL is where the invitee goes after answering; its origin
+	// must be one of the organization's allowed_redirect_origins.
+	RedirectURL string `json:"redirect_url"`
 	// NoEmail skips the mail; the caller gets the token to deliver the link itself.
 	NoEmail bool `json:"no_email"`
 	// Force cancels a pending invitation for the same email first.
@@ -496,6 +525,14 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if err != nil {
 		return nil, err
 	}
+	if err := o.Settings.checkDomain(c.Email); err != nil {
+		return nil, err
+	}
+	if c.RedirectURL != "" {
+		if c.RedirectURL, err = o.Settings.checkRedirect("redirect_url", c.RedirectURL); err != nil {
+			return nil, err
+		}
+	}
 	if c.Locale == "" {
 		c.Locale = o.Settings.Locale
 	}
@@ -515,7 +552,7 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	inv := &Invitation{
 		ID: newUUIDv7(), OrgID: org, Email: c.Email, Role: role, Permissions: perms,
 		Inviter: c.Inviter, State: StatePending, CreatedAt: now, UpdatedAt: now,
-		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale,
+		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale, RedirectURL: c.RedirectURL,
 		Mail: MailDelivery{State: MailNone},
 	}
 	if !c.NoEmail {
@@ -546,6 +583,15 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 		}
 		if n > max { // the count holds the new one; returning an error undoes it
 			return nil, Conflict("the organization has reached its limit of %d pending invitations", max)
+		}
+	}
+	if o.Settings.MaxMembers > 0 {
+		seats, err := s.countSeats(ch, o)
+		if err != nil {
+			return nil, err
+		}
+		if err := refuseSeat(seats); err != nil { // the count holds the new one too
+			return nil, err
 		}
 	}
 	res := &Created{Invitation: inv}
@@ -852,8 +898,12 @@ func (s *Service) accept(ctx context.Context, find func(*change) (*Invitation, e
 		if a.Email != "" && a.Email != inv.Email {
 			return Invalid("email %s does not match the invitation's address", a.Email)
 		}
+		if err := s.admitMember(ch, inv); err != nil {
+			return err
+		}
+		id := inv.ID
 		m = &Member{ID: newUUIDv4(), OrgID: inv.OrgID, Email: inv.Email, Name: a.Name, Role: inv.Role,
-			Permissions: inv.Permissions, CreatedAt: ch.now, UpdatedAt: ch.now}
+			Permissions: inv.Permissions, Metadata: inv.Metadata, InvitationID: &id, CreatedAt: ch.now, UpdatedAt: ch.now}
 		err := ch.tx.CreateMember(ctx, m)
 		if errors.Is(err, ErrDuplicateMember) {
 			return Conflict("%s is already a member of this organization", inv.Email)
@@ -875,6 +925,7 @@ var resendPolicy = ratelimit.Policy{Name: "resend", Quota: 1, Window: ResendInte
 // new token (the old link stops working) and a new expiry of the same length.
 func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref InvitationRef) (*Invitation, error) {
 	var mails *windowCount
+	var o *Organization
 	// The address's mails are counted before the invitation is locked, as
 	// a create counts them before it meets the pending one it replaces.
 	find := func(ch *change) (*Invitation, error) {
@@ -885,8 +936,7 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		if err != nil {
 			return nil, err
 		}
-		o, err := s.getOrg(ctx, ch.tx, org)
-		if err != nil {
+		if o, err = s.getOrg(ctx, ch.tx, org); err != nil {
 			return nil, err
 		}
 		if mails, err = s.countMails(ch, o, peek.Email); err != nil {
@@ -903,6 +953,9 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 			}
 		}
 		if err := mails.refuseMail(now, inv.Email); err != nil {
+			return err
+		}
+		if err := o.Settings.checkDomain(inv.Email); err != nil {
 			return err
 		}
 		if inv.State != StatePending {
@@ -933,6 +986,17 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		inv.Mail = MailDelivery{State: MailQueued}
 		if err := s.enqueueExpiry(ch, inv); err != nil {
 			return err
+		}
+		if o.Settings.MaxMembers > 0 && inv.State != StatePending {
+			// Sent again, a finished invitation takes a seat once more.
+			seats, err := s.countSeats(ch, o)
+			if err != nil {
+				return err
+			}
+			seats.Pending++
+			if err := refuseSeat(seats); err != nil {
+				return err
+			}
 		}
 		return s.enqueueMail(ch, inv)
 	})

@@ -81,6 +81,10 @@ type Tx interface {
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error)
 	CountInvitations(ctx context.Context, f InvitationFilter) (int, error)
 
+	// CountSeats counts org's members and its pending invitations that
+	// have not expired at now. In a Write the counts hold, until the
+	// commit, against every other Write that counts org's invitations.
+	CountSeats(ctx context.Context, org OrgID, now time.Time) (members, pending int, err error)
 	// CountInvitationsCreated counts org's invitations created after since,
 	// up to limit (a limit's check needs no more, and reads no more), and
 	// gives the creation time of the oldest of them. In a Write the count

@@ -121,6 +121,9 @@ func (s *Settings) Check() error {
 	if err := s.checkLimits(); err != nil {
 		return err
 	}
+	if err := s.checkPolicies(); err != nil {
+		return err
+	}
 	return CheckLocale(s.Locale)
 }
 

@@ -12,14 +12,26 @@ import (
 type OrganizationView struct {
 	ID        string    `json:"id" doc:"ULID; the same 128 bits in UUID form are accepted in paths"`
 	Name      string    `json:"name"`
-	Settings  Settings  `json:"settings"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Settings  Settings   `json:"settings"`
+	Seats     *SeatsView `json:"seats,omitempty" doc:"How the seats are used; in the answer to a get of one organization"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// SeatsView is how an organization's seats are used.
+type SeatsView struct {
+	Limit   int `json:"limit" doc:"max_members; 0: no limit"`
+	Members int `json:"members"`
+	Pending int `json:"pending" doc:"Pending invitations that have not expired"`
 }
 
 // ViewOrganization shows o as the API does.
 func ViewOrganization(o *Organization) *OrganizationView {
-	return &OrganizationView{ID: o.ID.String(), Name: o.Name, Settings: o.Settings, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+	v := &OrganizationView{ID: o.ID.String(), Name: o.Name, Settings: o.Settings, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+	if o.Seats != nil {
+		v.Seats = &SeatsView{Limit: o.Seats.Limit, Members: o.Seats.Members, Pending: o.Seats.Pending}
+	}
+	return v
 }
 
 // InvitationView is an invitation as the API shows it.
@@ -42,6 +54,7 @@ type InvitationView struct {
 	SendCount      int               `json:"send_count"`
 	LastSentAt     *string           `json:"last_sent_at" format:"date-time" nullable:"true"`
 	Delivery       *MailDeliveryView `json:"delivery" doc:"Where the invitation's latest mail stands"`
+	RedirectURL    *string           `json:"redirect_url" format:"uri" nullable:"true" doc:"Where the invitee goes after answering"`
 	AcceptURL      string            `json:"accept_url,omitempty" doc:"Only when the invitation was created with send_email false: the link to deliver yourself"`
 }
 
@@ -62,6 +75,9 @@ func ViewInvitation(inv *Invitation) *InvitationView {
 		CreatedAt: Timestamp(inv.CreatedAt), UpdatedAt: Timestamp(inv.UpdatedAt), ExpiresAt: Timestamp(inv.ExpiresAt),
 		FinishedAt: TimestampOrNull(inv.FinishedAt), LastSentAt: TimestampOrNull(inv.LastSentAt),
 		Locale: inv.Locale, SendCount: inv.SendCount, Metadata: Object(inv.Metadata),
+	}
+	if inv.RedirectURL != "" {
+		v.RedirectURL = &inv.RedirectURL
 	}
 	if v.Permissions == nil {
 		v.Permissions = []string{}
@@ -115,6 +131,8 @@ type MemberView struct {
 	Name           string    `json:"name"`
 	Role           string    `json:"role"`
 	Permissions    []string  `json:"permissions"`
+	Metadata       Object    `json:"metadata" doc:"The accepted invitation's metadata, until a PATCH changes it"`
+	InvitationID   *string   `json:"invitation_id" format:"uuid" nullable:"true" doc:"The invitation whose accept made the member"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 }
@@ -122,7 +140,11 @@ type MemberView struct {
 // ViewMember shows m as the API does.
 func ViewMember(m *Member) *MemberView {
 	v := &MemberView{ID: m.ID.String(), OrganizationID: m.OrgID.String(), Email: m.Email, Name: m.Name, Role: m.Role,
-		Permissions: m.Permissions, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+		Permissions: m.Permissions, Metadata: Object(m.Metadata), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+	if m.InvitationID != nil {
+		id := m.InvitationID.String()
+		v.InvitationID = &id
+	}
 	if v.Permissions == nil {
 		v.Permissions = []string{}
 	}

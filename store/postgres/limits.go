@@ -77,3 +77,12 @@ func (t *tx) DeleteMailsBefore(ctx context.Context, before time.Time, limit int)
 		SELECT ctid FROM invitation_mails WHERE queued_at < $1 LIMIT $2::bigint))`, before, lim)
 	return int(n), err
 }
+
+// CountSeats holds the organization's invitation-count lock, as the counts
+// of pending invitations do, so that seats and those counts take turns.
+func (t *tx) CountSeats(ctx context.Context, org invite.OrgID, now time.Time) (members, pending int, err error) {
+	t.holdLock(lockNamespaceOrgInvitations, orgLockKey(org))
+	err = t.queryRow(ctx, `SELECT (SELECT count(*) FROM members WHERE org_id = $1),
+		(SELECT count(*) FROM invitations WHERE org_id = $1 AND state = 'pending' AND expires_at > $2)`, orgUUID(org), now).Scan(&members, &pending)
+	return members, pending, mapErr(err)
+}

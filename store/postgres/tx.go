@@ -346,15 +346,21 @@ func (t *tx) CountKeys(ctx context.Context) (int, error) {
 
 // ---- members
 
-const memberCols = "id, org_id, email, name, role, permissions, created_at, updated_at"
+const memberCols = "id, org_id, email, name, role, permissions, created_at, updated_at, metadata, invitation_id"
 
 func scanMember(row scanner) (*invite.Member, error) {
 	var m invite.Member
-	var id, org pgtype.UUID
-	if err := row.Scan(&id, &org, &m.Email, &m.Name, &m.Role, &m.Permissions, &m.CreatedAt, &m.UpdatedAt); err != nil {
+	var id, org, invitation pgtype.UUID
+	var metadata []byte
+	if err := row.Scan(&id, &org, &m.Email, &m.Name, &m.Role, &m.Permissions, &m.CreatedAt, &m.UpdatedAt, &metadata, &invitation); err != nil {
 		return nil, notFound(err)
 	}
 	m.ID, m.OrgID = id.Bytes, org.Bytes
+	m.Metadata = json.RawMessage(metadata)
+	if invitation.Valid {
+		inv := uuid.UUID(invitation.Bytes)
+		m.InvitationID = &inv
+	}
 	m.Permissions = nonNil(m.Permissions)
 	m.CreatedAt, m.UpdatedAt = utc(m.CreatedAt), utc(m.UpdatedAt)
 	return &m, nil
@@ -363,8 +369,13 @@ func scanMember(row scanner) (*invite.Member, error) {
 // CreateMember inserts m; a member with the same email is reported without
 // aborting the transaction, as a failed statement does not in SQLite.
 func (t *tx) CreateMember(ctx context.Context, m *invite.Member) error {
-	n, err := t.exec(ctx, "INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (org_id, email) DO NOTHING",
-		idUUID(m.ID), orgUUID(m.OrgID), m.Email, m.Name, m.Role, nonNil(m.Permissions), m.CreatedAt, m.UpdatedAt)
+	var invitation pgtype.UUID
+	if m.InvitationID != nil {
+		invitation = idUUID(*m.InvitationID)
+	}
+	n, err := t.exec(ctx, "INSERT INTO members ("+memberCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (org_id, email) DO NOTHING",
+		idUUID(m.ID), orgUUID(m.OrgID), m.Email, m.Name, m.Role, nonNil(m.Permissions), m.CreatedAt, m.UpdatedAt,
+		metadataText(m.Metadata), invitation)
 	if err == nil && n == 0 {
 		return invite.ErrDuplicateMember
 	}
@@ -396,8 +407,8 @@ func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.
 }
 
 func (t *tx) UpdateMember(ctx context.Context, m *invite.Member) error {
-	return t.execOne(ctx, "UPDATE members SET name = $1, role = $2, permissions = $3, updated_at = $4 WHERE org_id = $5 AND id = $6",
-		m.Name, m.Role, nonNil(m.Permissions), m.UpdatedAt, orgUUID(m.OrgID), idUUID(m.ID))
+	return t.execOne(ctx, "UPDATE members SET name = $1, role = $2, permissions = $3, updated_at = $4, metadata = $7 WHERE org_id = $5 AND id = $6",
+		m.Name, m.Role, nonNil(m.Permissions), m.UpdatedAt, orgUUID(m.OrgID), idUUID(m.ID), metadataText(m.Metadata))
 }
 
 func (t *tx) DeleteMember(ctx context.Context, org invite.OrgID, id uuid.UUID) error {
@@ -452,7 +463,7 @@ func (w *where) page(limit, offset int) string {
 
 // ---- invitations
 
-const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash, mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at"
+const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash, mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at, redirect_url, reminded_at"
 
 func scanInv(row scanner) (*invite.Invitation, error) {
 	var inv invite.Invitation
@@ -462,7 +473,8 @@ func scanInv(row scanner) (*invite.Invitation, error) {
 	m := &inv.Mail
 	err := row.Scan(&inv.Number, &id, &org, &inv.Email, &inv.Role, &inv.Permissions, &inv.Inviter.ID, &inv.Inviter.Name,
 		&state, &inv.CreatedAt, &inv.UpdatedAt, &inv.ExpiresAt, &inv.FinishedAt, &inv.Error, &metadata, &inv.Locale,
-		&inv.SendCount, &inv.LastSentAt, &inv.TokenHash, &mail, &m.Attempts, &m.LastError, &m.NextAttemptAt, &m.SentAt)
+		&inv.SendCount, &inv.LastSentAt, &inv.TokenHash, &mail, &m.Attempts, &m.LastError, &m.NextAttemptAt, &m.SentAt,
+		&inv.RedirectURL, &inv.RemindedAt)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -471,7 +483,7 @@ func scanInv(row scanner) (*invite.Invitation, error) {
 	inv.State = invite.State(state)
 	inv.Metadata = json.RawMessage(metadata)
 	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = utc(inv.CreatedAt), utc(inv.UpdatedAt), utc(inv.ExpiresAt)
-	inv.FinishedAt, inv.LastSentAt = utcPtr(inv.FinishedAt), utcPtr(inv.LastSentAt)
+	inv.FinishedAt, inv.LastSentAt, inv.RemindedAt = utcPtr(inv.FinishedAt), utcPtr(inv.LastSentAt), utcPtr(inv.RemindedAt)
 	m.State = invite.MailState(mail)
 	m.NextAttemptAt, m.SentAt = utcPtr(m.NextAttemptAt), utcPtr(m.SentAt)
 	return &inv, nil
@@ -505,16 +517,17 @@ func mailState(s invite.MailState) string {
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
 	br, err := t.batch(ctx, ahead{q: `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash,
-		mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at)
+		mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at, redirect_url, reminded_at)
 		SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text, $7::text, $8::text, $9::timestamptz, $10::timestamptz,
 			$11::timestamptz, $12::timestamptz, $13::text, $14::json, $15::text, $16::integer, $17::timestamptz, $18::bytea,
-			$19::text, $20::integer, $21::text, $22::timestamptz, $23::timestamptz
+			$19::text, $20::integer, $21::text, $22::timestamptz, $23::timestamptz, $24::text, $25::timestamptz
 		WHERE $8::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = $2::uuid AND email = $3::text)
 		ON CONFLICT (org_id, email) WHERE state = 'pending' DO NOTHING RETURNING number`,
 		args: []any{idUUID(inv.ID), orgUUID(inv.OrgID), inv.Email, inv.Role, nonNil(inv.Permissions), inv.Inviter.ID, inv.Inviter.Name,
 			string(inv.State), inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt, inv.FinishedAt, inv.Error, metadataText(inv.Metadata),
 			inv.Locale, inv.SendCount, inv.LastSentAt, nonNil(inv.TokenHash),
-			mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt}},
+			mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt,
+			inv.RedirectURL, inv.RemindedAt}},
 		ahead{q: "SELECT $1::text = 'pending' AND EXISTS (SELECT 1 FROM members WHERE org_id = $2 AND email = $3)",
 			args: []any{string(inv.State), orgUUID(inv.OrgID), inv.Email}})
 	if err != nil {
@@ -581,13 +594,15 @@ func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email s
 func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {
 	n, err := t.exec(ctx, `UPDATE invitations SET role = $1, permissions = $2, state = $3, updated_at = $4, expires_at = $5,
 		finished_at = $6, error = $7, metadata = $8, locale = $9, send_count = $10, last_sent_at = $11, token_hash = $12,
-		mail_state = $15, mail_attempts = $16, mail_error = $17, mail_next_at = $18, mail_sent_at = $19
+		mail_state = $15, mail_attempts = $16, mail_error = $17, mail_next_at = $18, mail_sent_at = $19,
+		redirect_url = $20, reminded_at = $21
 		WHERE org_id = $13 AND id = $14
 		AND ($3::text <> 'pending' OR NOT EXISTS (SELECT 1 FROM members m WHERE m.org_id = $13 AND m.email = invitations.email))`,
 		inv.Role, nonNil(inv.Permissions), string(inv.State), inv.UpdatedAt, inv.ExpiresAt,
 		inv.FinishedAt, inv.Error, metadataText(inv.Metadata), inv.Locale, inv.SendCount, inv.LastSentAt,
 		nonNil(inv.TokenHash), orgUUID(inv.OrgID), idUUID(inv.ID),
-		mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt)
+		mailState(inv.Mail.State), inv.Mail.Attempts, inv.Mail.LastError, inv.Mail.NextAttemptAt, inv.Mail.SentAt,
+		inv.RedirectURL, inv.RemindedAt)
 	if err != nil || n == 1 {
 		return err
 	}

@@ -51,3 +51,9 @@ func (t *tx) DeleteMailsBefore(ctx context.Context, before time.Time, limit int)
 	n, err := r.RowsAffected()
 	return int(n), err
 }
+
+func (t *tx) CountSeats(ctx context.Context, org invite.OrgID, now time.Time) (members, pending int, err error) {
+	err = t.queryRow(ctx, `SELECT (SELECT count(*) FROM members WHERE org_id = ?1),
+		(SELECT count(*) FROM invitations WHERE org_id = ?1 AND state = 'pending' AND expires_at > ?2)`, org, micros(now)).Scan(&members, &pending)
+	return members, pending, err
+}

@@ -349,25 +349,35 @@ func (t *tx) CountKeys(ctx context.Context) (int, error) {
 
 // ---- members
 
-const memberCols = "id, org_id, email, name, role, permissions, created_at, updated_at"
+const memberCols = "id, org_id, email, name, role, permissions, created_at, updated_at, metadata, invitation_id"
 
 func scanMember(row interface{ Scan(...any) error }) (*invite.Member, error) {
 	var m invite.Member
-	var perms string
+	var perms, metadata string
 	var created, updated int64
-	if err := row.Scan(&m.ID, &m.OrgID, &m.Email, &m.Name, &m.Role, &perms, &created, &updated); err != nil {
+	var invitation sql.NullString
+	if err := row.Scan(&m.ID, &m.OrgID, &m.Email, &m.Name, &m.Role, &perms, &created, &updated, &metadata, &invitation); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(perms), &m.Permissions); err != nil {
 		return nil, err
 	}
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
+	m.Metadata = json.RawMessage(metadata)
+	if invitation.Valid {
+		id, err := uuid.Parse(invitation.String)
+		if err != nil {
+			return nil, err
+		}
+		m.InvitationID = &id
+	}
 	return &m, nil
 }
 
 func (t *tx) CreateMember(ctx context.Context, m *invite.Member) error {
-	_, err := t.exec(ctx, "INSERT INTO members ("+memberCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		m.ID.String(), m.OrgID, m.Email, m.Name, m.Role, jsonText(nonNil(m.Permissions)), micros(m.CreatedAt), micros(m.UpdatedAt))
+	_, err := t.exec(ctx, "INSERT INTO members ("+memberCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		m.ID.String(), m.OrgID, m.Email, m.Name, m.Role, jsonText(nonNil(m.Permissions)), micros(m.CreatedAt), micros(m.UpdatedAt),
+		metadataText(m.Metadata), uuidText(m.InvitationID))
 	return err
 }
 
@@ -396,8 +406,8 @@ func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.
 }
 
 func (t *tx) UpdateMember(ctx context.Context, m *invite.Member) error {
-	return t.execOne(ctx, "UPDATE members SET name = ?, role = ?, permissions = ?, updated_at = ? WHERE org_id = ? AND id = ?",
-		m.Name, m.Role, jsonText(nonNil(m.Permissions)), micros(m.UpdatedAt), m.OrgID, m.ID.String())
+	return t.execOne(ctx, "UPDATE members SET name = ?, role = ?, permissions = ?, updated_at = ?, metadata = ? WHERE org_id = ? AND id = ?",
+		m.Name, m.Role, jsonText(nonNil(m.Permissions)), micros(m.UpdatedAt), metadataText(m.Metadata), m.OrgID, m.ID.String())
 }
 
 func (t *tx) DeleteMember(ctx context.Context, org invite.OrgID, id uuid.UUID) error {
@@ -437,16 +447,16 @@ func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
 // ---- invitations
 
 const invCols = "number, id, org_id, email, role, permissions, inviter_id, inviter_name, state, created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash, " +
-	"mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at"
+	"mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at, redirect_url, reminded_at"
 
 func scanInv(row interface{ Scan(...any) error }) (*invite.Invitation, error) {
 	var inv invite.Invitation
 	var perms, metadata, state, mailState string
 	var created, updated, expires int64
-	var finished, lastSent, mailNext, mailSent sql.NullInt64
+	var finished, lastSent, mailNext, mailSent, reminded sql.NullInt64
 	err := row.Scan(&inv.Number, &inv.ID, &inv.OrgID, &inv.Email, &inv.Role, &perms, &inv.Inviter.ID, &inv.Inviter.Name,
 		&state, &created, &updated, &expires, &finished, &inv.Error, &metadata, &inv.Locale, &inv.SendCount, &lastSent, &inv.TokenHash,
-		&mailState, &inv.Mail.Attempts, &inv.Mail.LastError, &mailNext, &mailSent)
+		&mailState, &inv.Mail.Attempts, &inv.Mail.LastError, &mailNext, &mailSent, &inv.RedirectURL, &reminded)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -459,7 +469,24 @@ func scanInv(row interface{ Scan(...any) error }) (*invite.Invitation, error) {
 	inv.FinishedAt, inv.LastSentAt = fromMicrosPtr(finished), fromMicrosPtr(lastSent)
 	inv.Mail.State = invite.MailState(mailState)
 	inv.Mail.NextAttemptAt, inv.Mail.SentAt = fromMicrosPtr(mailNext), fromMicrosPtr(mailSent)
+	inv.RemindedAt = fromMicrosPtr(reminded)
 	return &inv, nil
+}
+
+// metadataText is how a metadata object is stored: {} for none.
+func metadataText(m json.RawMessage) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	return string(m)
+}
+
+// uuidText stores an optional id.
+func uuidText(id *uuid.UUID) any {
+	if id == nil {
+		return nil
+	}
+	return id.String()
 }
 
 // mailState is how m.State is stored: an invitation made without one has no mail.
@@ -471,20 +498,18 @@ func mailState(m invite.MailDelivery) string {
 }
 
 func (t *tx) CreateInvitation(ctx context.Context, inv *invite.Invitation) error {
-	metadata := string(inv.Metadata)
-	if metadata == "" {
-		metadata = "{}"
-	}
+	metadata := metadataText(inv.Metadata)
 	// Exec rather than RETURNING, which costs SQLite a result table of its own.
 	r, err := t.exec(ctx, `INSERT INTO invitations (id, org_id, email, role, permissions, inviter_id, inviter_name, state,
 		created_at, updated_at, expires_at, finished_at, error, metadata, locale, send_count, last_sent_at, token_hash,
-		mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23
+		mail_state, mail_attempts, mail_error, mail_next_at, mail_sent_at, redirect_url, reminded_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25
 		WHERE ?8 <> 'pending' OR NOT EXISTS (SELECT 1 FROM members WHERE org_id = ?2 AND email = ?3)`,
 		inv.ID.String(), inv.OrgID, inv.Email, inv.Role, jsonText(nonNil(inv.Permissions)), inv.Inviter.ID, inv.Inviter.Name, string(inv.State),
 		micros(inv.CreatedAt), micros(inv.UpdatedAt), micros(inv.ExpiresAt), microsPtr(inv.FinishedAt), inv.Error, metadata,
 		inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt), nonNil(inv.TokenHash),
-		mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt), microsPtr(inv.Mail.SentAt))
+		mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt), microsPtr(inv.Mail.SentAt),
+		inv.RedirectURL, microsPtr(inv.RemindedAt))
 	if err != nil {
 		return err
 	}
@@ -522,12 +547,12 @@ func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email s
 func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {
 	return t.execOne(ctx, `UPDATE invitations SET role = ?, permissions = ?, state = ?, updated_at = ?, expires_at = ?,
 		finished_at = ?, error = ?, metadata = ?, locale = ?, send_count = ?, last_sent_at = ?, token_hash = ?,
-		mail_state = ?, mail_attempts = ?, mail_error = ?, mail_next_at = ?, mail_sent_at = ?
+		mail_state = ?, mail_attempts = ?, mail_error = ?, mail_next_at = ?, mail_sent_at = ?, redirect_url = ?, reminded_at = ?
 		WHERE org_id = ? AND id = ?`,
 		inv.Role, jsonText(nonNil(inv.Permissions)), string(inv.State), micros(inv.UpdatedAt), micros(inv.ExpiresAt),
-		microsPtr(inv.FinishedAt), inv.Error, string(inv.Metadata), inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt),
+		microsPtr(inv.FinishedAt), inv.Error, metadataText(inv.Metadata), inv.Locale, inv.SendCount, microsPtr(inv.LastSentAt),
 		nonNil(inv.TokenHash), mailState(inv.Mail), inv.Mail.Attempts, inv.Mail.LastError, microsPtr(inv.Mail.NextAttemptAt),
-		microsPtr(inv.Mail.SentAt), inv.OrgID, inv.ID.String())
+		microsPtr(inv.Mail.SentAt), inv.RedirectURL, microsPtr(inv.RemindedAt), inv.OrgID, inv.ID.String())
 }
 
 // invWhere renders a filter's conditions; states match as observed at f.Now.
