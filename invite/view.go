@@ -10,8 +10,8 @@ import (
 
 // OrganizationView is an organization as the API shows it.
 type OrganizationView struct {
-	ID        string    `json:"id" doc:"ULID; the same 128 bits in UUID form are accepted in paths"`
-	Name      string    `json:"name"`
+	ID        string     `json:"id" doc:"ULID; the same 128 bits in UUID form are accepted in paths"`
+	Name      string     `json:"name"`
 	Settings  Settings   `json:"settings"`
 	Seats     *SeatsView `json:"seats,omitempty" doc:"How the seats are used; in the answer to a get of one organization"`
 	CreatedAt time.Time  `json:"created_at"`
