@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -65,6 +66,7 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 	h.registerOrgs(api)
 	h.registerKeys(api)
 	h.registerInvitations(api)
+	h.registerBulk(api)
 	h.registerMembers(api)
 	h.registerInvitee(api)
 	h.registerEvents(api)
@@ -72,24 +74,36 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 	return api
 }
 
-// requireJSON refuses a body that is not labelled as JSON with 415 before
-// the key is checked: huma would read a body with no Content-Type as JSON,
-// and a browser sends one cross-site, with the Basic credentials it
-// remembers, without asking first. The refusal may be on a path that holds
-// a token: it is not cached and sends no referrer.
+// requireJSON refuses a body that is not labelled as JSON (or, where the
+// operation takes one, CSV) with 415 before the key is checked: huma would
+// read a body with no Content-Type as JSON, and a browser sends one
+// cross-site, with the Basic credentials it remembers, without asking
+// first (text/csv is not a type it sends so). The refusal may be on a path
+// that holds a token: it is not cached and sends no referrer.
 func requireJSON(api huma.API) func(huma.Context, func(huma.Context)) {
 	return func(ctx huma.Context, next func(huma.Context)) {
-		if ctx.Operation().RequestBody != nil {
+		if rb := ctx.Operation().RequestBody; rb != nil {
 			r, _ := humago.Unwrap(ctx)
-			if r.ContentLength != 0 && !input.JSONMediaType(ctx.Header("Content-Type")) {
+			ct := ctx.Header("Content-Type")
+			csv := rb.Content["text/csv"] != nil
+			if r.ContentLength != 0 && !input.JSONMediaType(ct) && !(csv && mediaType(ct) == "text/csv") {
 				ctx.SetHeader("Cache-Control", "no-store")
 				ctx.SetHeader("Referrer-Policy", "no-referrer")
-				_ = huma.WriteErr(api, ctx, http.StatusUnsupportedMediaType, "the request body must be sent as Content-Type: application/json")
+				msg := "the request body must be sent as Content-Type: application/json"
+				if csv {
+					msg += " or text/csv"
+				}
+				_ = huma.WriteErr(api, ctx, http.StatusUnsupportedMediaType, msg)
 				return
 			}
 		}
 		next(ctx)
 	}
+}
+
+func mediaType(contentType string) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt
 }
 
 // authenticate checks the key of every operation that declares security.
@@ -164,25 +178,14 @@ func orgFor(raw string) (invite.OrgID, error) {
 	return id, problem(err)
 }
 
-var statusOf = map[invite.Kind]int{
-	invite.KindInvalid:         http.StatusUnprocessableEntity,
-	invite.KindBadRequest:      http.StatusBadRequest,
-	invite.KindUnauthorized:    http.StatusUnauthorized,
-	invite.KindForbidden:       http.StatusForbidden,
-	invite.KindNotFound:        http.StatusNotFound,
-	invite.KindConflict:        http.StatusConflict,
-	invite.KindTooManyRequests: http.StatusTooManyRequests,
-	invite.KindUnavailable:     http.StatusServiceUnavailable,
-}
-
 // problem turns a core error into an RFC 9457 answer; anything unexpected is
 // a 500 that says nothing of its cause (the server logs it).
 func problem(err error) error {
 	if err == nil {
 		return nil
 	}
-	status, ok := statusOf[invite.ErrorKind(err)]
-	if !ok {
+	status := invite.ErrorKind(err).HTTPStatus()
+	if status == http.StatusInternalServerError {
 		slog.Error("internal error", "err", err)
 		return huma.Error500InternalServerError("internal error")
 	}

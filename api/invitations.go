@@ -10,23 +10,40 @@ import (
 	"github.com/invitd/invitd/invite"
 )
 
+// CreateBody asks for one invitation: the body of a create, and a row of a
+// bulk create.
+type CreateBody struct {
+	Email       string   `json:"email" maxLength:"254"`
+	Role        string   `json:"role,omitempty" doc:"One of the organization's roles; its default role when empty"`
+	Permissions []string `json:"permissions,omitempty" maxItems:"100"`
+	ExpiresIn   int64    `json:"expires_in,omitempty" minimum:"3600" maximum:"2592000" doc:"Seconds; the organization's TTL when empty"`
+	Inviter     struct {
+		ID   string `json:"id,omitempty" maxLength:"200"`
+		Name string `json:"name,omitempty" maxLength:"200"`
+	} `json:"inviter,omitempty" doc:"Who sends the invitation, as you name them"`
+	Metadata    map[string]any `json:"metadata,omitempty" doc:"A small JSON object (at most 4 KiB) returned as given"`
+	Locale      string         `json:"locale,omitempty" doc:"Language of the mail, e.g. en or ja"`
+	SendEmail   *bool          `json:"send_email,omitempty" doc:"false: no mail is sent and accept_url is returned once"`
+	RedirectURL string         `json:"redirect_url,omitempty" maxLength:"2048" doc:"Where the invitee page sends the invitee after Accept or Decline (303, with invitation_id, organization_id and state added to the query); its origin must be in the organization's allowed_redirect_origins"`
+}
+
+// create is what b asks the core for.
+func (b *CreateBody) create() invite.CreateInvitation {
+	c := invite.CreateInvitation{
+		Email: b.Email, Role: b.Role, Permissions: b.Permissions, ExpiresIn: b.ExpiresIn,
+		Inviter: invite.Inviter(b.Inviter), Locale: b.Locale, NoEmail: b.SendEmail != nil && !*b.SendEmail,
+		RedirectURL: b.RedirectURL,
+	}
+	if b.Metadata != nil {
+		c.Metadata, _ = json.Marshal(b.Metadata)
+	}
+	return c
+}
+
 type createInvitationInput struct {
 	OrgPath
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Retrying with the same key and body within 24 hours returns the first answer"`
-	Body           struct {
-		Email       string   `json:"email" maxLength:"254"`
-		Role        string   `json:"role,omitempty" doc:"One of the organization's roles; its default role when empty"`
-		Permissions []string `json:"permissions,omitempty" maxItems:"100"`
-		ExpiresIn   int64    `json:"expires_in,omitempty" minimum:"3600" maximum:"2592000" doc:"Seconds; the organization's TTL when empty"`
-		Inviter     struct {
-			ID   string `json:"id,omitempty" maxLength:"200"`
-			Name string `json:"name,omitempty" maxLength:"200"`
-		} `json:"inviter,omitempty" doc:"Who sends the invitation, as you name them"`
-		Metadata    map[string]any `json:"metadata,omitempty" doc:"A small JSON object (at most 4 KiB) returned as given"`
-		Locale      string         `json:"locale,omitempty" doc:"Language of the mail, e.g. en or ja"`
-		SendEmail   *bool          `json:"send_email,omitempty" doc:"false: no mail is sent and accept_url is returned once"`
-		RedirectURL string         `json:"redirect_url,omitempty" maxLength:"2048" doc:"Where the invitee page sends the invitee after Accept or Decline (303, with invitation_id, organization_id and state added to the query); its origin must be in the organization's allowed_redirect_origins"`
-	}
+	Body           CreateBody
 }
 
 type listInvitationsInput struct {
@@ -66,16 +83,8 @@ func (h *handlers) registerInvitations(api huma.API) {
 			if err != nil {
 				return nil, err
 			}
-			b := in.Body
-			c := invite.CreateInvitation{
-				Email: b.Email, Role: b.Role, Permissions: b.Permissions, ExpiresIn: b.ExpiresIn,
-				Inviter: invite.Inviter(b.Inviter), Locale: b.Locale, NoEmail: b.SendEmail != nil && !*b.SendEmail,
-				RedirectURL:    b.RedirectURL,
-				IdempotencyKey: in.IdempotencyKey, IdempotencyScope: invite.PrincipalFrom(ctx).KeyID,
-			}
-			if b.Metadata != nil {
-				c.Metadata, _ = json.Marshal(b.Metadata)
-			}
+			c := in.Body.create()
+			c.IdempotencyKey, c.IdempotencyScope = in.IdempotencyKey, invite.PrincipalFrom(ctx).KeyID
 			res, err := h.svc.CreateInvitation(ctx, org, c)
 			if err != nil {
 				return nil, problem(err)

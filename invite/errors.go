@@ -23,6 +23,30 @@ const (
 	KindUnavailable          // something invitd depends on failed for now; try again (503)
 )
 
+// HTTPStatus is the status the native API answers a kind of error with;
+// 500 for KindInternal.
+func (k Kind) HTTPStatus() int {
+	switch k {
+	case KindInvalid:
+		return 422
+	case KindBadRequest:
+		return 400
+	case KindUnauthorized:
+		return 401
+	case KindForbidden:
+		return 403
+	case KindNotFound:
+		return 404
+	case KindConflict:
+		return 409
+	case KindTooManyRequests:
+		return 429
+	case KindUnavailable:
+		return 503
+	}
+	return 500
+}
+
 // Error is the one error type the core returns for anything a caller did.
 type Error struct {
 	Kind    Kind

@@ -276,4 +276,7 @@ type IdempotencyRecord struct {
 	RequestHash  []byte
 	InvitationID uuid.UUID
 	CreatedAt    time.Time
+	// Answer is a bulk create's answer, given again as it was; nil for a
+	// single create, whose invitation is read again.
+	Answer json.RawMessage
 }

@@ -521,20 +521,9 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 			return nil, err
 		}
 	}
-	role, perms, err := o.checkGrant(c.Role, c.Permissions)
+	role, perms, err := o.prepare(&c)
 	if err != nil {
 		return nil, err
-	}
-	if err := o.Settings.checkDomain(c.Email); err != nil {
-		return nil, err
-	}
-	if c.RedirectURL != "" {
-		if c.RedirectURL, err = o.Settings.checkRedirect("redirect_url", c.RedirectURL); err != nil {
-			return nil, err
-		}
-	}
-	if c.Locale == "" {
-		c.Locale = o.Settings.Locale
 	}
 	// The address's mails are counted before the insert, which takes the
 	// count's lock before any invitation's (as a resend does), and decided
@@ -545,21 +534,7 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 			return nil, err
 		}
 	}
-	ttl := time.Duration(o.Settings.InvitationTTL) * time.Second
-	if c.ExpiresIn != 0 {
-		ttl = time.Duration(c.ExpiresIn) * time.Second
-	}
-	inv := &Invitation{
-		ID: newUUIDv7(), OrgID: org, Email: c.Email, Role: role, Permissions: perms,
-		Inviter: c.Inviter, State: StatePending, CreatedAt: now, UpdatedAt: now,
-		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale, RedirectURL: c.RedirectURL,
-		Mail: MailDelivery{State: MailNone},
-	}
-	if !c.NoEmail {
-		inv.SendCount = 1
-		inv.LastSentAt = &now
-		inv.Mail.State = MailQueued
-	}
+	inv := newInvitation(o, &c, role, perms, now)
 	// The insert comes first: it refuses an existing member (ErrDuplicateMember),
 	// one who joins while this transaction runs too, and a pending invitation
 	// already stored, which the usual create never meets and so never looks for.
@@ -597,10 +572,8 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	res := &Created{Invitation: inv}
 	if c.NoEmail {
 		res.Token = s.linkOf(inv)
-	} else if err := s.enqueueMail(ch, inv); err != nil {
-		return nil, err
 	}
-	if err := s.enqueueExpiry(ch, inv); err != nil {
+	if err := s.queueNew(ch, inv); err != nil {
 		return nil, err
 	}
 	if c.IdempotencyKey != "" {
@@ -622,8 +595,62 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 	if err := created.refuseInvitation(now); err != nil {
 		return nil, err
 	}
-	ch.emit(org, EventInvitationCreated, inv.ID.String(), ViewInvitation(inv))
 	return res, nil
+}
+
+// prepare checks c against o's rules that need no other row (the grant,
+// the domain policy, the redirect) and fills in o's defaults.
+func (o *Organization) prepare(c *CreateInvitation) (role string, perms []string, err error) {
+	if role, perms, err = o.checkGrant(c.Role, c.Permissions); err != nil {
+		return "", nil, err
+	}
+	if err := o.Settings.checkDomain(c.Email); err != nil {
+		return "", nil, err
+	}
+	if c.RedirectURL != "" {
+		if c.RedirectURL, err = o.Settings.checkRedirect("redirect_url", c.RedirectURL); err != nil {
+			return "", nil, err
+		}
+	}
+	if c.Locale == "" {
+		c.Locale = o.Settings.Locale
+	}
+	return role, perms, nil
+}
+
+// newInvitation is the pending invitation c asks for in o, made at now.
+func newInvitation(o *Organization, c *CreateInvitation, role string, perms []string, now time.Time) *Invitation {
+	ttl := time.Duration(o.Settings.InvitationTTL) * time.Second
+	if c.ExpiresIn != 0 {
+		ttl = time.Duration(c.ExpiresIn) * time.Second
+	}
+	inv := &Invitation{
+		ID: newUUIDv7(), OrgID: o.ID, Email: c.Email, Role: role, Permissions: perms,
+		Inviter: c.Inviter, State: StatePending, CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: now.Add(ttl), Metadata: c.Metadata, Locale: c.Locale, RedirectURL: c.RedirectURL,
+		Mail: MailDelivery{State: MailNone},
+	}
+	if !c.NoEmail {
+		inv.SendCount = 1
+		inv.LastSentAt = &now
+		inv.Mail.State = MailQueued
+	}
+	return inv
+}
+
+// queueNew queues what follows a new invitation once stored: its mail
+// (unless it was made without one), its expiry, and its event.
+func (s *Service) queueNew(ch *change, inv *Invitation) error {
+	if inv.SendCount > 0 {
+		if err := s.enqueueMail(ch, inv); err != nil {
+			return err
+		}
+	}
+	if err := s.enqueueExpiry(ch, inv); err != nil {
+		return err
+	}
+	ch.emit(inv.OrgID, EventInvitationCreated, inv.ID.String(), ViewInvitation(inv))
+	return nil
 }
 
 // clearPending makes room for a new pending invitation to email: a stored

@@ -110,6 +110,13 @@ func (o Object) MarshalJSON() ([]byte, error) {
 	return o, nil
 }
 
+// UnmarshalJSON keeps the object as written, for answers read back (a bulk
+// create's, given again for its Idempotency-Key).
+func (o *Object) UnmarshalJSON(b []byte) error {
+	*o = append((*o)[:0], b...)
+	return nil
+}
+
 // Timestamp formats t as time.Time's JSON does. Lists carry many times, and a
 // string encodes several times faster than a json.Marshaler.
 func Timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -259,4 +266,34 @@ func marshal(v any) json.RawMessage {
 		panic("invite: a view failed to encode: " + err.Error())
 	}
 	return b
+}
+
+// BulkView is the answer to a bulk create: one result per row, in order.
+type BulkView struct {
+	Results []BulkResultView `json:"results"`
+	Created int              `json:"created"`
+	Skipped int              `json:"skipped"`
+	Errors  int              `json:"errors"`
+	DryRun  bool             `json:"dry_run" doc:"true: every row was checked and nothing was written"`
+}
+
+// BulkResultView is what became of one row of a bulk create.
+type BulkResultView struct {
+	Index      int             `json:"index" doc:"The row's place in the request, from 0 (the first row after a CSV header)"`
+	Email      string          `json:"email"`
+	Status     string          `json:"status" enum:"created,skipped,error"`
+	Invitation *InvitationView `json:"invitation,omitempty" doc:"The invitation made (in a dry run, as it would be made)"`
+	Error      *BulkErrorView  `json:"error,omitempty" doc:"Why the row was not created"`
+}
+
+// BulkErrorView is why a row of a bulk create was not created, as the
+// single create would have answered it.
+type BulkErrorView struct {
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func (r *BulkResultView) fail(err error) {
+	r.Status = BulkError
+	r.Error = &BulkErrorView{Status: ErrorKind(err).HTTPStatus(), Detail: ErrorMessage(err)}
 }

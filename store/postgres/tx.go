@@ -695,11 +695,13 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {
 	r := invite.IdempotencyRecord{Scope: scope, Key: key}
 	var id pgtype.UUID
-	err := t.queryRow(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2",
-		scope, key).Scan(&r.RequestHash, &id, &r.CreatedAt)
+	var answer []byte
+	err := t.queryRow(ctx, "SELECT request_hash, invitation_id, created_at, answer FROM idempotency_keys WHERE scope = $1 AND key = $2",
+		scope, key).Scan(&r.RequestHash, &id, &r.CreatedAt, &answer)
 	if err != nil {
 		return nil, notFound(err)
 	}
+	r.Answer = answer
 	r.InvitationID = id.Bytes
 	r.CreatedAt = utc(r.CreatedAt)
 	return &r, nil
@@ -708,9 +710,9 @@ func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.Ide
 // PutIdempotency stores r; a key stored already is reported without aborting
 // the transaction.
 func (t *tx) PutIdempotency(ctx context.Context, r *invite.IdempotencyRecord) error {
-	n, err := t.exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, invitation_id, created_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING`,
-		r.Scope, r.Key, r.RequestHash, idUUID(r.InvitationID), r.CreatedAt)
+	n, err := t.exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, invitation_id, created_at, answer)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING`,
+		r.Scope, r.Key, r.RequestHash, idUUID(r.InvitationID), r.CreatedAt, []byte(r.Answer))
 	if err == nil && n == 0 {
 		return invite.ErrDuplicateIdempotencyKey
 	}

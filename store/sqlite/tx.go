@@ -627,8 +627,8 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {
 	r := invite.IdempotencyRecord{Scope: scope, Key: key}
 	var created int64
-	err := t.queryRow(ctx, "SELECT request_hash, invitation_id, created_at FROM idempotency_keys WHERE scope = ? AND key = ?",
-		scope, key).Scan(&r.RequestHash, &r.InvitationID, &created)
+	err := t.queryRow(ctx, "SELECT request_hash, invitation_id, created_at, answer FROM idempotency_keys WHERE scope = ? AND key = ?",
+		scope, key).Scan(&r.RequestHash, &r.InvitationID, &created, &r.Answer)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -637,8 +637,8 @@ func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.Ide
 }
 
 func (t *tx) PutIdempotency(ctx context.Context, r *invite.IdempotencyRecord) error {
-	_, err := t.exec(ctx, "INSERT INTO idempotency_keys (scope, key, request_hash, invitation_id, created_at) VALUES (?, ?, ?, ?, ?)",
-		r.Scope, r.Key, r.RequestHash, r.InvitationID.String(), micros(r.CreatedAt))
+	_, err := t.exec(ctx, "INSERT INTO idempotency_keys (scope, key, request_hash, invitation_id, created_at, answer) VALUES (?, ?, ?, ?, ?, ?)",
+		r.Scope, r.Key, r.RequestHash, r.InvitationID.String(), micros(r.CreatedAt), []byte(r.Answer))
 	return err
 }
 

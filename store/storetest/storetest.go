@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Webhooks", testWebhooks},
 		{"Secrets", testSecrets},
 		{"Limits", testLimits},
+		{"Policies", testPolicies},
+		{"Bulk", testBulk},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/invitd/invitd/internal/input"
+	"github.com/invitd/invitd/invite"
+)
+
+// BulkBody is a bulk create sent as JSON.
+type BulkBody struct {
+	Invitations []CreateBody `json:"invitations" maxItems:"1000" doc:"At most 1,000 create bodies"`
+	DryRun      bool         `json:"dry_run,omitempty" doc:"true: check every row and write nothing"`
+}
+
+type bulkInput struct {
+	OrgPath
+	DryRun         bool   `query:"dry_run" doc:"true: check every row and write nothing (for a CSV body; a JSON body may say dry_run itself)"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Retrying with the same key and body within 24 hours returns the first answer"`
+	ContentType    string `header:"Content-Type"`
+	RawBody        []byte `contentType:"text/csv"`
+}
+
+func (h *handlers) registerBulk(api huma.API) {
+	o := op("POST", "/v1/organizations/{org_id}/invitations/bulk", "bulk-create-invitations",
+		"Invite up to 1,000 addresses in one request, from JSON or CSV, with a result per row", "Invitations", http.StatusOK, true)
+	o.Description = "A JSON body is `{\"invitations\": [<create bodies>], \"dry_run\": false}`. " +
+		"A `text/csv` body has a header row naming its columns, of `" + strings.Join(invite.CSVColumns, ", ") + "` (email required); " +
+		"permissions are separated by spaces or semicolons, metadata is a JSON object; `?dry_run=true` checks without writing. " +
+		"Every row is held to the rules of a single create: a row that cannot be invited is an `error` row " +
+		"(with the status and detail a single create would answer) and does not stop the others; a row repeating an earlier " +
+		"row's address is `skipped`. At most 1,000 rows and 1 MiB."
+	o.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+		"application/json": {Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[BulkBody](), true, "BulkBody")},
+	}}
+	huma.Register(api, o, func(ctx context.Context, in *bulkInput) (*body[*invite.BulkView], error) {
+		org, err := orgFor(in.OrgID)
+		if err != nil {
+			return nil, err
+		}
+		rows, dryRun, err := bulkRows(in)
+		if err != nil {
+			return nil, problem(err)
+		}
+		res, err := h.svc.BulkCreate(ctx, org, rows, invite.BulkOptions{DryRun: dryRun,
+			IdempotencyKey: in.IdempotencyKey, IdempotencyScope: invite.PrincipalFrom(ctx).KeyID})
+		if err != nil {
+			return nil, problem(err)
+		}
+		return &body[*invite.BulkView]{res.View}, nil
+	})
+}
+
+// bulkRows reads a bulk create's body as its Content-Type says.
+func bulkRows(in *bulkInput) ([]invite.BulkRow, bool, error) {
+	if mt, _, _ := mime.ParseMediaType(in.ContentType); mt == "text/csv" {
+		rows, err := invite.ParseCSV(bytes.NewReader(in.RawBody))
+		return rows, in.DryRun, err
+	}
+	var b BulkBody
+	if err := input.CheckJSON(in.RawBody); err != nil {
+		return nil, false, invite.BadRequest("%s", err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(in.RawBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, false, invite.Invalid("%s must be a JSON %s", te.Field, te.Type.Kind())
+		}
+		return nil, false, invite.BadRequest("the body is not a bulk create: %v", err)
+	}
+	if dec.More() {
+		return nil, false, invite.BadRequest("the body holds more than one JSON value")
+	}
+	if b.Invitations == nil {
+		return nil, false, invite.Invalid("invitations is required: a list of create bodies")
+	}
+	rows := make([]invite.BulkRow, len(b.Invitations))
+	for i := range b.Invitations {
+		rows[i].Create = b.Invitations[i].create()
+	}
+	return rows, b.DryRun || in.DryRun, nil
+}

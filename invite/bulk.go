@@ -1,0 +1,297 @@
+package invite
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/google/uuid"
+)
+
+// Bounds of a bulk create.
+const (
+	MaxBulkRows  = 1000
+	MaxBulkBytes = 1 << 20
+)
+
+// BulkRow is one row of a bulk create: the create it asks for, or, when a
+// surface could not read the row (a CSV cell that is not a number), why.
+type BulkRow struct {
+	Create CreateInvitation
+	Err    error
+}
+
+// The statuses of a bulk row.
+const (
+	BulkCreated = "created"
+	BulkSkipped = "skipped"
+	BulkError   = "error"
+)
+
+// BulkOptions say how a bulk create runs.
+type BulkOptions struct {
+	// DryRun checks every row and writes nothing.
+	DryRun bool
+	// IdempotencyKey, with IdempotencyScope naming the caller, makes a
+	// retried bulk create give the first answer.
+	IdempotencyKey   string
+	IdempotencyScope string
+}
+
+// Bulk is the answer to a bulk create.
+type Bulk struct {
+	View *BulkView
+	// Replayed: an earlier request with the same idempotency key made it.
+	Replayed bool
+}
+
+// errDryRun undoes a dry run's change once every row is decided.
+var errDryRun = errors.New("dry run")
+
+// BulkCreate invites every row's address into org in one transaction, each
+// row held to the same rules as a single create. A row that cannot be
+// invited is an error row and does not stop the others; a row repeating an
+// earlier row's address is skipped. Either way it writes nothing of its
+// own.
+func (s *Service) BulkCreate(ctx context.Context, org OrgID, rows []BulkRow, opts BulkOptions) (*Bulk, error) {
+	if err := authorize(ctx, org, ScopeInvitationsWrite); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, Invalid("invitations must hold at least one row")
+	}
+	if len(rows) > MaxBulkRows {
+		return nil, Invalid("a bulk create takes at most %d rows; this one has %d", MaxBulkRows, len(rows))
+	}
+	if len(opts.IdempotencyKey) > 255 {
+		return nil, Invalid("Idempotency-Key is longer than 255 characters")
+	}
+	for i := range rows {
+		if rows[i].Err == nil {
+			rows[i].Err = rows[i].Create.normalize()
+		}
+		rows[i].Create.IdempotencyKey, rows[i].Create.IdempotencyScope = "", ""
+	}
+	var reqHash []byte
+	scope := "bulk|" + opts.IdempotencyScope + "|" + org.String()
+	if opts.IdempotencyKey != "" && !opts.DryRun {
+		reqHash = bulkHash(rows)
+	}
+	var out *Bulk
+	err := s.write(ctx, func(ch *change) error {
+		if reqHash != nil {
+			rec, err := ch.tx.GetIdempotency(ctx, scope, opts.IdempotencyKey)
+			switch {
+			case err == nil && !rec.CreatedAt.Before(ch.now.Add(-IdempotencyTTL)):
+				if string(rec.RequestHash) != string(reqHash) {
+					return Invalid("Idempotency-Key %q was already used with a different request", opts.IdempotencyKey)
+				}
+				var v BulkView
+				if err := json.Unmarshal(rec.Answer, &v); err != nil {
+					return err
+				}
+				out = &Bulk{View: &v, Replayed: true}
+				return nil
+			case err != nil && !errors.Is(err, ErrNotFound):
+				return err
+			}
+			if err := ch.tx.DeleteIdempotencyBefore(ctx, ch.now.Add(-IdempotencyTTL)); err != nil {
+				return err
+			}
+		}
+		v, err := s.bulkCreate(ch, org, rows)
+		if err != nil {
+			return err
+		}
+		v.DryRun = opts.DryRun
+		out = &Bulk{View: v}
+		if opts.DryRun {
+			return errDryRun
+		}
+		if reqHash == nil {
+			return nil
+		}
+		return ch.tx.PutIdempotency(ctx, &IdempotencyRecord{Scope: scope, Key: opts.IdempotencyKey,
+			RequestHash: reqHash, InvitationID: uuid.Nil, CreatedAt: ch.now, Answer: marshal(v)})
+	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	if errors.Is(err, ErrDuplicateIdempotencyKey) {
+		return nil, Conflict("a request with this Idempotency-Key is in progress")
+	}
+	if errors.Is(err, ErrDuplicatePending) || errors.Is(err, ErrDuplicateMember) {
+		return nil, Conflict("an address of this request was invited or became a member while it ran; nothing was created, try again")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// bulkHash is what a bulk create's Idempotency-Key is bound to.
+func bulkHash(rows []BulkRow) []byte {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, r := range rows {
+		_ = enc.Encode(r.Create)
+		if r.Err != nil {
+			_ = enc.Encode(r.Err.Error())
+		}
+	}
+	return h.Sum(nil)
+}
+
+// bulkCounts are the organization's counts a bulk create keeps as it goes:
+// read once, with their locks, before any row, and moved by each row
+// created.
+type bulkCounts struct {
+	seats   *Seats
+	pending int // with max_pending
+	created *windowCount
+}
+
+func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, error) {
+	o, err := s.getOrg(ch.ctx, ch.tx, org)
+	if err != nil {
+		return nil, err
+	}
+	// The organization's counts are read first, which on PostgreSQL takes
+	// their lock for the whole bulk; a single create takes it last. The two
+	// can only wait on each other for the same address, a deadlock the
+	// database breaks and the store retries.
+	var n bulkCounts
+	if o.Settings.MaxMembers > 0 {
+		seats, err := s.countSeats(ch, o)
+		if err != nil {
+			return nil, err
+		}
+		n.seats = &seats
+	}
+	if o.Settings.MaxPending > 0 {
+		if n.pending, err = ch.tx.CountInvitations(ch.ctx, InvitationFilter{Org: org, States: []State{StatePending}, Now: ch.now}); err != nil {
+			return nil, err
+		}
+	}
+	if n.created, err = s.countCreated(ch, o, 0); err != nil {
+		return nil, err
+	}
+	v := &BulkView{Results: make([]BulkResultView, len(rows))}
+	seen := map[string]int{}
+	for i, row := range rows {
+		r := &v.Results[i]
+		r.Index, r.Email = i, row.Create.Email
+		if row.Err != nil {
+			r.fail(row.Err)
+			continue
+		}
+		if first, dup := seen[row.Create.Email]; dup {
+			r.Status = BulkSkipped
+			r.Error = &BulkErrorView{Status: 409, Detail: "skipped: the address repeats row " + strconv.Itoa(first) + " of this request"}
+			continue
+		}
+		seen[row.Create.Email] = i
+		inv, err := s.bulkRow(ch, o, row.Create, &n)
+		if err != nil {
+			if ErrorKind(err) == KindInternal {
+				return nil, err // the store failed: the bulk as a whole
+			}
+			r.fail(err)
+			continue
+		}
+		r.Status, r.Invitation = BulkCreated, ViewInvitation(inv)
+	}
+	for _, r := range v.Results {
+		switch r.Status {
+		case BulkCreated:
+			v.Created++
+		case BulkSkipped:
+			v.Skipped++
+		default:
+			v.Errors++
+		}
+	}
+	return v, nil
+}
+
+// bulkRow creates one row's invitation, every rule decided before its
+// first write so that a refused row leaves nothing behind.
+func (s *Service) bulkRow(ch *change, o *Organization, c CreateInvitation, n *bulkCounts) (*Invitation, error) {
+	ctx, tx, now := ch.ctx, ch.tx, ch.now
+	role, perms, err := o.prepare(&c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.GetMemberByEmail(ctx, o.ID, c.Email); err == nil {
+		return nil, Conflict("%s is already a member of this organization", c.Email)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	var mails *windowCount
+	if !c.NoEmail {
+		if mails, err = s.countMails(ch, o, c.Email); err != nil {
+			return nil, err
+		}
+	}
+	old, err := tx.GetPendingInvitation(ctx, o.ID, c.Email, true)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		old = nil
+	case err != nil:
+		return nil, err
+	default:
+		if expired, err := s.settleExpiry(ch, old); err != nil {
+			return nil, err
+		} else if expired {
+			old = nil
+		} else if !c.Force {
+			return nil, Conflict("a pending invitation for %s already exists (id %s)", c.Email, old.ID)
+		}
+	}
+	if err := mails.refuseMail(now, c.Email); err != nil {
+		return nil, err
+	}
+	freed := 0 // a forced create cancels the pending one it replaces
+	if old != nil {
+		freed = 1
+	}
+	if n.seats != nil {
+		seats := *n.seats
+		seats.Pending += 1 - freed
+		if err := refuseSeat(seats); err != nil {
+			return nil, err
+		}
+	}
+	if max := o.Settings.MaxPending; max > 0 && n.pending+1-freed > max {
+		return nil, Conflict("the organization has reached its limit of %d pending invitations", max)
+	}
+	if err := n.created.refuseInvitation(now); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		if err := s.finish(ch, old, ActionCancel); err != nil {
+			return nil, err
+		}
+	}
+	inv := newInvitation(o, &c, role, perms, now)
+	if err := tx.CreateInvitation(ctx, inv); err != nil {
+		if old == nil && (errors.Is(err, ErrDuplicatePending) || errors.Is(err, ErrDuplicateMember)) {
+			// Made by a write that committed after this one looked.
+			return nil, Conflict("%s was invited or became a member while this request ran", c.Email)
+		}
+		return nil, err
+	}
+	if err := s.queueNew(ch, inv); err != nil {
+		return nil, err
+	}
+	if n.seats != nil {
+		n.seats.Pending += 1 - freed
+	}
+	n.pending += 1 - freed
+	if n.created != nil {
+		n.created.n++
+	}
+	return inv, nil
+}
