@@ -627,11 +627,13 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {
 	r := invite.IdempotencyRecord{Scope: scope, Key: key}
 	var created int64
+	var answer []byte
 	err := t.queryRow(ctx, "SELECT request_hash, invitation_id, created_at, answer FROM idempotency_keys WHERE scope = ? AND key = ?",
-		scope, key).Scan(&r.RequestHash, &r.InvitationID, &created, &r.Answer)
+		scope, key).Scan(&r.RequestHash, &r.InvitationID, &created, &answer)
 	if err != nil {
 		return nil, notFound(err)
 	}
+	r.Answer = answer
 	r.CreatedAt = fromMicros(created)
 	return &r, nil
 }
