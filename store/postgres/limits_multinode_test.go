@@ -1,20 +1,21 @@
 package postgres
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// Three invitd processes on one database hold the mail and hourly limits
-// exactly: creates and Upsun force re-invites of one address racing across
-// them mail it no more than its limit allows, and creates of many
-// addresses make no more invitations than the organization's hourly limit.
+// Three invitd processes on one database hold the mail, hourly and seat
+// limits exactly: creates and Upsun force re-invites of one address racing
+// across them mail it no more than its limit allows, creates of many
+// addresses make no more invitations than the organization's hourly limit,
+// and no more than its seats allow.
 func TestLimitsAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three invitd processes")
@@ -22,40 +23,12 @@ func TestLimitsAcrossNodes(t *testing.T) {
 	db := emptyDatabase(t)
 	c := startCluster(t, db)
 
-	// race sends n requests at once, spread over the nodes, and counts the
-	// answers by status.
-	race := func(n int, req func(i int) (method, path string, body any)) map[int]int {
-		t.Helper()
-		replies := make([]reply, n)
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				m, p, b := req(i)
-				replies[i], _, errs[i] = c.rr(m, p, b)
-			})
-		}
-		close(start)
-		wg.Wait()
-		statuses := map[int]int{}
-		for i, r := range replies {
-			if errs[i] != nil {
-				t.Errorf("request %d: %v", i, errs[i])
-				continue
-			}
-			statuses[r.status]++
-		}
-		return statuses
-	}
-
 	t.Run("mails to one address", func(t *testing.T) {
 		org := c.must(t, 0, http.StatusCreated, "POST", "/v1/organizations", map[string]any{"name": "Mail"}).str("id")
 		const email = "race-mail@example.com"
 		native := "/v1/organizations/" + org + "/invitations"
 		upsun := "/compat/upsun/organizations/" + org + "/invitations"
-		got := race(50, func(i int) (string, string, any) {
+		got := c.race(t, 50, func(i int) (string, string, any) {
 			if i%2 == 0 {
 				return "POST", native, map[string]any{"email": email}
 			}
@@ -112,7 +85,7 @@ func TestLimitsAcrossNodes(t *testing.T) {
 		org := c.must(t, 1, http.StatusCreated, "POST", "/v1/organizations",
 			map[string]any{"name": "Busy", "settings": map[string]any{"max_invitations_per_hour": 20}}).str("id")
 		path := "/v1/organizations/" + org + "/invitations"
-		got := race(50, func(i int) (string, string, any) {
+		got := c.race(t, 50, func(i int) (string, string, any) {
 			return "POST", path, map[string]any{"email": "user" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.com"}
 		})
 		if got[http.StatusCreated] != 20 || got[http.StatusTooManyRequests] != 30 {
@@ -121,6 +94,38 @@ func TestLimitsAcrossNodes(t *testing.T) {
 		list := c.must(t, 2, http.StatusOK, "GET", path+"?limit=100", nil)
 		if n := len(list.body["data"].([]any)); n != 20 {
 			t.Errorf("%d invitations stored, want 20", n)
+		}
+		t.Logf("answers %v", got)
+	})
+
+	t.Run("seats", func(t *testing.T) {
+		org := c.must(t, 2, http.StatusCreated, "POST", "/v1/organizations",
+			map[string]any{"name": "Seats", "settings": map[string]any{"max_members": 12}}).str("id")
+		path := "/v1/organizations/" + org + "/invitations"
+		// Two members and one pending invitation hold 3 of the 12 seats.
+		for i, email := range []string{"m1@example.com", "m2@example.com", "p1@example.com"} {
+			id := c.must(t, i, http.StatusCreated, "POST", path, map[string]any{"email": email}).str("id")
+			if i < 2 {
+				c.must(t, i, http.StatusOK, "POST", path+"/"+id+"/accept", map[string]any{"email": email})
+			}
+		}
+		got := c.race(t, 50, func(i int) (string, string, any) {
+			if i%10 == 9 { // bulk rows race the single creates
+				return "POST", path + "/bulk", map[string]any{"invitations": []map[string]any{{"email": fmt.Sprintf("bulk%d@example.com", i)}}}
+			}
+			return "POST", path, map[string]any{"email": fmt.Sprintf("seat%d@example.com", i)}
+		})
+		org1 := c.must(t, 0, http.StatusOK, "GET", "/v1/organizations/"+org, nil)
+		seats := org1.body["seats"].(map[string]any)
+		if seats["limit"] != 12.0 || seats["members"] != 2.0 || seats["pending"] != 10.0 {
+			t.Errorf("seats %v after the race, want 12 limit, 2 members, 10 pending", seats)
+		}
+		if got[http.StatusCreated]+got[http.StatusConflict] != 45 || got[http.StatusOK] != 5 {
+			t.Errorf("answers by status %v: want 45 creates answered 201 or 409 and 5 bulk answers", got)
+		}
+		list := c.must(t, 1, http.StatusOK, "GET", path+"?state=pending&limit=100", nil)
+		if n := len(list.body["data"].([]any)); n != 10 {
+			t.Errorf("%d pending invitations stored, want 10", n)
 		}
 		t.Logf("answers %v", got)
 	})

@@ -89,6 +89,34 @@ func (c *cluster) must(t *testing.T, i int, status int, method, path string, bod
 	return r
 }
 
+// race sends n requests at once, spread over the nodes, and counts the
+// answers by status; a request that gets no answer fails the test.
+func (c *cluster) race(t *testing.T, n int, req func(i int) (method, path string, body any)) map[int]int {
+	t.Helper()
+	replies := make([]reply, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			m, p, b := req(i)
+			replies[i], _, errs[i] = c.rr(m, p, b)
+		})
+	}
+	close(start)
+	wg.Wait()
+	statuses := map[int]int{}
+	for i, r := range replies {
+		if errs[i] != nil {
+			t.Errorf("request %d: %v", i, errs[i])
+			continue
+		}
+		statuses[r.status]++
+	}
+	return statuses
+}
+
 // startCluster starts three ready invitd processes on db. The tests make
 // load on purpose: no key's requests are limited.
 func startCluster(t *testing.T, db string) *cluster {
@@ -118,33 +146,11 @@ func TestMultiNode(t *testing.T) {
 
 	t.Run("one invitation from concurrent creates", func(t *testing.T) {
 		const n = 50
-		replies := make([]reply, n)
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				replies[i], _, errs[i] = c.rr("POST", invitations, map[string]any{"email": "race@example.com"})
-			})
-		}
-		close(start)
-		wg.Wait()
-		created, conflicts := 0, 0
-		for i, r := range replies {
-			switch {
-			case errs[i] != nil:
-				t.Errorf("create %d: %v", i, errs[i])
-			case r.status == http.StatusCreated:
-				created++
-			case r.status == http.StatusConflict:
-				conflicts++
-			default:
-				t.Errorf("create %d = %d %v", i, r.status, r.body)
-			}
-		}
-		if created != 1 || conflicts != n-1 {
-			t.Errorf("%d created, %d conflicts; want 1 and %d", created, conflicts, n-1)
+		got := c.race(t, n, func(int) (string, string, any) {
+			return "POST", invitations, map[string]any{"email": "race@example.com"}
+		})
+		if got[http.StatusCreated] != 1 || got[http.StatusConflict] != n-1 {
+			t.Errorf("answers by status %v; want 1 created and %d conflicts", got, n-1)
 		}
 		for i := range c.nodes {
 			l := c.must(t, i, http.StatusOK, "GET", invitations+"?email=race@example.com", nil)
