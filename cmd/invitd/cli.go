@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -39,6 +40,8 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	events := fs.String("events", "", "webhook create: comma-separated event types, prefix patterns or * (default: all)")
 	description := fs.String("description", "", "webhook create: what the endpoint is for")
 	event := fs.String("event", "", "webhook retry: the event id to send again")
+	csvFile := fs.String("csv", "", "invite import: the CSV file to invite (- for standard input)")
+	dryRun := fs.Bool("dry-run", false, "invite import: check every row and write nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -116,6 +119,9 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		}
 		return printJSON(stdout, v)
 	}
+	if cmd == "invite import" {
+		return importCSV(ctx, svc, *orgID, *csvFile, *dryRun, stdout)
+	}
 	if cmd == "invite list" {
 		page, err := svc.ListInvitations(ctx, *orgID, invite.ListParams{State: *state, Email: *email, Role: *role, Sort: *sort, Limit: *limit, Cursor: *cursor})
 		if err != nil {
@@ -157,6 +163,31 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return err
 	}
 	return printJSON(stdout, invite.ViewInvitation(inv))
+}
+
+// importCSV invites the rows of a CSV file as one bulk create.
+func importCSV(ctx context.Context, svc *invite.Service, org invite.OrgID, path string, dryRun bool, stdout io.Writer) error {
+	if path == "" {
+		return errors.New("--csv FILE is required")
+	}
+	in := io.Reader(os.Stdin)
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	rows, err := invite.ParseCSV(in)
+	if err != nil {
+		return err
+	}
+	res, err := svc.BulkCreate(ctx, org, rows, invite.BulkOptions{DryRun: dryRun})
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, res.View)
 }
 
 // hookFlags are the flags of the webhook commands.

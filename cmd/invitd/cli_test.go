@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,5 +164,33 @@ func TestCLIWebhookURLGuard(t *testing.T) {
 	t.Setenv("INVITD_WEBHOOK_ALLOW_NETWORKS", "not-a-network")
 	if err := runCLIErr(t, db, "webhook", "list", "--org", org); !strings.Contains(err, "INVITD_WEBHOOK_ALLOW_NETWORKS") {
 		t.Fatalf("bad allow list: %s", err)
+	}
+}
+
+func TestCLIImport(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "cli.db")
+	org := runCLI(t, db, "org", "create", "--name", "Shell Co")["id"].(string)
+	csv := filepath.Join(dir, "people.csv")
+	if err := os.WriteFile(csv, []byte("email,role\nann@example.com,admin\nbad,\nann@example.com,\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		return len(items(t, runCLI(t, db, "invite", "list", "--org", org)))
+	}
+	dry := runCLI(t, db, "invite", "import", "--org", org, "--csv", csv, "--dry-run")
+	if dry["dry_run"] != true || dry["created"] != 1.0 || dry["errors"] != 1.0 || dry["skipped"] != 1.0 || count() != 0 {
+		t.Fatalf("dry run: %v (%d invitations stored)", dry, count())
+	}
+	res := runCLI(t, db, "invite", "import", "--org", org, "--csv", csv)
+	rows := res["results"].([]any)
+	if res["created"] != 1.0 || len(rows) != 3 || rows[0].(map[string]any)["invitation"].(map[string]any)["role"] != "admin" || count() != 1 {
+		t.Fatalf("import: %v (%d invitations stored)", res, count())
+	}
+	if err := runCLIErr(t, db, "invite", "import", "--org", org); !strings.Contains(err, "--csv") {
+		t.Fatalf("no --csv: %s", err)
+	}
+	if err := runCLIErr(t, db, "invite", "import", "--org", org, "--csv", filepath.Join(dir, "missing.csv")); !strings.Contains(err, "missing.csv") {
+		t.Fatalf("missing file: %s", err)
 	}
 }

@@ -37,6 +37,9 @@ Usage:
   invitd invite create --org ORG --email EMAIL [--role R] [--permissions a,b] [--expires-in SECS] [--locale L] [--no-email]
   invitd invite list --org ORG [--state S] [--email E] [--role R] [--sort S] [--limit N] [--cursor C]
   invitd invite get|cancel|resend --org ORG --id ID
+  invitd invite import --org ORG --csv FILE [--dry-run]
+                                    invite every row of a CSV (columns: email, role, permissions, locale,
+                                    expires_in, metadata, redirect_url); prints a result per row
   invitd events list --org ORG [--type T[,T...]] [--after CURSOR] [--limit N]
                                     the organization's events, oldest first (--type takes prefixes such as invitation.*)
   invitd webhook create --org ORG --url URL [--events a,b] [--description D]
@@ -84,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return st.Close()
 	case "org create", "key create", "invite create", "invite list", "invite get", "invite cancel", "invite resend",
-		"events list", "webhook create", "webhook list", "webhook get", "webhook delete", "webhook deliveries",
+		"invite import", "events list", "webhook create", "webhook list", "webhook get", "webhook delete", "webhook deliveries",
 		"webhook retry", "webhook test":
 		return cli(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
