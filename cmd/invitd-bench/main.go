@@ -54,12 +54,13 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of invitd's create and list phases to this file")
 	webhooks := flag.Int("webhooks", 0, "also measure create with this many webhook endpoints on a local receiver against create without, and a burst of 5,000 events")
 	rounds := flag.Int("rounds", 3, "with -webhooks: rounds of create without and with endpoints, each from an idle node")
+	bulk := flag.Bool("bulk", false, "also measure one bulk create of 1,000 rows against 1,000 single creates, from one client and from -c")
 	limits := flag.Bool("limits", false, "count the per-recipient and hourly limits on every create (their bounds out of the load's reach)")
 	flag.Parse()
 	if *limits {
 		orgSettings = map[string]any{"max_invitations_per_hour": invite.MaxLimitSetting, "max_requests_per_second": invite.NoLimit}
 	}
-	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile, *webhooks, max(*rounds, 1)); err != nil {
+	if err := run(*db, strings.ToUpper(*sync), *conc, *dur, *nodes, *cpuprofile, *webhooks, max(*rounds, 1), *bulk); err != nil {
 		fmt.Fprintln(os.Stderr, "invitd-bench:", err)
 		os.Exit(1)
 	}
@@ -137,7 +138,7 @@ func load(name string, conc int, d time.Duration, op func(worker, i int) error) 
 	return r
 }
 
-func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile string, webhooks, rounds int) error {
+func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile string, webhooks, rounds int, bulk bool) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "invitd-bench")
 	if err != nil {
@@ -251,9 +252,101 @@ func run(db, sync string, conc int, d time.Duration, nodes int, cpuprofile strin
 	fmt.Printf("  list   / plain handler, one           = %5.1f%%\n", 100*list.rps/plain.rps)
 	fmt.Printf("  create / plain handler, one           = %5.1f%%\n", 100*create.rps/plain.rps)
 	fmt.Printf("  create / raw insert                   = %5.1f%%\n", 100*create.rps/raw.rps)
+	if bulk {
+		if err := benchBulk(client, urls[0], first.Service, rounds, conc, prefix); err != nil {
+			return err
+		}
+	}
 	if webhooks > 0 {
 		return benchWebhooks(client, urls, first.Service, webhooks, rounds, conc, d, raw, prefix)
 	}
+	return nil
+}
+
+// benchBulk times one bulk create of 1,000 rows against 1,000 single
+// creates sent by one client and by conc, each in an organization of its
+// own and from an idle node (the mail of the phase before sent), in
+// rounds that alternate them.
+func benchBulk(client *http.Client, url string, svc *invite.Service, rounds, conc int, prefix string) error {
+	const n = 1000
+	settings := map[string]any{"max_invitations_per_hour": invite.NoLimit, "max_requests_per_second": invite.NoLimit}
+	newOrg := func() (string, error) {
+		var org struct{ ID string }
+		err := do(client, "POST", url+"/v1/organizations", adminKey, map[string]any{"name": "Bulk", "settings": settings}, 201, &org)
+		return "/v1/organizations/" + org.ID + "/invitations", err
+	}
+	idle := func() {
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && due(context.Background(), svc, invite.JobSendInvitation) > 0; {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	email := func(phase string, round, i int) string {
+		return fmt.Sprintf("%s-%s%d-%d@example.com", prefix, phase, round, i)
+	}
+	singles := func(phase string, round, clients int) (time.Duration, error) {
+		path, err := newOrg()
+		if err != nil {
+			return 0, err
+		}
+		idle()
+		var next atomic.Int64
+		errs := make(chan error, clients)
+		start := time.Now()
+		for range clients {
+			go func() {
+				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+					if err := do(client, "POST", url+path, adminKey, map[string]any{"email": email(phase, round, i)}, 201, nil); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range clients {
+			if e := <-errs; e != nil && err == nil {
+				err = e
+			}
+		}
+		return time.Since(start), err
+	}
+	fmt.Printf("\nbulk create of %d rows against %d single creates (%d rounds, each from an idle node):\n", n, n, rounds)
+	var ratios1, ratiosC []float64
+	for round := range rounds {
+		one, err := singles("one", round, 1)
+		if err != nil {
+			return err
+		}
+		many, err := singles("many", round, conc)
+		if err != nil {
+			return err
+		}
+		path, err := newOrg()
+		if err != nil {
+			return err
+		}
+		idle()
+		rows := make([]map[string]any, n)
+		for i := range rows {
+			rows[i] = map[string]any{"email": email("bulk", round, i)}
+		}
+		var answer struct{ Created int }
+		start := time.Now()
+		if err := do(client, "POST", url+path+"/bulk", adminKey, map[string]any{"invitations": rows}, 200, &answer); err != nil {
+			return err
+		}
+		b := time.Since(start)
+		if answer.Created != n {
+			return fmt.Errorf("the bulk create made %d of %d", answer.Created, n)
+		}
+		ratios1, ratiosC = append(ratios1, float64(one)/float64(b)), append(ratiosC, float64(many)/float64(b))
+		fmt.Printf("  round %d: bulk %8s; singles from 1 client %8s (%4.1fx), from %d clients %8s (%4.1fx)\n", round+1,
+			b.Round(time.Millisecond), one.Round(time.Millisecond), ratios1[round], conc, many.Round(time.Millisecond), ratiosC[round])
+	}
+	slices.Sort(ratios1)
+	slices.Sort(ratiosC)
+	fmt.Printf("  bulk / single creates: %.1fx quicker than from 1 client, %.1fx than from %d clients (medians)\n",
+		ratios1[len(ratios1)/2], ratiosC[len(ratiosC)/2], conc)
 	return nil
 }
 

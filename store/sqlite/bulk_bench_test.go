@@ -1,0 +1,42 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/invitd/invitd/invite"
+	"github.com/invitd/invitd/store/sqlite"
+)
+
+// BenchmarkBulkCreate1000 is one bulk create of 1,000 rows through the
+// core on a SQLite file, without HTTP.
+func BenchmarkBulkCreate1000(b *testing.B) {
+	ctx := invite.WithPrincipal(context.Background(), invite.System)
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), "NORMAL")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := invite.NewService(st, invite.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := svc.CreateOrg(ctx, "Bench", &invite.SettingsPatch{MaxInvitationsPerHour: ptr(invite.NoLimit)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for n := 0; b.Loop(); n++ {
+		rows := make([]invite.BulkRow, 1000)
+		for i := range rows {
+			rows[i].Create = invite.CreateInvitation{Email: fmt.Sprintf("b%d-%d@example.com", n, i)}
+		}
+		res, err := svc.BulkCreate(ctx, o.ID, rows, invite.BulkOptions{})
+		if err != nil || res.View.Created != 1000 {
+			b.Fatalf("bulk: %v", err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
