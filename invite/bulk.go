@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+
+	"github.com/invitd/invitd/ratelimit"
 )
 
 // Bounds of a bulk create.
@@ -144,13 +146,18 @@ func bulkHash(rows []BulkRow) []byte {
 	return h.Sum(nil)
 }
 
-// bulkCounts are the organization's counts a bulk create keeps as it goes:
-// read once, with their locks, before any row, and moved by each row
-// created.
+// bulkCounts are what a bulk create reads once, with its locks, before
+// any row: the organization's counts, moved by each row created, and the
+// rows' addresses' members, pending invitations and mails.
 type bulkCounts struct {
 	seats   *Seats
 	pending int // with max_pending
 	created *windowCount
+
+	members  map[string]bool
+	invites  map[string]*Invitation // the stored pending one, by address
+	mails    map[string]MailCount
+	mailRule *ratelimit.Policy
 }
 
 func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, error) {
@@ -158,28 +165,9 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 	if err != nil {
 		return nil, err
 	}
-	// The organization's counts are read first, which on PostgreSQL takes
-	// their lock for the whole bulk; a single create takes it last. The two
-	// can only wait on each other for the same address, a deadlock the
-	// database breaks and the store retries.
-	var n bulkCounts
-	if o.Settings.MaxMembers > 0 {
-		seats, err := s.countSeats(ch, o)
-		if err != nil {
-			return nil, err
-		}
-		n.seats = &seats
-	}
-	if o.Settings.MaxPending > 0 {
-		if n.pending, err = ch.tx.CountInvitations(ch.ctx, InvitationFilter{Org: org, States: []State{StatePending}, Now: ch.now}); err != nil {
-			return nil, err
-		}
-	}
-	if n.created, err = s.countCreated(ch, o, 0); err != nil {
-		return nil, err
-	}
 	v := &BulkView{Results: make([]BulkResultView, len(rows))}
-	seen := map[string]int{}
+	first := map[string]int{} // the row each address is first on
+	var emails, mailed []string
 	for i, row := range rows {
 		r := &v.Results[i]
 		r.Index, r.Email = i, row.Create.Email
@@ -187,13 +175,27 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 			r.fail(row.Err)
 			continue
 		}
-		if first, dup := seen[row.Create.Email]; dup {
+		if f, dup := first[row.Create.Email]; dup {
 			r.Status = BulkSkipped
-			r.Error = &BulkErrorView{Status: 409, Detail: "skipped: the address repeats row " + strconv.Itoa(first) + " of this request"}
+			r.Error = &BulkErrorView{Status: 409, Detail: "skipped: the address repeats row " + strconv.Itoa(f) + " of this request"}
 			continue
 		}
-		seen[row.Create.Email] = i
-		inv, err := s.bulkRow(ch, o, row.Create, &n)
+		first[row.Create.Email] = i
+		emails = append(emails, row.Create.Email)
+		if !row.Create.NoEmail {
+			mailed = append(mailed, row.Create.Email)
+		}
+	}
+	n, err := s.bulkRead(ch, o, emails, mailed)
+	if err != nil {
+		return nil, err
+	}
+	for i, row := range rows {
+		r := &v.Results[i]
+		if r.Status != "" {
+			continue
+		}
+		inv, err := s.bulkRow(ch, o, row.Create, n)
 		if err != nil {
 			if ErrorKind(err) == KindInternal {
 				return nil, err // the store failed: the bulk as a whole
@@ -216,6 +218,55 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 	return v, nil
 }
 
+// bulkRead reads what every row is decided on. The organization's counts
+// come first, which on PostgreSQL takes their lock for the whole bulk; a
+// single create takes it last. The two can wait on each other only for the
+// same address, a deadlock the database breaks and the store retries.
+func (s *Service) bulkRead(ch *change, o *Organization, emails, mailed []string) (*bulkCounts, error) {
+	ctx, tx := ch.ctx, ch.tx
+	n := &bulkCounts{members: map[string]bool{}, invites: map[string]*Invitation{}}
+	var err error
+	if o.Settings.MaxMembers > 0 {
+		seats, err := s.countSeats(ch, o)
+		if err != nil {
+			return nil, err
+		}
+		n.seats = &seats
+	}
+	if o.Settings.MaxPending > 0 {
+		if n.pending, err = tx.CountInvitations(ctx, InvitationFilter{Org: o.ID, States: []State{StatePending}, Now: ch.now}); err != nil {
+			return nil, err
+		}
+	}
+	if n.created, err = s.countCreated(ch, o, 0); err != nil {
+		return nil, err
+	}
+	if len(emails) == 0 {
+		return n, nil
+	}
+	if policy, ok := mailPolicy(o); ok && len(mailed) > 0 {
+		n.mailRule = &policy
+		if n.mails, err = tx.CountMailsEach(ctx, o.ID, mailed, ch.now.Add(-MailWindow), policy.Quota); err != nil {
+			return nil, err
+		}
+	}
+	members, err := tx.GetMembersByEmail(ctx, o.ID, emails)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		n.members[m.Email] = true
+	}
+	pending, err := tx.GetPendingInvitations(ctx, o.ID, emails, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, inv := range pending {
+		n.invites[inv.Email] = inv
+	}
+	return n, nil
+}
+
 // bulkRow creates one row's invitation, every rule decided before its
 // first write so that a refused row leaves nothing behind.
 func (s *Service) bulkRow(ch *change, o *Organization, c CreateInvitation, n *bulkCounts) (*Invitation, error) {
@@ -224,24 +275,11 @@ func (s *Service) bulkRow(ch *change, o *Organization, c CreateInvitation, n *bu
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.GetMemberByEmail(ctx, o.ID, c.Email); err == nil {
+	if n.members[c.Email] {
 		return nil, Conflict("%s is already a member of this organization", c.Email)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
 	}
-	var mails *windowCount
-	if !c.NoEmail {
-		if mails, err = s.countMails(ch, o, c.Email); err != nil {
-			return nil, err
-		}
-	}
-	old, err := tx.GetPendingInvitation(ctx, o.ID, c.Email, true)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		old = nil
-	case err != nil:
-		return nil, err
-	default:
+	old := n.invites[c.Email]
+	if old != nil {
 		if expired, err := s.settleExpiry(ch, old); err != nil {
 			return nil, err
 		} else if expired {
@@ -250,8 +288,12 @@ func (s *Service) bulkRow(ch *change, o *Organization, c CreateInvitation, n *bu
 			return nil, Conflict("a pending invitation for %s already exists (id %s)", c.Email, old.ID)
 		}
 	}
-	if err := mails.refuseMail(now, c.Email); err != nil {
-		return nil, err
+	if n.mailRule != nil && !c.NoEmail {
+		m := n.mails[c.Email]
+		w := &windowCount{policy: *n.mailRule, n: m.N, oldest: m.Oldest}
+		if err := w.refuseMail(now, c.Email); err != nil {
+			return nil, err
+		}
 	}
 	freed := 0 // a forced create cancels the pending one it replaces
 	if old != nil {

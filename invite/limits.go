@@ -115,17 +115,23 @@ func (w *windowCount) refuseInvitation(now time.Time) error {
 	return w.refuse(now, "the organization has made %d invitations in the last hour, its limit; try again later", w.policy.Quota)
 }
 
+// mailPolicy is o's per-recipient limit; false when it has none.
+func mailPolicy(o *Organization) (ratelimit.Policy, bool) {
+	max := effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)
+	return ratelimit.Policy{Name: "recipient", Quota: max, Window: MailWindow}, max > 0
+}
+
 // countMails counts the mails to email in o's window; nil when o has no limit.
 func (s *Service) countMails(ch *change, o *Organization, email string) (*windowCount, error) {
-	max := effective(o.Settings.MaxMailsPerRecipientPerDay, DefaultMailsPerRecipientPerDay)
-	if max == 0 {
+	policy, ok := mailPolicy(o)
+	if !ok {
 		return nil, nil
 	}
-	n, oldest, err := ch.tx.CountMails(ch.ctx, o.ID, email, ch.now.Add(-MailWindow), max)
+	n, oldest, err := ch.tx.CountMails(ch.ctx, o.ID, email, ch.now.Add(-MailWindow), policy.Quota)
 	if err != nil {
 		return nil, err
 	}
-	return &windowCount{policy: ratelimit.Policy{Name: "recipient", Quota: max, Window: MailWindow}, n: n, oldest: oldest}, nil
+	return &windowCount{policy: policy, n: n, oldest: oldest}, nil
 }
 
 // countCreated counts o's invitations made in its window but the write's

@@ -56,6 +56,8 @@ type Tx interface {
 	CreateMember(ctx context.Context, m *Member) error
 	GetMember(ctx context.Context, org OrgID, id uuid.UUID) (*Member, error)
 	GetMemberByEmail(ctx context.Context, org OrgID, email string) (*Member, error)
+	// GetMembersByEmail returns org's members with these addresses, in no order.
+	GetMembersByEmail(ctx context.Context, org OrgID, emails []string) ([]*Member, error)
 	ListMembers(ctx context.Context, f MemberFilter) ([]*Member, error)
 	UpdateMember(ctx context.Context, m *Member) error
 	DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error
@@ -77,6 +79,9 @@ type Tx interface {
 	// GetPendingInvitation returns the stored pending invitation for
 	// (org, email), expired or not.
 	GetPendingInvitation(ctx context.Context, org OrgID, email string, forUpdate bool) (*Invitation, error)
+	// GetPendingInvitations is GetPendingInvitation for many addresses at
+	// once, in no order; an address without one is left out.
+	GetPendingInvitations(ctx context.Context, org OrgID, emails []string, forUpdate bool) ([]*Invitation, error)
 	UpdateInvitation(ctx context.Context, inv *Invitation) error
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error)
 	CountInvitations(ctx context.Context, f InvitationFilter) (int, error)
@@ -98,6 +103,10 @@ type Tx interface {
 	// holds, until the commit, against every other Write that counts that
 	// address's mails.
 	CountMails(ctx context.Context, org OrgID, email string, since time.Time, limit int) (int, time.Time, error)
+	// CountMailsEach is CountMails for many addresses at once: each
+	// address's count, holding as CountMails does; an address with none is
+	// left out.
+	CountMailsEach(ctx context.Context, org OrgID, emails []string, since time.Time, limit int) (map[string]MailCount, error)
 	// DeleteMailsBefore removes up to limit notes of mails queued before t
 	// and says how many it removed.
 	DeleteMailsBefore(ctx context.Context, before time.Time, limit int) (int, error)
@@ -166,6 +175,13 @@ type Tx interface {
 	DeleteJob(ctx context.Context, id int64, worker string) error
 	// JobStats counts queued jobs by kind as of now, in kind order.
 	JobStats(ctx context.Context, now time.Time) ([]JobStat, error)
+}
+
+// MailCount is how many mails an address was sent in a window, and when
+// the oldest of them was.
+type MailCount struct {
+	N      int
+	Oldest time.Time
 }
 
 // SortField is a column invitations are listed by.

@@ -56,6 +56,42 @@ func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, sin
 		WHERE org_id = $1 AND email = $2 AND queued_at > $3 ORDER BY queued_at LIMIT $4::bigint) s`, orgUUID(org), email, since, limit)
 }
 
+// CountMailsEach takes the addresses' locks in one statement, in key
+// order, so that two writes counting some of the same addresses wait on
+// each other rather than deadlock.
+func (t *tx) CountMailsEach(ctx context.Context, org invite.OrgID, emails []string, since time.Time, limit int) (map[string]invite.MailCount, error) {
+	if t.write {
+		keys := make([]int32, len(emails))
+		for i, e := range emails {
+			keys[i] = mailLockKey(org, e)
+		}
+		t.ahead = append(t.ahead, ahead{q: "SELECT pg_advisory_xact_lock($1::int4, k) FROM (SELECT DISTINCT unnest($2::int4[]) AS k ORDER BY k) s",
+			args: []any{int32(lockNamespaceMails), keys}, read: func(br pgx.BatchResults) error { _, err := br.Exec(); return mapErr(err) }})
+	}
+	rows, done, err := t.query(ctx, `SELECT email, count(*), min(queued_at) FROM (SELECT email, queued_at,
+		row_number() OVER (PARTITION BY email ORDER BY queued_at) AS n FROM invitation_mails
+		WHERE org_id = $1 AND email = ANY($2) AND queued_at > $3) s WHERE n <= $4 GROUP BY email`, orgUUID(org), emails, since, limit)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := map[string]invite.MailCount{}
+	for rows.Next() {
+		var email string
+		var c invite.MailCount
+		if err := rows.Scan(&email, &c.N, &c.Oldest); err != nil {
+			rows.Close()
+			return nil, mapErr(err)
+		}
+		c.Oldest = utc(c.Oldest)
+		out[email] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	return out, mapErr(done())
+}
+
 func (t *tx) countSince(ctx context.Context, q string, args ...any) (int, time.Time, error) {
 	var n int
 	var oldest pgtype.Timestamptz

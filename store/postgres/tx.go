@@ -390,6 +390,10 @@ func (t *tx) GetMemberByEmail(ctx context.Context, org invite.OrgID, email strin
 	return scanMember(t.queryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND email = $2", orgUUID(org), email))
 }
 
+func (t *tx) GetMembersByEmail(ctx context.Context, org invite.OrgID, emails []string) ([]*invite.Member, error) {
+	return queryAll(ctx, t, scanMember, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND email = ANY($2)", orgUUID(org), emails)
+}
+
 func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
 	var w where
 	w.add("org_id = ?", orgUUID(f.Org))
@@ -587,6 +591,14 @@ func (t *tx) GetInvitationByLegacyToken(ctx context.Context, hash []byte, forUpd
 
 func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, forUpdate bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, forUpdate, "org_id = $1 AND email = $2 AND state = 'pending'", orgUUID(org), email)
+}
+
+func (t *tx) GetPendingInvitations(ctx context.Context, org invite.OrgID, emails []string, forUpdate bool) ([]*invite.Invitation, error) {
+	q := "SELECT " + invCols + " FROM invitations WHERE org_id = $1 AND email = ANY($2) AND state = 'pending'"
+	if forUpdate {
+		q += " FOR UPDATE"
+	}
+	return queryAll(ctx, t, scanInv, q, orgUUID(org), emails)
 }
 
 // UpdateInvitation stores inv. Like CreateInvitation, it does not make an

@@ -30,6 +30,28 @@ func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, sin
 		WHERE org_id = ? AND email = ? AND queued_at > ? ORDER BY queued_at`+limitSQL(limit, 0)+`)`, org, email, micros(since))
 }
 
+func (t *tx) CountMailsEach(ctx context.Context, org invite.OrgID, emails []string, since time.Time, limit int) (map[string]invite.MailCount, error) {
+	rows, err := t.query(ctx, `SELECT email, count(*), min(queued_at) FROM (SELECT email, queued_at,
+		row_number() OVER (PARTITION BY email ORDER BY queued_at) AS n FROM invitation_mails
+		WHERE org_id = ? AND email IN (SELECT value FROM json_each(?)) AND queued_at > ?) WHERE n <= ? GROUP BY email`,
+		org, jsonText(emails), micros(since), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]invite.MailCount{}
+	for rows.Next() {
+		var email string
+		var n int
+		var oldest int64
+		if err := rows.Scan(&email, &n, &oldest); err != nil {
+			return nil, err
+		}
+		out[email] = invite.MailCount{N: n, Oldest: fromMicros(oldest)}
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) countSince(ctx context.Context, q string, args ...any) (int, time.Time, error) {
 	var n int
 	var oldest sql.NullInt64

@@ -389,6 +389,11 @@ func (t *tx) GetMemberByEmail(ctx context.Context, org invite.OrgID, email strin
 	return scanMember(t.queryRow(ctx, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND email = ?", org, email))
 }
 
+func (t *tx) GetMembersByEmail(ctx context.Context, org invite.OrgID, emails []string) ([]*invite.Member, error) {
+	return queryAll(ctx, t, scanMember, "SELECT "+memberCols+" FROM members WHERE org_id = ? AND email IN (SELECT value FROM json_each(?))",
+		org, jsonText(emails))
+}
+
 func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
 	var w where
 	w.add("org_id = ?", f.Org)
@@ -542,6 +547,11 @@ func (t *tx) GetInvitationByLegacyToken(ctx context.Context, hash []byte, _ bool
 
 func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email string, _ bool) (*invite.Invitation, error) {
 	return t.getInv(ctx, "org_id = ? AND email = ? AND state = 'pending'", org, email)
+}
+
+func (t *tx) GetPendingInvitations(ctx context.Context, org invite.OrgID, emails []string, _ bool) ([]*invite.Invitation, error) {
+	return queryAll(ctx, t, scanInv, "SELECT "+invCols+" FROM invitations WHERE org_id = ? AND state = 'pending' AND email IN (SELECT value FROM json_each(?))",
+		org, jsonText(emails))
 }
 
 func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error {

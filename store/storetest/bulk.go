@@ -192,6 +192,34 @@ func testBulk(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("the per-recipient mail limit holds row by row", func(t *testing.T) {
+		o := e.org(t, &invite.SettingsPatch{MaxMailsPerRecipientPerDay: ptr(1)})
+		x, z := e.email(), e.email()
+		for _, email := range []string{x, z} {
+			inv := e.invite(t, o.ID, invite.CreateInvitation{Email: email}).Invitation
+			if _, err := e.svc.CancelInvitation(sys(t), o.ID, ref(inv.ID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := e.svc.BulkCreate(sys(t), o.ID, []invite.BulkRow{
+			{Create: invite.CreateInvitation{Email: x}},
+			{Create: invite.CreateInvitation{Email: e.email()}},
+			{Create: invite.CreateInvitation{Email: z}},
+			{Create: invite.CreateInvitation{Email: z + ".uk"}},
+		}, invite.BulkOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range res.View.Results {
+			got = append(got, r.Status)
+		}
+		if strings.Join(got, ",") != "error,created,error,created" || res.View.Results[0].Error.Status != 429 ||
+			!strings.Contains(res.View.Results[2].Error.Detail, "has had 1 invitation mails") {
+			t.Fatalf("statuses %v, errors %+v %+v", got, res.View.Results[0].Error, res.View.Results[2].Error)
+		}
+	})
+
 	t.Run("Idempotency-Key gives the first answer", func(t *testing.T) {
 		o := e.org(t, nil)
 		rows := []invite.BulkRow{{Create: invite.CreateInvitation{Email: e.email()}}, {Create: invite.CreateInvitation{Email: "bad"}}}
