@@ -218,14 +218,23 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 	return v, nil
 }
 
-// bulkRead reads what every row is decided on. The organization's counts
-// come first, which on PostgreSQL takes their lock for the whole bulk; a
-// single create takes it last. The two can wait on each other only for the
-// same address, a deadlock the database breaks and the store retries.
+// bulkRead reads what every row is decided on, taking the locks in the
+// order a single create does: the addresses' mail counts, then the
+// organization's counts (on PostgreSQL held until the commit, so a single
+// create of the organization waits for the bulk at its last step). The
+// pending rows are locked last; a single create locks one before its
+// counts, so the two can wait on each other only for the same address, a
+// deadlock the database breaks and the store retries.
 func (s *Service) bulkRead(ch *change, o *Organization, emails, mailed []string) (*bulkCounts, error) {
 	ctx, tx := ch.ctx, ch.tx
 	n := &bulkCounts{members: map[string]bool{}, invites: map[string]*Invitation{}}
 	var err error
+	if policy, ok := mailPolicy(o); ok && len(mailed) > 0 {
+		n.mailRule = &policy
+		if n.mails, err = tx.CountMailsEach(ctx, o.ID, mailed, ch.now.Add(-MailWindow), policy.Quota); err != nil {
+			return nil, err
+		}
+	}
 	if o.Settings.MaxMembers > 0 {
 		seats, err := s.countSeats(ch, o)
 		if err != nil {
@@ -243,12 +252,6 @@ func (s *Service) bulkRead(ch *change, o *Organization, emails, mailed []string)
 	}
 	if len(emails) == 0 {
 		return n, nil
-	}
-	if policy, ok := mailPolicy(o); ok && len(mailed) > 0 {
-		n.mailRule = &policy
-		if n.mails, err = tx.CountMailsEach(ctx, o.ID, mailed, ch.now.Add(-MailWindow), policy.Quota); err != nil {
-			return nil, err
-		}
 	}
 	members, err := tx.GetMembersByEmail(ctx, o.ID, emails)
 	if err != nil {

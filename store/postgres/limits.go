@@ -12,18 +12,26 @@ import (
 )
 
 // lockNamespaceMails serializes the counts of one address's mails; see
-// lockCount.
-const lockNamespaceMails = 0x696e7603
+// lockCount. lockNamespaceOrgMails is held shared by each such count and
+// exclusively by a count of many addresses at once (a bulk create), which
+// so holds them all with one lock.
+const (
+	lockNamespaceMails    = 0x696e7603
+	lockNamespaceOrgMails = 0x696e7604
+)
 
 // holdLock is lockCount sent with the next statement, the count it guards,
 // in one round trip: each statement of a READ COMMITTED transaction reads a
 // snapshot taken when it starts, so the count, which starts once the lock
 // is granted, sees every row the lock's previous holder committed.
-func (t *tx) holdLock(namespace, key int32) {
+func (t *tx) holdLock(namespace, key int32) { t.holdLockAs("pg_advisory_xact_lock", namespace, key) }
+
+// holdLockAs is holdLock with the lock function named, for a shared lock.
+func (t *tx) holdLockAs(fn string, namespace, key int32) {
 	if !t.write {
 		return
 	}
-	t.ahead = append(t.ahead, ahead{q: "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", args: []any{namespace, key},
+	t.ahead = append(t.ahead, ahead{q: "SELECT " + fn + "($1::int4, $2::int4)", args: []any{namespace, key},
 		read: func(br pgx.BatchResults) error { _, err := br.Exec(); return mapErr(err) }})
 }
 
@@ -51,23 +59,16 @@ func (t *tx) RecordMail(ctx context.Context, org invite.OrgID, email string, at 
 }
 
 func (t *tx) CountMails(ctx context.Context, org invite.OrgID, email string, since time.Time, limit int) (int, time.Time, error) {
+	t.holdLockAs("pg_advisory_xact_lock_shared", lockNamespaceOrgMails, orgLockKey(org))
 	t.holdLock(lockNamespaceMails, mailLockKey(org, email))
 	return t.countSince(ctx, `SELECT count(*), min(queued_at) FROM (SELECT queued_at FROM invitation_mails
 		WHERE org_id = $1 AND email = $2 AND queued_at > $3 ORDER BY queued_at LIMIT $4::bigint) s`, orgUUID(org), email, since, limit)
 }
 
-// CountMailsEach takes the addresses' locks in one statement, in key
-// order, so that two writes counting some of the same addresses wait on
-// each other rather than deadlock.
+// CountMailsEach holds every address's count of org with one exclusive
+// lock, which each single count holds shared.
 func (t *tx) CountMailsEach(ctx context.Context, org invite.OrgID, emails []string, since time.Time, limit int) (map[string]invite.MailCount, error) {
-	if t.write {
-		keys := make([]int32, len(emails))
-		for i, e := range emails {
-			keys[i] = mailLockKey(org, e)
-		}
-		t.ahead = append(t.ahead, ahead{q: "SELECT pg_advisory_xact_lock($1::int4, k) FROM (SELECT DISTINCT unnest($2::int4[]) AS k ORDER BY k) s",
-			args: []any{int32(lockNamespaceMails), keys}, read: func(br pgx.BatchResults) error { _, err := br.Exec(); return mapErr(err) }})
-	}
+	t.holdLock(lockNamespaceOrgMails, orgLockKey(org))
 	rows, done, err := t.query(ctx, `SELECT email, count(*), min(queued_at) FROM (SELECT email, queued_at,
 		row_number() OVER (PARTITION BY email ORDER BY queued_at) AS n FROM invitation_mails
 		WHERE org_id = $1 AND email = ANY($2) AND queued_at > $3) s WHERE n <= $4 GROUP BY email`, orgUUID(org), emails, since, limit)
