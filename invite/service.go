@@ -302,8 +302,10 @@ type CreateInvitation struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	Locale      string          `json:"locale"`
 	// RedirectURL is where the invitee goes after answering; its origin
-	// must be one of the organization's allowed_redirect_origins.
-	RedirectURL string `json:"redirect_url"`
+	// must be one of the organization's allowed_redirect_origins. (Left
+	// out when empty, so that an Idempotency-Key stored before it existed
+	// still matches its request.)
+	RedirectURL string `json:"redirect_url,omitempty"`
 	// NoEmail skips the mail; the caller gets the token to deliver the link itself.
 	NoEmail bool `json:"no_email"`
 	// Force cancels a pending invitation for the same email first.
