@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -70,6 +72,7 @@ func (s *Service) BulkCreate(ctx context.Context, org OrgID, rows []BulkRow, opt
 	if len(opts.IdempotencyKey) > 255 {
 		return nil, Invalid("Idempotency-Key is longer than 255 characters")
 	}
+	rows = slices.Clone(rows)
 	for i := range rows {
 		if rows[i].Err == nil {
 			rows[i].Err = rows[i].Create.normalize()
@@ -84,19 +87,8 @@ func (s *Service) BulkCreate(ctx context.Context, org OrgID, rows []BulkRow, opt
 	var out *Bulk
 	err := s.write(ctx, func(ch *change) error {
 		if reqHash != nil {
-			rec, err := ch.tx.GetIdempotency(ctx, scope, opts.IdempotencyKey)
-			switch {
-			case err == nil && !rec.CreatedAt.Before(ch.now.Add(-IdempotencyTTL)):
-				if string(rec.RequestHash) != string(reqHash) {
-					return Invalid("Idempotency-Key %q was already used with a different request", opts.IdempotencyKey)
-				}
-				var v BulkView
-				if err := json.Unmarshal(rec.Answer, &v); err != nil {
-					return err
-				}
-				out = &Bulk{View: &v, Replayed: true}
-				return nil
-			case err != nil && !errors.Is(err, ErrNotFound):
+			var err error
+			if out, err = bulkReplay(ch.ctx, ch.tx, scope, opts.IdempotencyKey, reqHash, ch.now); out != nil || err != nil {
 				return err
 			}
 			if err := ch.tx.DeleteIdempotencyBefore(ctx, ch.now.Add(-IdempotencyTTL)); err != nil {
@@ -118,6 +110,18 @@ func (s *Service) BulkCreate(ctx context.Context, org OrgID, rows []BulkRow, opt
 		return ch.tx.PutIdempotency(ctx, &IdempotencyRecord{Scope: scope, Key: opts.IdempotencyKey,
 			RequestHash: reqHash, InvitationID: uuid.Nil, CreatedAt: ch.now, Answer: marshal(v)})
 	})
+	if errors.Is(err, ErrDuplicateIdempotencyKey) {
+		// A concurrent request with the same key won; answer as it did.
+		var replay *Bulk
+		rerr := s.store.Read(ctx, func(tx Tx) error {
+			var err error
+			replay, err = bulkReplay(ctx, tx, scope, opts.IdempotencyKey, reqHash, s.Now())
+			return err
+		})
+		if rerr != nil || replay != nil {
+			return replay, rerr
+		}
+	}
 	if errors.Is(err, errDryRun) {
 		err = nil
 	}
@@ -131,6 +135,26 @@ func (s *Service) BulkCreate(ctx context.Context, org OrgID, rows []BulkRow, opt
 		return nil, err
 	}
 	return out, nil
+}
+
+// bulkReplay is the answer stored for a bulk create's idempotency key, nil
+// if none is.
+func bulkReplay(ctx context.Context, tx Tx, scope, key string, hash []byte, now time.Time) (*Bulk, error) {
+	rec, err := tx.GetIdempotency(ctx, scope, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || rec.CreatedAt.Before(now.Add(-IdempotencyTTL)) {
+		return nil, err
+	}
+	if string(rec.RequestHash) != string(hash) {
+		return nil, Invalid("Idempotency-Key %q was already used with a different request", key)
+	}
+	var v BulkView
+	if err := json.Unmarshal(rec.Answer, &v); err != nil {
+		return nil, err
+	}
+	return &Bulk{View: &v, Replayed: true}, nil
 }
 
 // bulkHash is what a bulk create's Idempotency-Key is bound to.

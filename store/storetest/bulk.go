@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -238,6 +239,25 @@ func testBulk(t *testing.T, e *env) {
 		}
 		_, err = e.svc.BulkCreate(sys(t), o.ID, rows2[:1], opts)
 		wantKind(t, err, invite.KindInvalid, "already used with a different request")
+
+		// Racing requests with one key: one makes the rows, every one gets its answer.
+		race := []invite.BulkRow{{Create: invite.CreateInvitation{Email: e.email()}}, {Create: invite.CreateInvitation{Email: e.email()}}}
+		opts.IdempotencyKey = "k2"
+		answers := make([]*invite.Bulk, 6)
+		errs := make([]error, len(answers))
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() { answers[i], errs[i] = e.svc.BulkCreate(sys(t), o.ID, race, opts) })
+		}
+		wg.Wait()
+		for i, a := range answers {
+			if errs[i] != nil || a.View.Created != 2 || a.View.Results[1].Invitation.ID != answers[0].View.Results[1].Invitation.ID {
+				t.Fatalf("racing request %d: %+v, %v", i, a, errs[i])
+			}
+		}
+		if n := e.count(t, invite.InvitationFilter{Org: o.ID}); n != 3 {
+			t.Fatalf("%d invitations after racing requests with one key, want 3", n)
+		}
 	})
 
 	t.Run("bounds", func(t *testing.T) {
