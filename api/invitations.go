@@ -56,6 +56,14 @@ type listInvitationsInput struct {
 	Cursor string `query:"cursor" doc:"next_cursor of the previous page"`
 }
 
+type addressInvitationsInput struct {
+	Email  string `query:"email" required:"true" doc:"The address whose invitations to list"`
+	State  string `query:"state" enum:"pending,accepted,declined,cancelled,expired,error"`
+	Sort   string `query:"sort" enum:"created_at,-created_at" default:"-created_at"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+	Cursor string `query:"cursor" doc:"next_cursor of the previous page"`
+}
+
 type InvitationPath struct {
 	OrgPath
 	ID string `path:"invitation_id" doc:"The invitation's UUID or number"`
@@ -111,6 +119,18 @@ func (h *handlers) registerInvitations(api huma.API) {
 			return &body[*List[*Invitation]]{listOf(page.Items, page.NextCursor, invite.ViewInvitation)}, nil
 		})
 
+	o := op("GET", "/v1/invitations", "list-address-invitations", "List one address's invitations in every organization (admin key)", tag, 0, true)
+	o.Description = "For an application that shows a person, at sign-in, the invitations waiting for them. Newest first by default; each item carries its organization_id."
+	huma.Register(api, o, func(ctx context.Context, in *addressInvitationsInput) (*body[*List[*Invitation]], error) {
+		page, err := h.svc.ListInvitationsByAddress(ctx, invite.ListParams{
+			State: in.State, Email: in.Email, Sort: in.Sort, Limit: in.Limit, Cursor: in.Cursor,
+		})
+		if err != nil {
+			return nil, problem(err)
+		}
+		return &body[*List[*Invitation]]{listOf(page.Items, page.NextCursor, invite.ViewInvitation)}, nil
+	})
+
 	huma.Register(api, op("GET", "/v1/organizations/{org_id}/invitations/{invitation_id}", "get-invitation", "Get an invitation", tag, 0, true),
 		func(ctx context.Context, in *InvitationPath) (*body[*Invitation], error) {
 			return h.onInvitation(ctx, in, func(org invite.OrgID, ref invite.InvitationRef) (*invite.Invitation, error) {
@@ -135,7 +155,7 @@ func (h *handlers) registerInvitations(api huma.API) {
 		})
 	}
 
-	o := op("POST", "/v1/organizations/{org_id}/invitations/{invitation_id}/accept", "accept-invitation",
+	o = op("POST", "/v1/organizations/{org_id}/invitations/{invitation_id}/accept", "accept-invitation",
 		"Accept on behalf of a user whose email matches; creates the member", tag, 0, true)
 	huma.Register(api, o, func(ctx context.Context, in *acceptInput) (*body[*AcceptResult], error) {
 		org, err := orgFor(in.OrgID)

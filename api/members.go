@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -26,9 +27,10 @@ type MemberPath struct {
 type updateMemberInput struct {
 	MemberPath
 	Body struct {
-		Name        *string   `json:"name,omitempty" maxLength:"200"`
-		Role        *string   `json:"role,omitempty"`
-		Permissions *[]string `json:"permissions,omitempty" maxItems:"100"`
+		Name        *string         `json:"name,omitempty" maxLength:"200"`
+		Role        *string         `json:"role,omitempty"`
+		Permissions *[]string       `json:"permissions,omitempty" maxItems:"100"`
+		Metadata    *map[string]any `json:"metadata,omitempty" doc:"Replaces the member's metadata: a JSON object of at most 4 KiB"`
 	}
 }
 
@@ -72,13 +74,17 @@ func (h *handlers) registerMembers(api huma.API) {
 			return &body[*Member]{invite.ViewMember(m)}, nil
 		})
 
-	huma.Register(api, op("PATCH", "/v1/organizations/{org_id}/members/{member_id}", "update-member", "Change a member's name, role or permissions", tag, 0, true),
+	huma.Register(api, op("PATCH", "/v1/organizations/{org_id}/members/{member_id}", "update-member", "Change a member's name, role, permissions or metadata", tag, 0, true),
 		func(ctx context.Context, in *updateMemberInput) (*body[*Member], error) {
 			org, id, err := memberRef(ctx, &in.MemberPath)
 			if err != nil {
 				return nil, err
 			}
-			m, err := h.svc.UpdateMember(ctx, org, id, invite.MemberPatch{Name: in.Body.Name, Role: in.Body.Role, Permissions: in.Body.Permissions})
+			patch := invite.MemberPatch{Name: in.Body.Name, Role: in.Body.Role, Permissions: in.Body.Permissions}
+			if in.Body.Metadata != nil {
+				patch.Metadata, _ = json.Marshal(*in.Body.Metadata)
+			}
+			m, err := h.svc.UpdateMember(ctx, org, id, patch)
 			if err != nil {
 				return nil, problem(err)
 			}

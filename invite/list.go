@@ -101,38 +101,88 @@ func CheckLimit(n int) (int, error) {
 
 // ListInvitations pages through org's invitations by keyset.
 func (s *Service) ListInvitations(ctx context.Context, org OrgID, p ListParams) (*Page[*Invitation], error) {
-	f := InvitationFilter{Org: org, Role: p.Role}
+	f, sortName, err := invitationFilter(p)
+	if err != nil {
+		return nil, err
+	}
+	f.Org = org
+	return pageInvitations(f, sortName, func(f InvitationFilter) ([]*Invitation, error) { return s.FindInvitations(ctx, f) })
+}
+
+// ListInvitationsByAddress pages through one address's invitations in
+// every organization, newest first by default, for an application that
+// shows a person what awaits them. It takes an admin key.
+func (s *Service) ListInvitationsByAddress(ctx context.Context, p ListParams) (*Page[*Invitation], error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, errorf(KindForbidden, "only an admin key may list an address's invitations across organizations")
+	}
+	if p.Email == "" {
+		return nil, Invalid("email is required")
+	}
+	if p.Role != "" {
+		return nil, Invalid("role names an organization's role; filter by state or email here")
+	}
+	f, sortName, err := invitationFilter(p)
+	if err != nil {
+		return nil, err
+	}
+	if f.Sort != SortCreatedAt {
+		return nil, Invalid("sort must be created_at or -created_at")
+	}
+	return pageInvitations(f, sortName, func(f InvitationFilter) ([]*Invitation, error) {
+		f.Now = s.Now()
+		var out []*Invitation
+		err := s.store.Read(ctx, func(tx Tx) error {
+			var err error
+			out, err = tx.ListInvitations(ctx, f)
+			return err
+		})
+		for _, inv := range out {
+			inv.Observe(f.Now)
+		}
+		return out, err
+	})
+}
+
+// invitationFilter reads a list's parameters, and names its sort for cursors.
+func invitationFilter(p ListParams) (InvitationFilter, string, error) {
+	f := InvitationFilter{Role: p.Role}
 	var err error
 	if p.State != "" {
 		st := State(p.State)
 		if !st.Valid() {
-			return nil, Invalid("state must be one of pending, accepted, declined, cancelled, expired, error")
+			return f, "", Invalid("state must be one of pending, accepted, declined, cancelled, expired, error")
 		}
 		f.States = []State{st}
 	}
 	if p.Email != "" {
 		if f.Email, err = NormalizeEmail(p.Email); err != nil {
-			return nil, err
+			return f, "", err
 		}
 	}
 	if f.Sort, f.Desc, err = ParseSort(p.Sort); err != nil {
-		return nil, err
+		return f, "", err
 	}
 	sortName := p.Sort
 	if sortName == "" {
 		sortName = "-created_at"
 	}
 	if f.Limit, err = CheckLimit(p.Limit); err != nil {
-		return nil, err
+		return f, "", err
 	}
 	if p.Cursor != "" {
 		if f.After, err = DecodeCursor(sortName, p.Cursor); err != nil {
-			return nil, err
+			return f, "", err
 		}
 	}
+	return f, sortName, nil
+}
+
+// pageInvitations finds one page past f's position, and the cursor to the next.
+func pageInvitations(f InvitationFilter, sortName string, find func(InvitationFilter) ([]*Invitation, error)) (*Page[*Invitation], error) {
 	limit := f.Limit
 	f.Limit++
-	items, err := s.FindInvitations(ctx, f)
+	items, err := find(f)
 	if err != nil {
 		return nil, err
 	}

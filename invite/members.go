@@ -1,6 +1,7 @@
 package invite
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -98,9 +99,12 @@ type MemberPatch struct {
 	Name        *string
 	Role        *string
 	Permissions *[]string
+	// Metadata replaces the member's metadata (a JSON object, as an
+	// invitation's).
+	Metadata json.RawMessage
 }
 
-// UpdateMember changes a member's name, role or permissions. A patch that
+// UpdateMember changes a member's name, role, permissions or metadata. A patch that
 // leaves them as they are writes nothing and records no event: it answers
 // the member as it is.
 func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p MemberPatch) (*Member, error) {
@@ -136,10 +140,16 @@ func (s *Service) UpdateMember(ctx context.Context, org OrgID, id uuid.UUID, p M
 		if role, perms, err = o.checkGrant(role, perms); err != nil {
 			return err
 		}
-		if name == m.Name && role == m.Role && slices.Equal(perms, m.Permissions) {
+		metadata := m.Metadata
+		if p.Metadata != nil {
+			if metadata, err = CheckMetadata(p.Metadata); err != nil {
+				return err
+			}
+		}
+		if name == m.Name && role == m.Role && slices.Equal(perms, m.Permissions) && bytes.Equal(metadata, m.Metadata) {
 			return nil
 		}
-		m.Name, m.Role, m.Permissions, m.UpdatedAt = name, role, perms, c.now
+		m.Name, m.Role, m.Permissions, m.Metadata, m.UpdatedAt = name, role, perms, metadata, c.now
 		if err := tx.UpdateMember(ctx, m); err != nil {
 			return err
 		}

@@ -202,6 +202,8 @@ type Position struct {
 // InvitationFilter selects and orders invitations. States match as observed at Now
 // (a stored pending row past its expiry matches expired, not pending).
 type InvitationFilter struct {
+	// Org is the organization; the zero OrgID lists every organization's
+	// invitations of Email, which must then be set.
 	Org    OrgID
 	States []State // any of; empty means all
 	Email  string

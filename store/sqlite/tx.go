@@ -568,7 +568,9 @@ func (t *tx) UpdateInvitation(ctx context.Context, inv *invite.Invitation) error
 // invWhere renders a filter's conditions; states match as observed at f.Now.
 func invWhere(f invite.InvitationFilter) *where {
 	var w where
-	w.add("org_id = ?", f.Org)
+	if f.Org != (invite.OrgID{}) { // else every organization's invitations of f.Email
+		w.add("org_id = ?", f.Org)
+	}
 	if f.Email != "" {
 		w.add("email = ?", f.Email)
 	}
@@ -596,7 +598,8 @@ func invWhere(f invite.InvitationFilter) *where {
 	return &w
 }
 
-func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]*invite.Invitation, error) {
+// listQuery is the statement ListInvitations runs for f.
+func listQuery(f invite.InvitationFilter) (string, []any) {
 	w := invWhere(f)
 	col := "created_at"
 	if f.Sort == invite.SortUpdatedAt {
@@ -616,7 +619,12 @@ func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]
 	}
 	q := "SELECT " + invCols + " FROM invitations WHERE " + w.sql() +
 		" ORDER BY " + col + " " + dir + ", number " + dir + limitSQL(f.Limit, f.Offset)
-	out, err := queryAll(ctx, t, scanInv, q, w.args...)
+	return q, w.args
+}
+
+func (t *tx) ListInvitations(ctx context.Context, f invite.InvitationFilter) ([]*invite.Invitation, error) {
+	q, args := listQuery(f)
+	out, err := queryAll(ctx, t, scanInv, q, args...)
 	if f.Before != nil {
 		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 			out[i], out[j] = out[j], out[i]

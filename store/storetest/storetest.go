@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Limits", testLimits},
 		{"Policies", testPolicies},
 		{"Bulk", testBulk},
+		{"Address", testAddress},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })

@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// The list of one address's invitations across organizations reads the
+// invitations_address index: without it, every invitation would be read.
+// The table is near empty, so sequential scans are priced out.
+func TestAddressListUsesItsIndex(t *testing.T) {
+	_, u := openStore(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	plan := func() string {
+		q, args := listQuery(invite.InvitationFilter{Email: "bob@example.com", Sort: invite.SortCreatedAt, Desc: true,
+			After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21})
+		rows, err := conn.Query(ctx, "EXPLAIN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		return b.String()
+	}
+	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(); !strings.Contains(p, "invitations_address") || strings.Contains(p, "Sort") {
+		t.Fatalf("the address list's plan does not walk invitations_address in order:\n%s", p)
+	}
+	if _, err := conn.Exec(ctx, "DROP INDEX invitations_address"); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(); strings.Contains(p, "invitations_address") {
+		t.Fatalf("the plan names a dropped index:\n%s", p)
+	}
+}

@@ -1,0 +1,50 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitd/invitd/invite"
+)
+
+// The list of one address's invitations across organizations reads the
+// invitations_address index: without it, every invitation would be read.
+func TestAddressListUsesItsIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan := func() string {
+		q, args := listQuery(invite.InvitationFilter{Email: "bob@example.com", Sort: invite.SortCreatedAt, Desc: true,
+			After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21})
+		rows, err := s.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(detail + "\n")
+		}
+		return b.String()
+	}
+	if p := plan(); !strings.Contains(p, "USING INDEX invitations_address") || strings.Contains(p, "TEMP B-TREE") {
+		t.Fatalf("the address list's plan does not walk invitations_address in order:\n%s", p)
+	}
+	if _, err := s.writer.ExecContext(ctx, "DROP INDEX invitations_address"); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(); strings.Contains(p, "invitations_address") {
+		t.Fatalf("the plan names a dropped index:\n%s", p)
+	}
+}
