@@ -18,6 +18,7 @@ const (
 	EventInvitationCancelled = "invitation.cancelled"
 	EventInvitationExpired   = "invitation.expired"
 	EventInvitationFailed    = "invitation.failed"
+	EventInvitationReminded  = "invitation.reminded"
 	EventMemberCreated       = "member.created"
 	EventMemberUpdated       = "member.updated"
 	EventMemberDeleted       = "member.deleted"
@@ -31,7 +32,7 @@ const (
 var EventTypes = []string{
 	EventInvitationCreated, EventInvitationSent, EventInvitationResent, EventInvitationAccepted,
 	EventInvitationDeclined, EventInvitationCancelled, EventInvitationExpired, EventInvitationFailed,
-	EventMemberCreated, EventMemberUpdated, EventMemberDeleted,
+	EventInvitationReminded, EventMemberCreated, EventMemberUpdated, EventMemberDeleted,
 	EventAPIKeyCreated, EventAPIKeyDeleted, EventOrganizationUpdated, EventWebhookTest,
 }
 

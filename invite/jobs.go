@@ -109,11 +109,19 @@ func (s *Service) SettleJob(ctx context.Context, j *Job, r JobResult) error {
 }
 
 // settleMail records a mail attempt on its invitation, unless the invitation
-// was resent meanwhile (the newer mail's state is shown) or is gone.
+// was resent meanwhile (the newer mail's state is shown) or is gone, or the
+// mail is a reminder.
 func (s *Service) settleMail(c *change, j *Job, r JobResult) error {
 	var p MailPayload
 	if err := json.Unmarshal(j.Args, &p); err != nil {
 		return nil // a damaged job: nothing of it can be recorded
+	}
+	if p.Reminder {
+		// The invitation's mail state is its invitation mail's: a reminder
+		// that goes, fails or is dropped leaves it (and the invitation's
+		// state) as it was. Its queueing was recorded (reminded_at, the
+		// invitation.reminded event); the rest is the job's alone.
+		return nil
 	}
 	id, err := uuid.Parse(p.InvitationID)
 	if err != nil {

@@ -244,6 +244,7 @@ const (
 	JobExpireInvitation = "expire_invitation"
 	JobWebhookDelivery  = "webhook_delivery"
 	JobEventRetention   = "event_retention"
+	JobSendReminders    = "send_reminders"
 )
 
 // MailPayload is a send_invitation job's arguments: the invitation and its

@@ -84,6 +84,14 @@ type Tx interface {
 	GetPendingInvitations(ctx context.Context, org OrgID, emails []string, forUpdate bool) ([]*Invitation, error)
 	UpdateInvitation(ctx context.Context, inv *Invitation) error
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*Invitation, error)
+	// ListDueReminders lists up to limit invitations due a reminder at now,
+	// of every organization whose reminder_after is set: pending, not
+	// reminded, their last mail sent (mail_state sent) at least
+	// reminder_after before now, and expiring after now+ReminderMargin.
+	// They come ordered by (organization, last_sent_at, number), after the
+	// position after when it is set, so that a sweep pages past those it
+	// leaves for later.
+	ListDueReminders(ctx context.Context, now time.Time, after *ReminderPosition, limit int) ([]*Invitation, error)
 	CountInvitations(ctx context.Context, f InvitationFilter) (int, error)
 
 	// CountSeats counts org's members and its pending invitations that
@@ -182,6 +190,13 @@ type Tx interface {
 type MailCount struct {
 	N      int
 	Oldest time.Time
+}
+
+// ReminderPosition is a position in the order ListDueReminders lists in.
+type ReminderPosition struct {
+	Org        OrgID
+	LastSentAt time.Time
+	Number     int64
 }
 
 // SortField is a column invitations are listed by.

@@ -710,6 +710,34 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 	return n, mapErr(err)
 }
 
+// dueRemindersQuery is the statement ListDueReminders runs. It walks the
+// organizations that set reminder_after, and for each the range of
+// invitations_reminder_due its reminder_after makes due, in the index's
+// order; an organization without reminders costs no invitation read.
+func dueRemindersQuery(now time.Time, after *invite.ReminderPosition, limit int) (string, []any) {
+	args := []any{now, now.Add(invite.ReminderMargin), limit}
+	inner, outer := "", ""
+	if after != nil {
+		args = append(args, orgUUID(after.Org), after.LastSentAt, after.Number)
+		inner = " AND (o.id > $4 OR (i.last_sent_at, i.number) > ($5, $6))"
+		outer = " AND o.id >= $4"
+	}
+	q := `SELECT d.* FROM organizations o CROSS JOIN LATERAL (
+			SELECT ` + invCols + ` FROM invitations i
+			WHERE i.org_id = o.id AND i.state = 'pending' AND i.reminded_at IS NULL
+			AND i.last_sent_at <= $1::timestamptz - (o.settings->>'reminder_after')::bigint * interval '1 second'
+			AND i.expires_at > $2::timestamptz AND i.mail_state = 'sent' AND octet_length(i.token_hash) = 0` + inner + `
+			ORDER BY i.last_sent_at, i.number LIMIT $3::bigint) d
+		WHERE (o.settings->>'reminder_after')::bigint > 0` + outer + `
+		ORDER BY o.id, d.last_sent_at, d.number LIMIT $3::bigint`
+	return q, args
+}
+
+func (t *tx) ListDueReminders(ctx context.Context, now time.Time, after *invite.ReminderPosition, limit int) ([]*invite.Invitation, error) {
+	q, args := dueRemindersQuery(now, after, limit)
+	return queryAll(ctx, t, scanInv, q, args...)
+}
+
 // ---- idempotency
 
 func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {

@@ -640,6 +640,36 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 	return n, err
 }
 
+// dueRemindersQuery is the statement ListDueReminders runs. It walks the
+// organizations that set reminder_after, and for each the range of
+// invitations_reminder_due its reminder_after makes due, in the index's
+// order; an organization without reminders costs no invitation read.
+func dueRemindersQuery(now time.Time, after *invite.ReminderPosition, limit int) (string, []any) {
+	args := []any{micros(now), micros(now.Add(invite.ReminderMargin)), limit}
+	cursor := ""
+	if after != nil {
+		args = append(args, after.Org.UUID(), micros(after.LastSentAt), after.Number)
+		cursor = " AND (o.id > ?4 OR (o.id = ?4 AND (i.last_sent_at, i.number) > (?5, ?6)))"
+	}
+	q := "SELECT " + invColsOf("i") + ` FROM organizations o JOIN invitations i ON i.org_id = o.id
+		WHERE json_extract(o.settings, '$.reminder_after') > 0
+		AND i.state = 'pending' AND i.reminded_at IS NULL
+		AND i.last_sent_at <= ?1 - json_extract(o.settings, '$.reminder_after') * 1000000
+		AND i.expires_at > ?2 AND i.mail_state = 'sent' AND length(i.token_hash) = 0` + cursor + `
+		ORDER BY o.id, i.last_sent_at, i.number LIMIT ?3`
+	return q, args
+}
+
+// invColsOf is invCols of the table named alias.
+func invColsOf(alias string) string {
+	return alias + "." + strings.ReplaceAll(invCols, ", ", ", "+alias+".")
+}
+
+func (t *tx) ListDueReminders(ctx context.Context, now time.Time, after *invite.ReminderPosition, limit int) ([]*invite.Invitation, error) {
+	q, args := dueRemindersQuery(now, after, limit)
+	return queryAll(ctx, t, scanInv, q, args...)
+}
+
 // ---- idempotency
 
 func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*invite.IdempotencyRecord, error) {

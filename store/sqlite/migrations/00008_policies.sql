@@ -1,8 +1,8 @@
 -- An invitation may name where its invitee goes after answering, and
 -- remembers its one reminder; a member keeps the metadata and the id of the
 -- invitation that made it. Invitations are also found by address across
--- organizations, and the reminder sweep reads the pending ones not yet
--- reminded in the order their mail went out. A bulk create's answer is kept
+-- organizations, and the reminder sweep reads, organization by organization,
+-- the pending ones not yet reminded in the order their mail went out. A bulk create's answer is kept
 -- with its Idempotency-Key, to be given again.
 
 -- +goose Up
@@ -12,7 +12,7 @@ ALTER TABLE members ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE members ADD COLUMN invitation_id TEXT;
 ALTER TABLE idempotency_keys ADD COLUMN answer BLOB;
 CREATE INDEX invitations_address ON invitations(email, created_at, number);
-CREATE INDEX invitations_reminder_due ON invitations(last_sent_at) WHERE state = 'pending' AND reminded_at IS NULL;
+CREATE INDEX invitations_reminder_due ON invitations(org_id, last_sent_at, number) WHERE state = 'pending' AND reminded_at IS NULL;
 
 -- +goose Down
 DROP INDEX invitations_reminder_due;
