@@ -53,3 +53,38 @@ func TestAddressListUsesItsIndex(t *testing.T) {
 		t.Fatalf("the plan names a dropped index:\n%s", p)
 	}
 }
+
+// The reminder sweep reads invitations only through invitations_reminder_due,
+// the due range of each organization that sets reminder_after, in order.
+func TestDueRemindersUseTheirIndex(t *testing.T) {
+	_, u := openStore(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []*invite.ReminderPosition{nil, {Org: invite.NewOrgID(), LastSentAt: time.Now(), Number: 5}} {
+		q, args := dueRemindersQuery(time.Now(), after, 100)
+		rows, err := conn.Query(ctx, "EXPLAIN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		rows.Close()
+		p := b.String()
+		if !strings.Contains(p, "invitations_reminder_due") || strings.Contains(p, "Seq Scan on invitations") {
+			t.Errorf("with cursor %v the sweep's plan does not read each organization's due range:\n%s", after, p)
+		}
+	}
+}

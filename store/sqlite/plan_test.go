@@ -48,3 +48,36 @@ func TestAddressListUsesItsIndex(t *testing.T) {
 		t.Fatalf("the plan names a dropped index:\n%s", p)
 	}
 }
+
+// The reminder sweep reads invitations only through invitations_reminder_due,
+// the due range of each organization that sets reminder_after, in order.
+func TestDueRemindersUseTheirIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	org := invite.NewOrgID()
+	for _, after := range []*invite.ReminderPosition{nil, {Org: org, LastSentAt: time.Now(), Number: 5}} {
+		q, args := dueRemindersQuery(org, time.Now().Add(-time.Hour), time.Now(), after, 100)
+		rows, err := s.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(detail + "\n")
+		}
+		rows.Close()
+		p := b.String()
+		if !strings.Contains(p, "USING INDEX invitations_reminder_due (org_id=? AND last_sent_at") || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("with cursor %v the sweep's plan does not read each organization's due range in order:\n%s", after, p)
+		}
+	}
+}

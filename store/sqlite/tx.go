@@ -640,34 +640,59 @@ func (t *tx) CountInvitations(ctx context.Context, f invite.InvitationFilter) (i
 	return n, err
 }
 
-// dueRemindersQuery is the statement ListDueReminders runs. It walks the
-// organizations that set reminder_after, and for each the range of
-// invitations_reminder_due its reminder_after makes due, in the index's
-// order; an organization without reminders costs no invitation read.
-func dueRemindersQuery(now time.Time, after *invite.ReminderPosition, limit int) (string, []any) {
-	args := []any{micros(now), micros(now.Add(invite.ReminderMargin)), limit}
-	cursor := ""
-	if after != nil {
-		args = append(args, after.Org.UUID(), micros(after.LastSentAt), after.Number)
-		cursor = " AND (o.id > ?4 OR (o.id = ?4 AND (i.last_sent_at, i.number) > (?5, ?6)))"
-	}
-	q := "SELECT " + invColsOf("i") + ` FROM organizations o JOIN invitations i ON i.org_id = o.id
-		WHERE json_extract(o.settings, '$.reminder_after') > 0
-		AND i.state = 'pending' AND i.reminded_at IS NULL
-		AND i.last_sent_at <= ?1 - json_extract(o.settings, '$.reminder_after') * 1000000
-		AND i.expires_at > ?2 AND i.mail_state = 'sent' AND length(i.token_hash) = 0` + cursor + `
-		ORDER BY o.id, i.last_sent_at, i.number LIMIT ?3`
-	return q, args
-}
-
-// invColsOf is invCols of the table named alias.
-func invColsOf(alias string) string {
-	return alias + "." + strings.ReplaceAll(invCols, ", ", ", "+alias+".")
-}
-
+// ListDueReminders reads the organizations that set reminder_after, then
+// for each the range of invitations_reminder_due its reminder_after makes
+// due, in the index's order, until limit are found: an organization without
+// reminders costs no invitation read. (One statement joining the two sorts
+// every due row: SQLite does not carry the index's order across the join.)
 func (t *tx) ListDueReminders(ctx context.Context, now time.Time, after *invite.ReminderPosition, limit int) ([]*invite.Invitation, error) {
-	q, args := dueRemindersQuery(now, after, limit)
-	return queryAll(ctx, t, scanInv, q, args...)
+	q := "SELECT id, json_extract(settings, '$.reminder_after') FROM organizations WHERE json_extract(settings, '$.reminder_after') > 0"
+	var args []any
+	if after != nil {
+		q += " AND id >= ?"
+		args = append(args, after.Org)
+	}
+	type orgDue struct {
+		id    invite.OrgID
+		after int64
+	}
+	orgs, err := queryAll(ctx, t, func(row interface{ Scan(...any) error }) (orgDue, error) {
+		var o orgDue
+		return o, row.Scan(&o.id, &o.after)
+	}, q+" ORDER BY id", args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*invite.Invitation
+	for _, o := range orgs {
+		var cursor *invite.ReminderPosition
+		if after != nil && after.Org == o.id {
+			cursor = after
+		}
+		q, args := dueRemindersQuery(o.id, now.Add(-time.Duration(o.after)*time.Second), now, cursor, limit-len(out))
+		invs, err := queryAll(ctx, t, scanInv, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		if out = append(out, invs...); len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// dueRemindersQuery lists org's invitations due a reminder at now, their
+// mail sent by sentBy, after cursor when set.
+func dueRemindersQuery(org invite.OrgID, sentBy, now time.Time, cursor *invite.ReminderPosition, limit int) (string, []any) {
+	args := []any{org, micros(sentBy), micros(now.Add(invite.ReminderMargin)), limit}
+	q := "SELECT " + invCols + ` FROM invitations
+		WHERE org_id = ?1 AND state = 'pending' AND reminded_at IS NULL AND last_sent_at <= ?2
+		AND expires_at > ?3 AND mail_state = 'sent' AND length(token_hash) = 0`
+	if cursor != nil {
+		args = append(args, micros(cursor.LastSentAt), cursor.Number)
+		q += " AND (last_sent_at, number) > (?5, ?6)"
+	}
+	return q + " ORDER BY last_sent_at, number LIMIT ?4", args
 }
 
 // ---- idempotency
