@@ -1,5 +1,6 @@
 // Package lifecycle holds the job handlers that move the core's records
-// along with time: the expiry of invitations and the retention of events.
+// along with time: the expiry of invitations, their reminders and the
+// retention of events.
 package lifecycle
 
 import (
@@ -86,4 +87,41 @@ func (h Retention) Work(ctx context.Context, _ *invite.Job) (job.Attempt, error)
 		return job.Attempt{}, err
 	}
 	return job.Attempt{}, job.Again(now.Add(h.Every))
+}
+
+// Reminders queues the reminders that have come due, once per Every, as one
+// periodic job shared by every node.
+type Reminders struct {
+	Service *invite.Service
+	Every   time.Duration
+	// Batch is how many due invitations are read at a time; 0 means
+	// invite.DefaultReminderBatch.
+	Batch int
+}
+
+// RemindersKey is the key of the one reminder job.
+const RemindersKey = "send_reminders"
+
+// Kind is the job kind the handler does.
+func (Reminders) Kind() string { return invite.JobSendReminders }
+
+// Policy retries a failed sweep soon: what it left is due already.
+func (Reminders) Policy() job.Policy {
+	return job.Policy{Timeout: 5 * time.Minute,
+		Backoff: func(n int) time.Duration { return job.Backoff(n, 5*time.Second, 5*time.Minute) }}
+}
+
+// Ensure queues the reminder job unless it is queued already; every node
+// calls it at start.
+func (h Reminders) Ensure(ctx context.Context) error {
+	return h.Service.EnsureJob(ctx, &invite.Job{Kind: invite.JobSendReminders, Key: RemindersKey,
+		Args: json.RawMessage("{}"), RunAt: h.Service.Now()})
+}
+
+// Work queues every reminder due now and runs again after Every.
+func (h Reminders) Work(ctx context.Context, _ *invite.Job) (job.Attempt, error) {
+	if _, err := h.Service.SendReminders(ctx, h.Batch); err != nil {
+		return job.Attempt{}, err
+	}
+	return job.Attempt{}, job.Again(h.Service.Now().Add(h.Every))
 }

@@ -52,6 +52,9 @@ type Config struct {
 	WebhookAllow []netip.Prefix
 	// EventRetention is how long events are kept; default 90 days.
 	EventRetention time.Duration
+	// ReminderInterval is how often the sweep that queues due reminders
+	// runs (once across the nodes of a database); default 1 minute.
+	ReminderInterval time.Duration
 	// MetricsAddr, when set, is a listen address of its own for /metrics,
 	// which the main listener then does not serve (INVITD_METRICS_ADDR).
 	MetricsAddr string
@@ -75,12 +78,16 @@ type Config struct {
 // DefaultEventRetention is how long events are kept unless told otherwise.
 const DefaultEventRetention = 90 * 24 * time.Hour
 
+// DefaultReminderInterval is how often the reminder sweep runs unless told otherwise.
+const DefaultReminderInterval = time.Minute
+
 // Server is a running invitd, less its listener.
 type Server struct {
 	Service   *invite.Service
 	store     invite.Store
 	runner    *job.Runner
 	retention lifecycle.Retention
+	reminders lifecycle.Reminders
 	handler   http.Handler
 	log       *slog.Logger
 	// metricsLn and metrics serve /metrics apart when MetricsAddr is set.
@@ -184,6 +191,11 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	s.runner.Register(hooks)
 	s.runner.Register(lifecycle.Expiry{Service: s.Service})
 	s.runner.Register(s.retention)
+	if cfg.ReminderInterval <= 0 {
+		cfg.ReminderInterval = DefaultReminderInterval
+	}
+	s.reminders = lifecycle.Reminders{Service: s.Service, Every: cfg.ReminderInterval}
+	s.runner.Register(s.reminders)
 
 	mux := http.NewServeMux()
 	api.Register(mux, s.Service, api.Options{Log: cfg.Log, BaseURL: cfg.BaseURL})
@@ -320,7 +332,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // runs the job runner until ctx is done, then drains requests in flight for
 // up to 20 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if err := s.retention.Ensure(invite.WithPrincipal(ctx, invite.System)); err != nil {
+	sys := invite.WithPrincipal(ctx, invite.System)
+	if err := s.retention.Ensure(sys); err != nil {
+		return err
+	}
+	if err := s.reminders.Ensure(sys); err != nil {
 		return err
 	}
 	if s.metricsLocalOnly && !isLoopback(ln.Addr().String()) {

@@ -177,6 +177,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	templates := fs.String("templates-dir", env("INVITD_TEMPLATES_DIR", ""), "folder of mail templates overriding the built-in ones (INVITD_TEMPLATES_DIR)")
 	level := fs.String("log-level", env("INVITD_LOG_LEVEL", "info"), "debug, info, warn or error (INVITD_LOG_LEVEL)")
 	retention := fs.Duration("event-retention", envDuration("INVITD_EVENT_RETENTION", server.DefaultEventRetention), "how long events are kept (INVITD_EVENT_RETENTION)")
+	reminders := fs.Duration("reminder-interval", envDuration("INVITD_REMINDER_INTERVAL", server.DefaultReminderInterval), "how often due reminder mails are queued, once across the nodes (INVITD_REMINDER_INTERVAL)")
 	allow := fs.String("webhook-allow-networks", env("INVITD_WEBHOOK_ALLOW_NETWORKS", ""), "comma-separated CIDRs webhook URLs may reach although not public (INVITD_WEBHOOK_ALLOW_NETWORKS)")
 	hookTimeout := fs.Duration("webhook-timeout", envDuration("INVITD_WEBHOOK_TIMEOUT", webhook.DefaultTimeout), "how long one webhook delivery may take (INVITD_WEBHOOK_TIMEOUT)")
 	retries := fs.String("webhook-retry-schedule", env("INVITD_WEBHOOK_RETRY_SCHEDULE", ""), "comma-separated waits before each webhook retry; default 5s,5m,30m,2h,5h,10h,14h,20h,24h (INVITD_WEBHOOK_RETRY_SCHEDULE)")
@@ -222,7 +223,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Mail:         mail.Config{SMTPURL: *smtpURL, From: *from, TemplatesDir: *templates},
 		Jobs:         job.Config{Lease: *lease, PollInterval: *poll},
 		Webhooks:     webhook.HandlerConfig{Timeout: *hookTimeout, Schedule: schedule},
-		WebhookAllow: allowNets, EventRetention: *retention,
+		WebhookAllow: allowNets, EventRetention: *retention, ReminderInterval: *reminders,
 		MetricsAddr: *metricsAddr, MetricsToken: *metricsToken,
 		KeyRate: *keyRate, KeyBurst: *keyBurst,
 	})
