@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Policies", testPolicies},
 		{"Bulk", testBulk},
 		{"Address", testAddress},
+		{"Reminders", testReminders},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })
