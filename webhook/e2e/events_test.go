@@ -24,8 +24,8 @@ type invitation struct {
 	} `json:"delivery"`
 }
 
-// One of every event type is caused through the API, the mail handler and
-// the expiry job; an endpoint for "*" gets each event of the log exactly
+// One of every event type is caused through the API, the mail handler, the
+// expiry job and the reminder sweep; an endpoint for "*" gets each event of the log exactly
 // once, signed so that the reference library verifies it, carrying what the
 // log holds. After a rotation, deliveries carry a signature by each secret.
 func TestEveryEventTypeArrivesOnce(t *testing.T) {
@@ -51,9 +51,9 @@ func TestEveryEventTypeArrivesOnce(t *testing.T) {
 		n.mustAs(t, key.Key, status, method, base+path, body, out)
 	}
 	var spare struct{ ID string }
-	as(http.StatusCreated, "POST", "/api_keys", obj{"name": "spare"}, &spare) // api_key.created
-	as(http.StatusNoContent, "DELETE", "/api_keys/"+spare.ID, nil, nil)       // api_key.deleted
-	as(http.StatusOK, "PATCH", "", obj{"name": "Acme Inc"}, nil)              // organization.updated
+	as(http.StatusCreated, "POST", "/api_keys", obj{"name": "spare"}, &spare)                             // api_key.created
+	as(http.StatusNoContent, "DELETE", "/api_keys/"+spare.ID, nil, nil)                                   // api_key.deleted
+	as(http.StatusOK, "PATCH", "", obj{"name": "Acme Inc", "settings": obj{"reminder_after": 3600}}, nil) // organization.updated
 
 	create := func(email string, extra obj) invitation {
 		t.Helper()
@@ -103,7 +103,7 @@ func TestEveryEventTypeArrivesOnce(t *testing.T) {
 		return count == 2
 	})
 	n.quiesce(t, org, h.ID)
-	clk.Advance(2 * time.Hour) // the expiry job expires the short one
+	clk.Advance(2 * time.Hour) // the expiry job expires the short one; the sent one is due its reminder
 	eventually(t, 10*time.Second, "the expiry job", func() bool {
 		for _, e := range n.events(t, org, invite.EventInvitationExpired) {
 			if e.dataID() == expiring.ID {
@@ -111,6 +111,9 @@ func TestEveryEventTypeArrivesOnce(t *testing.T) {
 			}
 		}
 		return false
+	})
+	eventually(t, 10*time.Second, "the reminder", func() bool {
+		return len(n.events(t, org, invite.EventInvitationReminded)) == 1 && len(smtp.Messages()) == 3
 	})
 	var test event
 	as(http.StatusAccepted, "POST", "/webhooks/"+h.ID+"/test", nil, &test) // webhook.test
@@ -201,6 +204,7 @@ func TestEveryEventTypeArrivesOnce(t *testing.T) {
 		{invite.EventInvitationSent, sent.ID, "system/system/invitd"},
 		{invite.EventInvitationFailed, bounced.ID, "system/system/invitd"},
 		{invite.EventInvitationExpired, expiring.ID, "system/system/invitd"},
+		{invite.EventInvitationReminded, sent.ID, "system/system/invitd"},
 		{invite.EventInvitationAccepted, accepted.ID, "invitee/" + accepted.ID + "/accept@example.com"},
 		{invite.EventWebhookTest, h.ID, "api_key/" + key.ID + "/ci"},
 	} {
