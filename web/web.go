@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -134,6 +135,12 @@ type page struct {
 	Name                      string
 	Error                     string
 	BackURL                   string
+	ContinueURL               string // the organization's default redirect after an answer
+
+	// FormAction is an extra origin for the CSP's form-action: the
+	// invitation's own redirect, which Chromium checks against form-action
+	// when following the 303 after a submit.
+	FormAction string
 }
 
 // T is the text for key in the page's language.
@@ -149,6 +156,9 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, p *page) {
 		h.log.ErrorContext(r.Context(), "render page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if p.FormAction != "" {
+		w.Header().Set("Content-Security-Policy", strings.Replace(cspHeader, "form-action 'self'", "form-action 'self' "+p.FormAction, 1))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", p.Lang)
@@ -273,17 +283,17 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 			Email: inv.Email, Role: inv.Role, Permissions: inv.Permissions,
 			Expires: formatTime(lang, inv.ExpiresAt, h.svc.Now()), ExpiresISO: inv.ExpiresAt.UTC().Format(time.RFC3339),
 			AcceptURL: "/i/" + token + "/accept", DeclineURL: "/i/" + token + "/decline",
-			CSRF: csrfToken(w, r), Name: name, Error: formErr}
+			CSRF: csrfToken(w, r), Name: name, Error: formErr, FormAction: redirectOrigin(inv.RedirectURL)}
 		h.render(w, r, p)
 	case invite.StateAccepted:
 		if done == "accepted" {
-			h.simple(w, r, lang, "accepted", pick(http.StatusOK), true, orgName, inv.Role)
+			h.result(w, r, v, lang, "accepted", pick(http.StatusOK), orgName, inv.Role)
 			return
 		}
 		h.simple(w, r, lang, "already", pick(http.StatusOK), true, orgName)
 	case invite.StateDeclined:
 		if done == "declined" {
-			h.simple(w, r, lang, "declineddone", pick(http.StatusOK), true, orgName)
+			h.result(w, r, v, lang, "declineddone", pick(http.StatusOK), orgName)
 			return
 		}
 		h.simple(w, r, lang, "declined", pick(http.StatusGone), false, orgName)
@@ -294,6 +304,30 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 	default:
 		h.simple(w, r, lang, "error", pick(http.StatusGone), false, orgName)
 	}
+}
+
+// result is the page after this browser's answer, with a Continue link to
+// the organization's default redirect when it has one.
+func (h *handler) result(w http.ResponseWriter, r *http.Request, v *invite.TokenView, lang, kind string, status int, args ...any) {
+	msgs := catalog[lang]
+	p := &page{Kind: kind, Lang: lang, Status: status, Good: true,
+		Title: msgs.get(kind + "_title"), Message: msgs.get(kind+"_body", args...)}
+	if target, own := invite.RedirectAfter(v.Invitation, v.Organization); target != "" && !own {
+		p.ContinueURL = target
+	}
+	h.render(w, r, p)
+}
+
+// redirectOrigin is the scheme://host of a redirect URL, "" when none.
+func redirectOrigin(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // checkCSRF compares the cookie with the form field; on a mismatch it writes
@@ -345,8 +379,8 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := actionContext(r)
 	defer cancel()
-	_, err := h.svc.AcceptByToken(ctx, token, name)
-	h.after(w, r, token, "accepted", name, err)
+	v, err := h.svc.AcceptByToken(ctx, token, name)
+	h.after(w, r, token, "accepted", name, v, err)
 }
 
 func (h *handler) decline(w http.ResponseWriter, r *http.Request) {
@@ -360,8 +394,8 @@ func (h *handler) decline(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := actionContext(r)
 	defer cancel()
-	_, err := h.svc.DeclineByToken(ctx, token)
-	h.after(w, r, token, "declined", "", err)
+	v, err := h.svc.DeclineByToken(ctx, token)
+	h.after(w, r, token, "declined", "", v, err)
 }
 
 // actionContext lets an accept or decline finish when the browser drops the
@@ -374,8 +408,16 @@ func actionContext(r *http.Request) (context.Context, context.CancelFunc) {
 // after answers a form: on success a redirect to the result page (so a
 // reload does not post again); otherwise the page for the state the
 // invitation is in now, e.g. already accepted after a double submit.
-func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, name string, err error) {
+// When the invitation names its own redirect_url the invitee goes straight
+// there, the app that sent them having asked for it.
+func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, name string, tv *invite.TokenView, err error) {
 	if err == nil {
+		if tv != nil && tv.Invitation != nil && tv.Organization != nil {
+			if target, own := invite.RedirectAfter(tv.Invitation, tv.Organization); own && target != "" {
+				http.Redirect(w, r, target, http.StatusSeeOther)
+				return
+			}
+		}
 		http.Redirect(w, r, "/i/"+token+"?done="+done, http.StatusSeeOther)
 		return
 	}
