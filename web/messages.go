@@ -20,6 +20,7 @@ var catalog = map[string]messages{
 		"decline":            "Decline",
 		"back":               "Back to the invitation",
 		"continue":           "Continue",
+		"refused":            "%s",
 		"in":                 "(in %s)",
 		"days":               "%d days",
 		"hours":              "%d hours",
@@ -52,6 +53,7 @@ var catalog = map[string]messages{
 	"ja": {
 		"invite_title":       "%s への招待",
 		"continue":           "続ける",
+		"refused":            "この招待を承諾できませんでした: %s",
 		"invite_heading":     "%s への招待が届いています",
 		"org":                "組織",
 		"invited_by":         "招待した人",

@@ -442,7 +442,14 @@ func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, nam
 	case v.Invitation.State == invite.StatePending, v.Invitation.State == invite.StateAccepted, v.Invitation.State == invite.StateDeclined:
 		status = http.StatusConflict
 	}
-	h.showState(w, r, token, v, "", status, name, invite.ErrorMessage(err))
+	// The core's message says why (the domain policy, the seats); the
+	// language's lead-in frames it, the message itself is English.
+	msg := invite.ErrorMessage(err)
+	if v.Invitation.State == invite.StatePending {
+		lang := pickLang(r, v.Invitation.Locale, v.Organization.Settings.Locale)
+		msg = catalog[lang].get("refused", msg)
+	}
+	h.showState(w, r, token, v, "", status, name, msg)
 }
 
 // csrfToken returns this browser's form token, setting the cookie when it
