@@ -19,6 +19,8 @@ var catalog = map[string]messages{
 		"accept":             "Accept invitation",
 		"decline":            "Decline",
 		"back":               "Back to the invitation",
+		"continue":           "Continue",
+		"refused":            "%s",
 		"in":                 "(in %s)",
 		"days":               "%d days",
 		"hours":              "%d hours",
@@ -50,6 +52,8 @@ var catalog = map[string]messages{
 	},
 	"ja": {
 		"invite_title":       "%s への招待",
+		"continue":           "続ける",
+		"refused":            "この招待を承諾できませんでした: %s",
 		"invite_heading":     "%s への招待が届いています",
 		"org":                "組織",
 		"invited_by":         "招待した人",

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -41,12 +42,54 @@ var (
 		}
 		return string(b)
 	}()
-	cspHeader = func() string {
-		sum := sha256.Sum256([]byte(css))
-		return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-			"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-	}()
+	cspHeader = csp("", "", "")
 )
+
+// csp is the pages' policy. brandCSS, when set, is a second style block,
+// allowed by its hash like the first: it is derived from the organization's
+// validated colour alone, so no nonce (and no inline style attribute) is
+// needed. logoOrigin is the one origin images may come from; formAction an
+// extra form-action origin.
+func csp(brandCSS, logoOrigin, formAction string) string {
+	hash := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	}
+	b := "default-src 'none'; style-src " + hash(css)
+	if brandCSS != "" {
+		b += " " + hash(brandCSS)
+	}
+	if logoOrigin != "" {
+		b += "; img-src " + logoOrigin
+	}
+	b += "; form-action 'self'"
+	if formAction != "" {
+		b += " " + formAction
+	}
+	return b + "; base-uri 'none'; frame-ancestors 'none'"
+}
+
+// brandCSS sets the accent (header, buttons, links) to the organization's
+// colour, in light and dark schemes alike; "" without one.
+func brandCSS(color string) string {
+	if !brandColor(color) {
+		return ""
+	}
+	return ":root{--accent:" + color + "}"
+}
+
+// brandColor tells a #rrggbb colour, the only shape put into CSS.
+func brandColor(c string) bool {
+	if len(c) != 7 || c[0] != '#' {
+		return false
+	}
+	for _, r := range c[1:] {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // CookieName is the double-submit cookie.
 const CookieName = "invitd_csrf"
@@ -126,6 +169,11 @@ type page struct {
 	Good    bool
 	CSS     template.CSS
 
+	// Branding, on every page of an invitation.
+	BrandCSS   template.CSS
+	LogoURL    string
+	logoOrigin string
+
 	Org, Inviter, Email, Role string
 	Permissions               []string
 	Expires, ExpiresISO       string
@@ -134,6 +182,12 @@ type page struct {
 	Name                      string
 	Error                     string
 	BackURL                   string
+	ContinueURL               string // the organization's default redirect after an answer
+
+	// FormAction is an extra origin for the CSP's form-action: the
+	// invitation's own redirect, which Chromium checks against form-action
+	// when following the 303 after a submit.
+	FormAction string
 }
 
 // T is the text for key in the page's language.
@@ -149,6 +203,9 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, p *page) {
 		h.log.ErrorContext(r.Context(), "render page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if p.FormAction != "" || p.BrandCSS != "" || p.logoOrigin != "" {
+		w.Header().Set("Content-Security-Policy", csp(string(p.BrandCSS), p.logoOrigin, p.FormAction))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", p.Lang)
@@ -259,7 +316,18 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 	inv, org := v.Invitation, v.Organization
 	lang := pickLang(r, inv.Locale, org.Settings.Locale)
 	msgs := catalog[lang]
-	orgName := org.Name
+	orgName := org.DisplayName()
+	brand := func(p *page) *page {
+		p.BrandCSS = template.CSS(brandCSS(org.Settings.BrandColor))
+		if o := httpsOrigin(org.Settings.LogoURL); o != "" {
+			p.LogoURL, p.logoOrigin = org.Settings.LogoURL, o
+		}
+		return p
+	}
+	simple := func(kind string, status int, good bool, args ...any) {
+		h.render(w, r, brand(&page{Kind: kind, Lang: lang, Status: status, Good: good, Org: orgName,
+			Title: msgs.get(kind + "_title"), Message: msgs.get(kind+"_body", args...)}))
+	}
 	pick := func(def int) int {
 		if status != 0 {
 			return status
@@ -273,27 +341,59 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 			Email: inv.Email, Role: inv.Role, Permissions: inv.Permissions,
 			Expires: formatTime(lang, inv.ExpiresAt, h.svc.Now()), ExpiresISO: inv.ExpiresAt.UTC().Format(time.RFC3339),
 			AcceptURL: "/i/" + token + "/accept", DeclineURL: "/i/" + token + "/decline",
-			CSRF: csrfToken(w, r), Name: name, Error: formErr}
-		h.render(w, r, p)
+			CSRF: csrfToken(w, r), Name: name, Error: formErr, FormAction: redirectOrigin(inv.RedirectURL)}
+		h.render(w, r, brand(p))
 	case invite.StateAccepted:
 		if done == "accepted" {
-			h.simple(w, r, lang, "accepted", pick(http.StatusOK), true, orgName, inv.Role)
+			h.result(w, r, v, brand, lang, "accepted", pick(http.StatusOK), orgName, inv.Role)
 			return
 		}
-		h.simple(w, r, lang, "already", pick(http.StatusOK), true, orgName)
+		simple("already", pick(http.StatusOK), true, orgName)
 	case invite.StateDeclined:
 		if done == "declined" {
-			h.simple(w, r, lang, "declineddone", pick(http.StatusOK), true, orgName)
+			h.result(w, r, v, brand, lang, "declineddone", pick(http.StatusOK), orgName)
 			return
 		}
-		h.simple(w, r, lang, "declined", pick(http.StatusGone), false, orgName)
+		simple("declined", pick(http.StatusGone), false, orgName)
 	case invite.StateExpired:
-		h.simple(w, r, lang, "expired", pick(http.StatusGone), false, orgName, formatTime(lang, inv.ExpiresAt, time.Time{}))
+		simple("expired", pick(http.StatusGone), false, orgName, formatTime(lang, inv.ExpiresAt, time.Time{}))
 	case invite.StateCancelled:
-		h.simple(w, r, lang, "cancelled", pick(http.StatusGone), false, orgName)
+		simple("cancelled", pick(http.StatusGone), false, orgName)
 	default:
-		h.simple(w, r, lang, "error", pick(http.StatusGone), false, orgName)
+		simple("error", pick(http.StatusGone), false, orgName)
 	}
+}
+
+// result is the page after this browser's answer, with a Continue link to
+// the organization's default redirect when it has one.
+func (h *handler) result(w http.ResponseWriter, r *http.Request, v *invite.TokenView, brand func(*page) *page, lang, kind string, status int, args ...any) {
+	msgs := catalog[lang]
+	p := &page{Kind: kind, Lang: lang, Status: status, Good: true, Org: v.Organization.DisplayName(),
+		Title: msgs.get(kind + "_title"), Message: msgs.get(kind+"_body", args...)}
+	if target, own := invite.RedirectAfter(v.Invitation, v.Organization); target != "" && !own {
+		p.ContinueURL = target
+	}
+	h.render(w, r, brand(p))
+}
+
+// httpsOrigin is the https://host of a logo URL, "" for anything else.
+func httpsOrigin(raw string) string {
+	if o := redirectOrigin(raw); strings.HasPrefix(o, "https://") {
+		return o
+	}
+	return ""
+}
+
+// redirectOrigin is the scheme://host of a redirect URL, "" when none.
+func redirectOrigin(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // checkCSRF compares the cookie with the form field; on a mismatch it writes
@@ -345,8 +445,8 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := actionContext(r)
 	defer cancel()
-	_, err := h.svc.AcceptByToken(ctx, token, name)
-	h.after(w, r, token, "accepted", name, err)
+	v, err := h.svc.AcceptByToken(ctx, token, name)
+	h.after(w, r, token, "accepted", name, v, err)
 }
 
 func (h *handler) decline(w http.ResponseWriter, r *http.Request) {
@@ -360,8 +460,8 @@ func (h *handler) decline(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := actionContext(r)
 	defer cancel()
-	_, err := h.svc.DeclineByToken(ctx, token)
-	h.after(w, r, token, "declined", "", err)
+	v, err := h.svc.DeclineByToken(ctx, token)
+	h.after(w, r, token, "declined", "", v, err)
 }
 
 // actionContext lets an accept or decline finish when the browser drops the
@@ -374,8 +474,16 @@ func actionContext(r *http.Request) (context.Context, context.CancelFunc) {
 // after answers a form: on success a redirect to the result page (so a
 // reload does not post again); otherwise the page for the state the
 // invitation is in now, e.g. already accepted after a double submit.
-func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, name string, err error) {
+// When the invitation names its own redirect_url the invitee goes straight
+// there, the app that sent them having asked for it.
+func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, name string, tv *invite.TokenView, err error) {
 	if err == nil {
+		if tv != nil && tv.Invitation != nil && tv.Organization != nil {
+			if target, own := invite.RedirectAfter(tv.Invitation, tv.Organization); own && target != "" {
+				http.Redirect(w, r, target, http.StatusSeeOther)
+				return
+			}
+		}
 		http.Redirect(w, r, "/i/"+token+"?done="+done, http.StatusSeeOther)
 		return
 	}
@@ -400,7 +508,14 @@ func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, nam
 	case v.Invitation.State == invite.StatePending, v.Invitation.State == invite.StateAccepted, v.Invitation.State == invite.StateDeclined:
 		status = http.StatusConflict
 	}
-	h.showState(w, r, token, v, "", status, name, invite.ErrorMessage(err))
+	// The core's message says why (the domain policy, the seats); the
+	// language's lead-in frames it, the message itself is English.
+	msg := invite.ErrorMessage(err)
+	if v.Invitation.State == invite.StatePending {
+		lang := pickLang(r, v.Invitation.Locale, v.Organization.Settings.Locale)
+		msg = catalog[lang].get("refused", msg)
+	}
+	h.showState(w, r, token, v, "", status, name, msg)
 }
 
 // csrfToken returns this browser's form token, setting the cookie when it
