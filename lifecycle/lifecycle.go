@@ -105,9 +105,11 @@ const RemindersKey = "send_reminders"
 // Kind is the job kind the handler does.
 func (Reminders) Kind() string { return invite.JobSendReminders }
 
-// Policy retries a failed sweep soon: what it left is due already.
+// Policy retries a failed sweep soon: what it left is due already. An
+// attempt cut short loses nothing (each reminder commits on its own), so it
+// is kept within the default lease.
 func (Reminders) Policy() job.Policy {
-	return job.Policy{Timeout: 5 * time.Minute,
+	return job.Policy{Timeout: time.Minute,
 		Backoff: func(n int) time.Duration { return job.Backoff(n, 5*time.Second, 5*time.Minute) }}
 }
 
