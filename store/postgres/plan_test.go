@@ -25,20 +25,7 @@ func TestAddressListUsesItsIndex(t *testing.T) {
 	plan := func() string {
 		q, args := listQuery(invite.InvitationFilter{Email: "bob@example.com", Sort: invite.SortCreatedAt, Desc: true,
 			After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21})
-		rows, err := conn.Query(ctx, "EXPLAIN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var b strings.Builder
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(line + "\n")
-		}
-		return b.String()
+		return explain(t, conn, q, args)
 	}
 	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
 		t.Fatal(err)
@@ -69,22 +56,28 @@ func TestDueRemindersUseTheirIndex(t *testing.T) {
 	}
 	for _, after := range []*invite.ReminderPosition{nil, {Org: invite.NewOrgID(), LastSentAt: time.Now(), Number: 5}} {
 		q, args := dueRemindersQuery(time.Now(), after, 100)
-		rows, err := conn.Query(ctx, "EXPLAIN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(line + "\n")
-		}
-		rows.Close()
-		p := b.String()
+		p := explain(t, conn, q, args)
 		if !strings.Contains(p, "invitations_reminder_due") || strings.Contains(p, "Seq Scan on invitations") {
 			t.Errorf("with cursor %v the sweep's plan does not read each organization's due range:\n%s", after, p)
 		}
 	}
+}
+
+// explain is the plan PostgreSQL makes for q on conn, one node a line.
+func explain(t *testing.T, conn *pgx.Conn, q string, args []any) string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "EXPLAIN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }

@@ -22,21 +22,7 @@ func TestAddressListUsesItsIndex(t *testing.T) {
 	plan := func() string {
 		q, args := listQuery(invite.InvitationFilter{Email: "bob@example.com", Sort: invite.SortCreatedAt, Desc: true,
 			After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21})
-		rows, err := s.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var b strings.Builder
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(detail + "\n")
-		}
-		return b.String()
+		return explain(t, s, q, args)
 	}
 	if p := plan(); !strings.Contains(p, "USING INDEX invitations_address") || strings.Contains(p, "TEMP B-TREE") {
 		t.Fatalf("the address list's plan does not walk invitations_address in order:\n%s", p)
@@ -61,23 +47,30 @@ func TestDueRemindersUseTheirIndex(t *testing.T) {
 	org := invite.NewOrgID()
 	for _, after := range []*invite.ReminderPosition{nil, {Org: org, LastSentAt: time.Now(), Number: 5}} {
 		q, args := dueRemindersQuery(org, time.Now().Add(-time.Hour), time.Now(), after, 100)
-		rows, err := s.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(detail + "\n")
-		}
-		rows.Close()
-		p := b.String()
+		p := explain(t, s, q, args)
 		if !strings.Contains(p, "USING INDEX invitations_reminder_due (org_id=? AND last_sent_at") || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("with cursor %v the sweep's plan does not read each organization's due range in order:\n%s", after, p)
 		}
 	}
+}
+
+// explain is the plan SQLite makes for q on the writer, which sees every
+// schema change at once, one step a line.
+func explain(t *testing.T, s *Store, q string, args []any) string {
+	t.Helper()
+	rows, err := s.writer.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(detail + "\n")
+	}
+	return b.String()
 }
