@@ -67,6 +67,9 @@ func (h *handlers) registerBulk(api huma.API) {
 		if err != nil {
 			return nil, problem(err)
 		}
+		for i, token := range res.Tokens {
+			res.View.Results[i].Invitation.AcceptURL = h.baseURL + "/i/" + token
+		}
 		return &body[*invite.BulkView]{res.View}, nil
 	})
 	// huma documents a raw body as binary, in a form OpenAPI 3.0 lacks.

@@ -89,6 +89,18 @@ func TestBulkCreate(t *testing.T) {
 		if first.Created != 1 || first.Errors != 1 || again.Results[0].Invitation["id"] != first.Results[0].Invitation["id"] {
 			t.Fatalf("first %+v, again %+v", first, again)
 		}
+		// A row made without mail gives its link once, as a single create does.
+		link, _ := first.Results[0].Invitation["accept_url"].(string)
+		token, ok := strings.CutPrefix(link, "http://invitd.test/i/")
+		if !ok {
+			t.Fatalf("accept_url of a row without mail: %q", link)
+		}
+		if got := e.call("GET", "/v1/invitations/"+token, "", nil).want(t, 200).json(t); got["email"] != "j1@example.com" {
+			t.Fatalf("the row's link opens %v", got)
+		}
+		if again.Results[0].Invitation["accept_url"] != nil {
+			t.Fatalf("a replay gave the link again: %v", again.Results[0].Invitation)
+		}
 		body["invitations"] = body["invitations"].([]map[string]any)[:1]
 		e.call("POST", path, key, body, "Idempotency-Key", "bulk-1").want(t, 422)
 		dry := e.call("POST", path, key, map[string]any{"dry_run": true, "invitations": []map[string]any{{"email": "j3@example.com"}}}).want(t, 200).bulk(t)

@@ -47,6 +47,10 @@ type BulkOptions struct {
 // Bulk is the answer to a bulk create.
 type Bulk struct {
 	View *BulkView
+	// Tokens are the links of the rows created without mail, by row index,
+	// for the caller to deliver; none in a dry run or a replay (a link is
+	// given once, and the stored answer holds none).
+	Tokens map[int]string
 	// Replayed: an earlier request with the same idempotency key made it.
 	Replayed bool
 }
@@ -95,7 +99,7 @@ func (s *Service) BulkCreate(ctx context.Context, org OrgID, rows []BulkRow, opt
 				return err
 			}
 		}
-		v, err := s.bulkCreate(ch, org, rows)
+		v, tokens, err := s.bulkCreate(ch, org, rows)
 		if err != nil {
 			return err
 		}
@@ -104,6 +108,7 @@ func (s *Service) BulkCreate(ctx context.Context, org OrgID, rows []BulkRow, opt
 		if opts.DryRun {
 			return errDryRun
 		}
+		out.Tokens = tokens
 		if reqHash == nil {
 			return nil
 		}
@@ -184,10 +189,10 @@ type bulkCounts struct {
 	mailRule *ratelimit.Policy
 }
 
-func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, error) {
+func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, map[int]string, error) {
 	o, err := s.getOrg(ch.ctx, ch.tx, org)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v := &BulkView{Results: make([]BulkResultView, len(rows))}
 	first := map[string]int{} // the row each address is first on
@@ -212,8 +217,9 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 	}
 	n, err := s.bulkRead(ch, o, emails, mailed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	tokens := map[int]string{}
 	for i, row := range rows {
 		r := &v.Results[i]
 		if r.Status != "" {
@@ -222,12 +228,15 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 		inv, err := s.bulkRow(ch, o, row.Create, n)
 		if err != nil {
 			if ErrorKind(err) == KindInternal {
-				return nil, err // the store failed: the bulk as a whole
+				return nil, nil, err // the store failed: the bulk as a whole
 			}
 			r.fail(err)
 			continue
 		}
 		r.Status, r.Invitation = BulkCreated, ViewInvitation(inv)
+		if inv.SendCount == 0 {
+			tokens[i] = s.linkOf(inv)
+		}
 	}
 	for _, r := range v.Results {
 		switch r.Status {
@@ -239,7 +248,7 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 			v.Errors++
 		}
 	}
-	return v, nil
+	return v, tokens, nil
 }
 
 // bulkRead reads what every row is decided on, taking the locks in the

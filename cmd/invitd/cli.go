@@ -115,7 +115,7 @@ func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		}
 		v := invite.ViewInvitation(res.Invitation)
 		if res.Token != "" {
-			v.AcceptURL = env("INVITD_BASE_URL", "http://"+env("INVITD_ADDR", "127.0.0.1:8080")) + "/i/" + res.Token
+			v.AcceptURL = acceptURL(res.Token)
 		}
 		return printJSON(stdout, v)
 	}
@@ -187,7 +187,15 @@ func importCSV(ctx context.Context, svc *invite.Service, org invite.OrgID, path 
 	if err != nil {
 		return err
 	}
+	for i, token := range res.Tokens {
+		res.View.Results[i].Invitation.AcceptURL = acceptURL(token)
+	}
 	return printJSON(stdout, res.View)
+}
+
+// acceptURL is the link of token as serve, with the same environment, makes it.
+func acceptURL(token string) string {
+	return env("INVITD_BASE_URL", "http://"+env("INVITD_ADDR", "127.0.0.1:8080")) + "/i/" + token
 }
 
 // hookFlags are the flags of the webhook commands.
