@@ -252,20 +252,37 @@ func (s *Service) bulkCreate(ch *change, org OrgID, rows []BulkRow) (*BulkView, 
 }
 
 // bulkRead reads what every row is decided on, taking the locks in the
-// order a single create does: the addresses' mail counts, then the
-// organization's counts (on PostgreSQL held until the commit, so a single
-// create of the organization waits for the bulk at its last step). The
-// pending rows are locked last; a single create locks one before its
-// counts, so the two can wait on each other only for the same address, a
-// deadlock the database breaks and the store retries.
+// order a single create, a resend and an accept take theirs: the
+// addresses' mail counts, then the pending invitations the rows meet, then
+// the organization's counts (on PostgreSQL held until the commit, so the
+// organization's other creates wait for the bulk at their last step). A
+// create without mail of an address the bulk also inserts takes no mail
+// lock and can still meet it head on: a deadlock the database breaks and
+// the store retries.
 func (s *Service) bulkRead(ch *change, o *Organization, emails, mailed []string) (*bulkCounts, error) {
 	ctx, tx := ch.ctx, ch.tx
 	n := &bulkCounts{members: map[string]bool{}, invites: map[string]*Invitation{}}
 	var err error
-	if policy, ok := mailPolicy(o); ok && len(mailed) > 0 {
-		n.mailRule = &policy
-		if n.mails, err = tx.CountMailsEach(ctx, o.ID, mailed, ch.now.Add(-MailWindow), policy.Quota); err != nil {
+	if len(emails) > 0 {
+		if policy, ok := mailPolicy(o); ok && len(mailed) > 0 {
+			n.mailRule = &policy
+			if n.mails, err = tx.CountMailsEach(ctx, o.ID, mailed, ch.now.Add(-MailWindow), policy.Quota); err != nil {
+				return nil, err
+			}
+		}
+		pending, err := tx.GetPendingInvitations(ctx, o.ID, emails, true)
+		if err != nil {
 			return nil, err
+		}
+		for _, inv := range pending {
+			n.invites[inv.Email] = inv
+		}
+		members, err := tx.GetMembersByEmail(ctx, o.ID, emails)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			n.members[m.Email] = true
 		}
 	}
 	if o.Settings.MaxMembers > 0 {
@@ -283,28 +300,13 @@ func (s *Service) bulkRead(ch *change, o *Organization, emails, mailed []string)
 	if n.created, err = s.countCreated(ch, o, 0); err != nil {
 		return nil, err
 	}
-	if len(emails) == 0 {
-		return n, nil
-	}
-	members, err := tx.GetMembersByEmail(ctx, o.ID, emails)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range members {
-		n.members[m.Email] = true
-	}
-	pending, err := tx.GetPendingInvitations(ctx, o.ID, emails, true)
-	if err != nil {
-		return nil, err
-	}
-	for _, inv := range pending {
-		n.invites[inv.Email] = inv
-	}
 	return n, nil
 }
 
 // bulkRow creates one row's invitation, every rule decided before its
-// first write so that a refused row leaves nothing behind.
+// first write so that a refused row leaves nothing of its own behind (a
+// pending invitation it meets past its expiry is recorded as expired
+// first, which is true whatever becomes of the row).
 func (s *Service) bulkRow(ch *change, o *Organization, c CreateInvitation, n *bulkCounts) (*Invitation, error) {
 	ctx, tx, now := ch.ctx, ch.tx, ch.now
 	role, perms, err := o.prepare(&c)

@@ -594,7 +594,9 @@ func (t *tx) GetPendingInvitation(ctx context.Context, org invite.OrgID, email s
 }
 
 func (t *tx) GetPendingInvitations(ctx context.Context, org invite.OrgID, emails []string, forUpdate bool) ([]*invite.Invitation, error) {
-	q := "SELECT " + invCols + " FROM invitations WHERE org_id = $1 AND email = ANY($2) AND state = 'pending'"
+	// In address order, so that two writes locking some of the same rows
+	// wait on each other rather than deadlock.
+	q := "SELECT " + invCols + " FROM invitations WHERE org_id = $1 AND email = ANY($2) AND state = 'pending' ORDER BY email"
 	if forUpdate {
 		q += " FOR UPDATE"
 	}
