@@ -114,7 +114,10 @@ func (s *Service) ListInvitations(ctx context.Context, org OrgID, p ListParams) 
 // shows a person what awaits them. It takes an admin key.
 func (s *Service) ListInvitationsByAddress(ctx context.Context, p ListParams) (*Page[*Invitation], error) {
 	if err := requireAdmin(ctx); err != nil {
-		return nil, errorf(KindForbidden, "only an admin key may list an address's invitations across organizations")
+		if ErrorKind(err) == KindForbidden {
+			return nil, errorf(KindForbidden, "only an admin key may list an address's invitations across organizations")
+		}
+		return nil, err
 	}
 	if p.Email == "" {
 		return nil, Invalid("email is required")
@@ -129,19 +132,7 @@ func (s *Service) ListInvitationsByAddress(ctx context.Context, p ListParams) (*
 	if f.Sort != SortCreatedAt {
 		return nil, Invalid("sort must be created_at or -created_at")
 	}
-	return pageInvitations(f, sortName, func(f InvitationFilter) ([]*Invitation, error) {
-		f.Now = s.Now()
-		var out []*Invitation
-		err := s.store.Read(ctx, func(tx Tx) error {
-			var err error
-			out, err = tx.ListInvitations(ctx, f)
-			return err
-		})
-		for _, inv := range out {
-			inv.Observe(f.Now)
-		}
-		return out, err
-	})
+	return pageInvitations(f, sortName, func(f InvitationFilter) ([]*Invitation, error) { return s.findInvitations(ctx, f, nil) })
 }
 
 // invitationFilter reads a list's parameters, and names its sort for cursors.

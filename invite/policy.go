@@ -195,16 +195,17 @@ func localHost(host string) bool {
 // checkOrigin reads an origin, scheme://host[:port], in its lowercase form.
 func checkOrigin(o string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(o))
-	bad := Invalid("allowed_redirect_origins: %q is not an origin such as https://app.example.com (http only for localhost and 127.0.0.1)", o)
-	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+	bad := Invalid("allowed_redirect_origins: %q is not an origin such as https://app.example.com (http only for localhost, 127.0.0.1 and ::1)", o)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || strings.ContainsAny(o, "?#") {
 		return "", bad
 	}
 	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
 	if scheme != "https" && !(scheme == "http" && localHost(host)) {
 		return "", bad
 	}
-	if u.Port() != "" {
-		host = net.JoinHostPort(host, u.Port())
+	// A scheme's own port is the origin without one, as browsers write it.
+	if port := u.Port(); port != "" && !(scheme == "https" && port == "443") && !(scheme == "http" && port == "80") {
+		host = net.JoinHostPort(host, port)
 	} else if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
@@ -230,7 +231,7 @@ func (s *Settings) checkRedirect(field, raw string) (string, error) {
 	}
 	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
 	if scheme != "https" && !(scheme == "http" && localHost(host)) {
-		return "", Invalid("%s must be https (http only for localhost and 127.0.0.1)", field)
+		return "", Invalid("%s must be https (http only for localhost, 127.0.0.1 and ::1)", field)
 	}
 	origin := originOf(u)
 	if len(s.AllowedRedirectOrigins) == 0 {
@@ -312,6 +313,20 @@ func refuseSeat(seats Seats) error {
 	}
 	seats.Pending-- // as it was without this one
 	return seats.full()
+}
+
+// refuseNewSeat says whether o's seats, counted now with uncounted more
+// pending invitations than the store holds yet, pass its limit.
+func (s *Service) refuseNewSeat(ch *change, o *Organization, uncounted int) error {
+	if o.Settings.MaxMembers == 0 {
+		return nil
+	}
+	seats, err := s.countSeats(ch, o)
+	if err != nil {
+		return err
+	}
+	seats.Pending += uncounted
+	return refuseSeat(seats)
 }
 
 // admitMember holds the accept of inv to the policies as they are now: its

@@ -562,14 +562,8 @@ func (s *Service) createInvitation(ch *change, org OrgID, c CreateInvitation, re
 			return nil, Conflict("the organization has reached its limit of %d pending invitations", max)
 		}
 	}
-	if o.Settings.MaxMembers > 0 {
-		seats, err := s.countSeats(ch, o)
-		if err != nil {
-			return nil, err
-		}
-		if err := refuseSeat(seats); err != nil { // the count holds the new one too
-			return nil, err
-		}
+	if err := s.refuseNewSeat(ch, o, 0); err != nil { // the count holds the new one
+		return nil, err
 	}
 	res := &Created{Invitation: inv}
 	if c.NoEmail {
@@ -784,15 +778,23 @@ func (s *Service) FindInvitations(ctx context.Context, f InvitationFilter) ([]*I
 	if err := authorize(ctx, f.Org, ScopeInvitationsRead); err != nil {
 		return nil, err
 	}
+	return s.findInvitations(ctx, f, func(tx Tx) error {
+		_, err := s.getOrg(ctx, tx, f.Org) // only an empty page needs the lookup
+		return err
+	})
+}
+
+// findInvitations lists by f as of now, states observed; onEmpty, when set,
+// runs in the same read when nothing is found.
+func (s *Service) findInvitations(ctx context.Context, f InvitationFilter, onEmpty func(Tx) error) ([]*Invitation, error) {
 	f.Now = s.Now()
 	var out []*Invitation
 	err := s.store.Read(ctx, func(tx Tx) error {
 		var err error
-		if out, err = tx.ListInvitations(ctx, f); err != nil || len(out) > 0 {
+		if out, err = tx.ListInvitations(ctx, f); err != nil || len(out) > 0 || onEmpty == nil {
 			return err
 		}
-		_, err = s.getOrg(ctx, tx, f.Org) // only an empty page needs the lookup
-		return err
+		return onEmpty(tx)
 	})
 	if err != nil {
 		return nil, err
@@ -1016,14 +1018,10 @@ func (s *Service) ResendInvitation(ctx context.Context, org OrgID, ref Invitatio
 		if err := s.enqueueExpiry(ch, inv); err != nil {
 			return err
 		}
-		if o.Settings.MaxMembers > 0 && inv.State != StatePending {
-			// Sent again, a finished invitation takes a seat once more.
-			seats, err := s.countSeats(ch, o)
-			if err != nil {
-				return err
-			}
-			seats.Pending++
-			if err := refuseSeat(seats); err != nil {
+		if inv.State != StatePending {
+			// Sent again, a finished invitation takes a seat once more (it
+			// is stored pending only once this returns).
+			if err := s.refuseNewSeat(ch, o, 1); err != nil {
 				return err
 			}
 		}

@@ -62,6 +62,8 @@ func testAddress(t *testing.T, e *env) {
 		}
 		_, err = e.svc.ListInvitationsByAddress(sys(t), invite.ListParams{})
 		wantKind(t, err, invite.KindInvalid, "email is required")
+		_, err = e.svc.ListInvitationsByAddress(t.Context(), invite.ListParams{Email: bob})
+		wantKind(t, err, invite.KindUnauthorized)
 		_, err = e.svc.ListInvitationsByAddress(sys(t), invite.ListParams{Email: bob, Sort: "updated_at"})
 		wantKind(t, err, invite.KindInvalid, "sort")
 	})

@@ -109,6 +109,12 @@ func testPolicies(t *testing.T, e *env) {
 			t.Fatalf("redirect_url stored as %q", got.RedirectURL)
 		}
 		e.invite(t, o.ID, invite.CreateInvitation{NoEmail: true, RedirectURL: "http://127.0.0.1:8080/done"})
+		// A scheme's own port names the same origin, either way round.
+		e.invite(t, o.ID, invite.CreateInvitation{NoEmail: true, RedirectURL: "https://app.example.com:443/x"})
+		o443, err := e.svc.UpdateOrg(sys(t), o.ID, nil, &invite.SettingsPatch{AllowedRedirectOrigins: &[]string{"https://app.example.com:443", "http://127.0.0.1:8080"}})
+		if err != nil || o443.Settings.AllowedRedirectOrigins[0] != "https://app.example.com" {
+			t.Fatalf("https://app.example.com:443 stored as %v (%v)", o443, err)
+		}
 		for raw, words := range map[string]string{
 			"https://evil.example/":         "not in allowed_redirect_origins",
 			"https://app.example.com:444/":  "not in allowed_redirect_origins",
@@ -183,6 +189,8 @@ func testPolicies(t *testing.T, e *env) {
 			{invite.SettingsPatch{MaxMembers: ptr(-1)}, "max_members"},
 			{invite.SettingsPatch{AllowedRedirectOrigins: &[]string{"https://a.example/path"}}, "allowed_redirect_origins"},
 			{invite.SettingsPatch{AllowedRedirectOrigins: &[]string{"http://a.example"}}, "allowed_redirect_origins"},
+			{invite.SettingsPatch{AllowedRedirectOrigins: &[]string{"https://a.example?"}}, "allowed_redirect_origins"},
+			{invite.SettingsPatch{AllowedRedirectOrigins: &[]string{"https://a.example#"}}, "allowed_redirect_origins"},
 		} {
 			_, err := e.svc.UpdateOrg(sys(t), o.ID, nil, &p.patch)
 			wantKind(t, err, invite.KindInvalid, p.words)
