@@ -22,25 +22,6 @@ import (
 	"github.com/invitd/invitd/server"
 )
 
-// offsetClock is real time moved on by what the test adds, shared by the
-// nodes of a test.
-type offsetClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *offsetClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *offsetClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
 // remindNode is an in-process invitd on the test's database.
 type remindNode struct {
 	url  string
@@ -48,7 +29,7 @@ type remindNode struct {
 	logs *testnode.Buffer
 }
 
-func startRemindNode(t *testing.T, db string, clk *offsetClock) *remindNode {
+func startRemindNode(t *testing.T, db string, clk *testnode.Clock) *remindNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -130,7 +111,7 @@ func TestRemindersAcrossNodes(t *testing.T) {
 		t.Skip("starts three nodes")
 	}
 	db := testnode.PostgresDB(t)
-	clk := &offsetClock{}
+	clk := &testnode.Clock{}
 	var nodes []*remindNode
 	for range 3 {
 		nodes = append(nodes, startRemindNode(t, db, clk))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitd/invitd/internal/testnode"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/mail/mailtest"
@@ -29,7 +30,7 @@ type invitation struct {
 // once, signed so that the reference library verifies it, carrying what the
 // log holds. After a rotation, deliveries carry a signature by each secret.
 func TestEveryEventTypeArrivesOnce(t *testing.T) {
-	clk := &clock{}
+	clk := &testnode.Clock{}
 	smtp := mailtest.Start(t, mailtest.Options{Reply: func(stage string, _ int, arg string) error {
 		if stage == "RCPT" && strings.HasPrefix(arg, "bounce@") {
 			return mailtest.SMTPError(550, "no such mailbox")

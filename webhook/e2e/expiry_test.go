@@ -24,7 +24,7 @@ import (
 // stored as expired with exactly one invitation.expired event.
 func TestExpiryOnceAcrossThreeNodes(t *testing.T) {
 	db := testnode.PostgresDB(t)
-	clk := &clock{}
+	clk := &testnode.Clock{}
 	var nodes []*node
 	for range 3 {
 		nodes = append(nodes, startServer(t, server.Config{DB: db, Secret: testnode.Secret, Now: clk.Now}))

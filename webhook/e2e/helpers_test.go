@@ -38,25 +38,6 @@ const adminKey = testnode.AdminKey
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
-// clock is a settable clock for server.Config.Now, shared by the nodes of
-// a test: real time moved on by what the test adds.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
 // quick are the short settings every in-process node starts with unless
 // the test says otherwise.
 func quick(cfg server.Config) server.Config {
