@@ -552,13 +552,16 @@ func formatTime(lang string, t, now time.Time) string {
 
 func relative(lang string, d time.Duration) string {
 	m := catalog[lang]
+	// Rounded to the nearest unit: a 7-day invitation made a second ago
+	// is "in 7 days", not "in 6 days".
+	round := func(unit time.Duration) int { return int((d + unit/2) / unit) }
 	switch {
-	case d >= 48*time.Hour:
-		return m.get("days", int(d/(24*time.Hour)))
-	case d >= 2*time.Hour:
-		return m.get("hours", int(d/time.Hour))
+	case d >= 47*time.Hour+30*time.Minute:
+		return m.get("days", round(24*time.Hour))
+	case d >= 2*time.Hour-30*time.Second:
+		return m.get("hours", round(time.Hour))
 	default:
-		return m.get("minutes", max(1, int(d/time.Minute)))
+		return m.get("minutes", max(1, round(time.Minute)))
 	}
 }
 
