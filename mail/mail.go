@@ -187,6 +187,13 @@ func (h *Handler) compose(m *invite.Mail) (*outgoing, error) {
 	if err := msg.From(h.cfg.From); err != nil {
 		return nil, err
 	}
+	// An organization's display name replaces the sender's name; the
+	// address stays the configured one.
+	if name := m.Organization.Settings.DisplayName; name != "" {
+		if err := msg.FromFormat(name, msg.GetFrom()[0].Address); err != nil {
+			return nil, err
+		}
+	}
 	if err := msg.To(m.Invitation.Email); err != nil {
 		return nil, &badRecipient{addr: m.Invitation.Email, err: err}
 	}

@@ -34,6 +34,7 @@ const DefaultLocale = "en"
 
 // Data is what the templates see.
 type Data struct {
+	// OrgName is the organization's display name when it gives one.
 	OrgName     string
 	InviterName string
 	Email       string
@@ -46,7 +47,18 @@ type Data struct {
 	Locale  string
 	// Subject is the rendered subject (empty while the subject renders).
 	Subject string
+	// Reminder: the mail reminds of an invitation mailed earlier.
+	Reminder bool
+	// The organization's branding: LogoURL (https) and SupportEmail may be
+	// empty; BrandColor is the button's colour, DefaultBrandColor unless
+	// the organization sets one.
+	LogoURL      string
+	BrandColor   string
+	SupportEmail string
 }
+
+// DefaultBrandColor is the button's colour for an organization without one.
+const DefaultBrandColor = "#1f6feb"
 
 // Content is a rendered mail.
 type Content struct {
@@ -203,16 +215,25 @@ func Link(baseURL, token string) string {
 // DataFor gathers the template data of an invitation mail.
 func DataFor(m *invite.Mail, baseURL, locale string) Data {
 	inv := m.Invitation
+	st := m.Organization.Settings
+	color := st.BrandColor
+	if color == "" {
+		color = DefaultBrandColor
+	}
 	return Data{
-		OrgName:     m.Organization.Name,
-		InviterName: inv.Inviter.Name,
-		Email:       inv.Email,
-		Role:        inv.Role,
-		Permissions: inv.Permissions,
-		ExpiresAt:   inv.ExpiresAt,
-		Expires:     FormatTime(locale, inv.ExpiresAt),
-		Link:        Link(baseURL, m.Token),
-		Locale:      locale,
+		OrgName:      m.Organization.DisplayName(),
+		Reminder:     m.Reminder,
+		LogoURL:      st.LogoURL,
+		BrandColor:   color,
+		SupportEmail: st.SupportEmail,
+		InviterName:  inv.Inviter.Name,
+		Email:        inv.Email,
+		Role:         inv.Role,
+		Permissions:  inv.Permissions,
+		ExpiresAt:    inv.ExpiresAt,
+		Expires:      FormatTime(locale, inv.ExpiresAt),
+		Link:         Link(baseURL, m.Token),
+		Locale:       locale,
 	}
 }
 
