@@ -35,6 +35,9 @@ func TestBrandedPage(t *testing.T) {
 	if strings.Contains(r.body, "acme-internal") {
 		t.Error("the page shows the org name, not its display name")
 	}
+	if strings.Contains(r.body, "<footer>invitd") || !strings.Contains(plain.body, "<footer>invitd") {
+		t.Error("the product's name shows on the branded page, or not on the plain one")
+	}
 	csp := r.header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "; img-src https://cdn.example.net;") || strings.Count(csp, "img-src") != 1 {
 		t.Errorf("CSP %q", csp)

@@ -20,8 +20,9 @@ import (
 
 const chromiumPath = "/usr/bin/chromium"
 
-// chrome starts a headless Chromium for one test and returns a tab.
-func chrome(t *testing.T) context.Context {
+// chrome starts a headless Chromium for one test and returns a tab; extra
+// options add to the defaults.
+func chrome(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -40,6 +41,7 @@ func chrome(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1024, 900),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)

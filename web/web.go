@@ -173,6 +173,9 @@ type page struct {
 	BrandCSS   template.CSS
 	LogoURL    string
 	logoOrigin string
+	// Branded: the organization gives its own display name, so the
+	// product's name is not shown.
+	Branded bool
 
 	Org, Inviter, Email, Role string
 	Permissions               []string
@@ -319,6 +322,7 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 	orgName := org.DisplayName()
 	brand := func(p *page) *page {
 		p.BrandCSS = template.CSS(brandCSS(org.Settings.BrandColor))
+		p.Branded = org.Settings.DisplayName != ""
 		if o := httpsOrigin(org.Settings.LogoURL); o != "" {
 			p.LogoURL, p.logoOrigin = org.Settings.LogoURL, o
 		}
