@@ -53,6 +53,7 @@ type InvitationView struct {
 	Locale         string            `json:"locale"`
 	SendCount      int               `json:"send_count"`
 	LastSentAt     *string           `json:"last_sent_at" format:"date-time" nullable:"true"`
+	RemindedAt     *string           `json:"reminded_at" format:"date-time" nullable:"true" doc:"When its one reminder mail was queued (the organization's reminder_after)"`
 	Delivery       *MailDeliveryView `json:"delivery" doc:"Where the invitation's latest mail stands"`
 	RedirectURL    *string           `json:"redirect_url" format:"uri" nullable:"true" doc:"Where the invitee goes after answering"`
 	AcceptURL      string            `json:"accept_url,omitempty" doc:"Only when the invitation was created with send_email false: the link to deliver yourself"`
@@ -74,7 +75,7 @@ func ViewInvitation(inv *Invitation) *InvitationView {
 		Role: inv.Role, Permissions: inv.Permissions, Inviter: inv.Inviter, State: string(inv.State),
 		CreatedAt: Timestamp(inv.CreatedAt), UpdatedAt: Timestamp(inv.UpdatedAt), ExpiresAt: Timestamp(inv.ExpiresAt),
 		FinishedAt: TimestampOrNull(inv.FinishedAt), LastSentAt: TimestampOrNull(inv.LastSentAt),
-		Locale: inv.Locale, SendCount: inv.SendCount, Metadata: Object(inv.Metadata),
+		RemindedAt: TimestampOrNull(inv.RemindedAt), Locale: inv.Locale, SendCount: inv.SendCount, Metadata: Object(inv.Metadata),
 	}
 	if inv.RedirectURL != "" {
 		v.RedirectURL = &inv.RedirectURL

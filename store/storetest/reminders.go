@@ -89,6 +89,9 @@ func testReminders(t *testing.T, e *env) {
 		}
 		got := e.get(t, o.ID, inv.ID)
 		wantTimePtr(t, "reminded_at", got.RemindedAt, e.now())
+		if v := invite.ViewInvitation(got); v.RemindedAt == nil || *v.RemindedAt != invite.Timestamp(e.now()) {
+			t.Errorf("the view's reminded_at = %v, want %s", v.RemindedAt, invite.Timestamp(e.now()))
+		}
 		if got.State != invite.StatePending || got.SendCount != 1 || !sameMail(got.Mail, mailed.Mail) || !got.ExpiresAt.Equal(mailed.ExpiresAt) {
 			t.Errorf("the reminder changed the invitation beyond reminded_at: %+v, was %+v", got, mailed)
 		}
