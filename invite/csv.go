@@ -15,10 +15,11 @@ import (
 var CSVColumns = []string{"email", "role", "permissions", "locale", "expires_in", "metadata", "redirect_url"}
 
 // ParseCSV reads a bulk create's CSV: a header row naming columns of
-// CSVColumns in any order, then one invitation a row. Permissions are
-// separated by spaces or semicolons; metadata is a JSON object. A cell that
-// cannot be read makes its row an error row; a file that is not such a CSV
-// is a KindBadRequest or KindInvalid error.
+// CSVColumns in any order (a column with an empty name is ignored), then one
+// invitation a row. Permissions are separated by spaces or semicolons;
+// metadata is a JSON object. A cell that cannot be read makes its row an
+// error row; a file that is not such a CSV is a KindBadRequest or
+// KindInvalid error.
 func ParseCSV(r io.Reader) ([]BulkRow, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBulkBytes+1))
 	if err != nil {
@@ -41,6 +42,9 @@ func ParseCSV(r io.Reader) ([]BulkRow, error) {
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue // a spreadsheet's trailing separator: a column of nothing
+		}
 		if !slices.Contains(CSVColumns, h) {
 			return nil, Invalid("the CSV's header names an unknown column %q; the columns are %s", h, strings.Join(CSVColumns, ", "))
 		}
