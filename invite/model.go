@@ -11,14 +11,14 @@ import (
 // Settings are an organization's invitation rules.
 type Settings struct {
 	// InvitationTTL is the default lifetime of an invitation, in seconds.
-	InvitationTTL int64    `json:"invitation_ttl"`
-	Roles         []string `json:"roles"`
-	DefaultRole   string   `json:"default_role"`
-	Permissions   []string `json:"permissions"`
+	InvitationTTL int64    `json:"invitation_ttl" doc:"How long an invitation is valid unless its create says otherwise, in seconds (3600 to 2592000; default 604800, 7 days)"`
+	Roles         []string `json:"roles" doc:"The roles an invitation and a member may have"`
+	DefaultRole   string   `json:"default_role" doc:"The role of an invitation whose create names none; one of roles"`
+	Permissions   []string `json:"permissions" doc:"The permissions an invitation may grant"`
 	// Locale is the default language of the org's mail.
-	Locale string `json:"locale,omitempty"`
+	Locale string `json:"locale,omitempty" doc:"A language tag (en, ja-JP) for the mail and the invitee page when the invitation names none; a language without templates gets English"`
 	// MaxPending caps pending invitations in the org; 0 means no cap.
-	MaxPending int `json:"max_pending,omitempty"`
+	MaxPending int `json:"max_pending,omitempty" doc:"At most this many pending invitations; 0 or absent: no cap"`
 	// The abuse limits (see limits.go): 0 means the default, -1 no limit.
 	MaxMailsPerRecipientPerDay int `json:"max_mails_per_recipient_per_day,omitempty" doc:"Invitation mails to one address in any 24 hours (create, resend, re-invite); 0 or absent: 3; -1: no limit"`
 	MaxInvitationsPerHour      int `json:"max_invitations_per_hour,omitempty" doc:"Invitations made in any hour; 0 or absent: 1000; -1: no limit"`

@@ -101,12 +101,12 @@ func (s *Service) getOrg(ctx context.Context, tx Tx, id OrgID) (*Organization, e
 
 // SettingsPatch changes some settings; nil fields stay.
 type SettingsPatch struct {
-	InvitationTTL *int64    `json:"invitation_ttl,omitempty"`
-	Roles         *[]string `json:"roles,omitempty"`
-	DefaultRole   *string   `json:"default_role,omitempty"`
-	Permissions   *[]string `json:"permissions,omitempty"`
-	Locale        *string   `json:"locale,omitempty"`
-	MaxPending    *int      `json:"max_pending,omitempty"`
+	InvitationTTL *int64    `json:"invitation_ttl,omitempty" doc:"How long an invitation is valid unless its create says otherwise, in seconds (3600 to 2592000)"`
+	Roles         *[]string `json:"roles,omitempty" doc:"The roles an invitation and a member may have; must hold default_role"`
+	DefaultRole   *string   `json:"default_role,omitempty" doc:"The role of an invitation whose create names none; one of roles"`
+	Permissions   *[]string `json:"permissions,omitempty" doc:"The permissions an invitation may grant"`
+	Locale        *string   `json:"locale,omitempty" doc:"A language tag (en, ja-JP) for the mail and the invitee page when the invitation names none; \"\": none"`
+	MaxPending    *int      `json:"max_pending,omitempty" doc:"At most this many pending invitations; 0: no cap"`
 
 	MaxMailsPerRecipientPerDay *int `json:"max_mails_per_recipient_per_day,omitempty" doc:"Invitation mails to one address in any 24 hours (create, resend, re-invite); 0: the default, 3; -1: no limit"`
 	MaxInvitationsPerHour      *int `json:"max_invitations_per_hour,omitempty" doc:"Invitations made in any hour; 0: the default, 1000; -1: no limit"`
