@@ -40,7 +40,7 @@ var bearer = []map[string][]string{{"bearer": {}}, {"basic": {}}}
 func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 	cfg := huma.DefaultConfig("invitd", Version)
 	cfg.CreateHooks = nil // no $schema fields in bodies
-	cfg.DocsPath = ""     // the docs renderer loads assets from other hosts
+	cfg.DocsPath = ""     // huma's docs page loads assets from other hosts; /docs is ours
 	cfg.SchemasPath = ""
 	cfg.Info.Description = "Organization invitations: invite by email with a role and permissions, accept or decline, list, resend and cancel."
 	// Bodies are read strictly (see input.CheckJSON): a key given twice,
@@ -71,6 +71,7 @@ func Register(mux *http.ServeMux, svc *invite.Service, opts Options) huma.API {
 	h.registerInvitee(api)
 	h.registerEvents(api)
 	h.registerWebhooks(api)
+	mux.Handle("GET /docs", referenceHandler(api))
 	return api
 }
 
