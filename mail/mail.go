@@ -7,12 +7,14 @@ package mail
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +84,8 @@ type Handler struct {
 	templates *Templates
 	sender    sender
 	metrics   *metrics
+	// domain is the sender address's, for the Message-ID and the greeting.
+	domain string
 }
 
 // NewHandler returns the mail handler; reg, when not nil, receives its metrics.
@@ -93,18 +97,21 @@ func NewHandler(svc *invite.Service, cfg Config, log *slog.Logger, reg prometheu
 	if _, err := url.Parse(cfg.BaseURL); err != nil {
 		return nil, fmt.Errorf("mail: base url: %w", err)
 	}
-	if err := gomail.NewMsg().From(cfg.From); err != nil {
+	from := gomail.NewMsg()
+	if err := from.From(cfg.From); err != nil {
 		return nil, fmt.Errorf("mail: from address %q: %w", cfg.From, err)
 	}
+	addr := from.GetFrom()[0].Address
+	domain := addr[strings.LastIndex(addr, "@")+1:]
 	t, err := LoadTemplates(cfg.TemplatesDir)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{svc: svc, cfg: cfg, log: log.With("component", "mail"), templates: t}
+	h := &Handler{svc: svc, cfg: cfg, log: log.With("component", "mail"), templates: t, domain: domain}
 	if cfg.SMTPURL == "" {
 		h.sender = logSender{log: h.log}
 	} else {
-		s, err := newSMTPSender(cfg.SMTPURL, cfg.TLS, cfg.dial, h.log)
+		s, err := newSMTPSender(cfg.SMTPURL, cfg.TLS, cfg.dial, domain, h.log)
 		if err != nil {
 			return nil, err
 		}
@@ -173,6 +180,9 @@ func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) 
 		return job.Attempt{}, errors.New(reason)
 	}
 	h.metrics.sent.Inc()
+	if _, logged := h.sender.(logSender); logged {
+		return job.Attempt{}, nil // the sender logged it, as not sent
+	}
 	h.log.Info("invitation mail sent", "job", j.ID, "invitation", inv.ID, "to", inv.Email, "locale", out.locale)
 	return job.Attempt{}, nil
 }
@@ -198,7 +208,7 @@ func (h *Handler) compose(m *invite.Mail) (*outgoing, error) {
 		return nil, &badRecipient{addr: m.Invitation.Email, err: err}
 	}
 	msg.Subject(c.Subject)
-	msg.SetMessageID()
+	msg.SetMessageIDWithValue(rand.Text() + "@" + h.domain)
 	msg.SetDate()
 	msg.SetGenHeader(gomail.HeaderContentLang, c.Locale)
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")

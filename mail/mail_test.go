@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,8 +254,16 @@ func TestMailArrivesWithBothPartsAndAWorkingLink(t *testing.T) {
 	if ct := m.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative") {
 		t.Errorf("content type = %q", ct)
 	}
-	if m.Header.Get("Message-Id") == "" || m.Header.Get("Date") == "" {
-		t.Errorf("missing Message-ID or Date: %v", m.Header)
+	if m.Header.Get("Date") == "" {
+		t.Errorf("missing Date: %v", m.Header)
+	}
+	// The sender's domain names the message and greets the server, not
+	// this machine's host name.
+	if id := m.Header.Get("Message-Id"); !regexp.MustCompile(`^<[A-Za-z0-9]{20,}@example\.com>$`).MatchString(id) {
+		t.Errorf("Message-ID %q, want <random@example.com>", id)
+	}
+	if m.Helo != "example.com" {
+		t.Errorf("EHLO %q, want the sender's domain example.com", m.Helo)
 	}
 	link, token := m.Link()
 	if !strings.HasPrefix(link, baseURL+"/i/") {
@@ -526,6 +535,10 @@ func TestWithoutSMTPTheMailGoesToTheLog(t *testing.T) {
 		if !strings.Contains(logs, s) {
 			t.Errorf("log lacks %q:\n%s", s, logs)
 		}
+	}
+	// Written to the log once, and not said to be sent.
+	if n := strings.Count(logs, "offline@example.com"); n != 1 || strings.Contains(logs, "invitation mail sent") {
+		t.Errorf("the mail is logged %d times, or as sent:\n%s", n, logs)
 	}
 	i := strings.Index(logs, baseURL+"/i/")
 	token := strings.Fields(logs[i+len(baseURL+"/i/"):])[0]

@@ -91,7 +91,10 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // (default: the best the server offers over an encrypted connection);
 // timeout=10s. Keys are lowercase; any other key, or one given twice, is an
 // error. dial, when not nil, replaces the TCP dial (smtp:// only).
-func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, log *slog.Logger) (*smtpSender, error) {
+// helo is the name the sender greets with: the sender address's domain, as
+// the Message-ID's is, rather than this machine's host name, which says
+// nothing to the receiver and may be internal.
+func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, helo string, log *slog.Logger) (*smtpSender, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("smtp url: %w", errors.Unwrap(err))
@@ -123,7 +126,7 @@ func newSMTPSender(raw string, tlsConf *tls.Config, dial dialFunc, log *slog.Log
 	}
 	// The sender checks a kept connection itself before reusing it after a
 	// pause, rather than with a NOOP before every message.
-	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithTLSConfig(tc), gomail.WithoutNoop()}
+	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithTLSConfig(tc), gomail.WithoutNoop(), gomail.WithHELO(helo)}
 	port := 25
 	if u.User != nil {
 		port = 587

@@ -34,7 +34,7 @@ func TestSTARTTLSPolicyPerURL(t *testing.T) {
 		"smtp://localhost?tls=required":                gomail.TLSMandatory,
 		"smtp://127.0.0.1?tls=none":                    gomail.NoTLS,
 	} {
-		s, err := newSMTPSender(raw, nil, nil, log)
+		s, err := newSMTPSender(raw, nil, nil, "example.com", log)
 		if err != nil {
 			t.Errorf("%s: %v", raw, err)
 			continue
@@ -44,7 +44,7 @@ func TestSTARTTLSPolicyPerURL(t *testing.T) {
 		}
 	}
 	for _, raw := range []string{"smtps://mail.example.com", "smtps://mail.example.com?tls=required"} {
-		if s, err := newSMTPSender(raw, nil, nil, log); err != nil || !s.implicit {
+		if s, err := newSMTPSender(raw, nil, nil, "example.com", log); err != nil || !s.implicit {
 			t.Errorf("%s: %v", raw, err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestSTARTTLSPolicyPerURL(t *testing.T) {
 		"smtps://u:p@mail.example.com?authh=plain":      `unknown query key "authh"`,
 		"smtp://mail.example.com?tls=none&tls=required": `tls= is given twice`,
 	} {
-		_, err := newSMTPSender(raw, nil, nil, log)
+		_, err := newSMTPSender(raw, nil, nil, "example.com", log)
 		if words == "" {
 			if err != nil {
 				t.Errorf("%s: %v", raw, err)

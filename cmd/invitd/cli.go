@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,33 +16,59 @@ import (
 	"github.com/invitd/invitd/webhook"
 )
 
+// cliFlags are the flags of each shell command, besides --db.
+var cliFlags = map[string][]string{
+	"org create":         {"name"},
+	"key create":         {"org", "admin", "name", "scopes", "expires-in"},
+	"invite create":      {"org", "email", "role", "permissions", "expires-in", "locale", "no-email"},
+	"invite list":        {"org", "state", "email", "role", "sort", "limit", "cursor"},
+	"invite get":         {"org", "id"},
+	"invite cancel":      {"org", "id"},
+	"invite resend":      {"org", "id"},
+	"invite import":      {"org", "csv", "dry-run"},
+	"events list":        {"org", "type", "after", "limit"},
+	"webhook create":     {"org", "url", "events", "description"},
+	"webhook list":       {"org"},
+	"webhook get":        {"org", "id"},
+	"webhook delete":     {"org", "id"},
+	"webhook test":       {"org", "id"},
+	"webhook deliveries": {"org", "id", "limit", "cursor"},
+	"webhook retry":      {"org", "id", "event"},
+}
+
 // cli runs one of the shell commands directly on the database.
 func cli(ctx context.Context, cmd string, args []string, stdout io.Writer) error {
 	ctx = invite.WithPrincipal(ctx, invite.System) // the shell has the database itself
-	fs, db := newFlags(cmd)
-	name := fs.String("name", "", "name")
-	org := fs.String("org", "", "organization id")
-	admin := fs.Bool("admin", false, "key create: an admin key instead of an organization's")
-	email := fs.String("email", "", "invitee's email / list filter")
-	role := fs.String("role", "", "role / list filter")
-	perms := fs.String("permissions", "", "comma-separated permissions")
-	expiresIn := fs.Int64("expires-in", 0, "seconds until the invitation expires (default: the organization's TTL); key create: until the key expires (default: never)")
-	scopes := fs.String("scopes", "", "key create: comma-separated scopes (default: all but keys:read and keys:write)")
-	locale := fs.String("locale", "", "language of the mail, e.g. en or ja")
-	noEmail := fs.Bool("no-email", false, "send no mail; print the token to deliver the link yourself")
-	id := fs.String("id", "", "invitation id (UUID or number); webhook id for webhook commands")
-	state := fs.String("state", "", "list: only invitations in this state")
-	sort := fs.String("sort", "", "list: created_at, -created_at, updated_at or -updated_at")
-	limit := fs.Int("limit", 0, "list: page size, 1..100")
-	cursor := fs.String("cursor", "", "list: next_cursor of the previous page")
-	types := fs.String("type", "", "events list: comma-separated event types or prefix patterns such as invitation.*")
-	after := fs.String("after", "", "events list: next_cursor of an earlier page")
-	hookURL := fs.String("url", "", "webhook create: the endpoint's URL")
-	events := fs.String("events", "", "webhook create: comma-separated event types, prefix patterns or * (default: all)")
-	description := fs.String("description", "", "webhook create: what the endpoint is for")
-	event := fs.String("event", "", "webhook retry: the event id to send again")
-	csvFile := fs.String("csv", "", "invite import: the CSV file to invite (- for standard input)")
-	dryRun := fs.Bool("dry-run", false, "invite import: check every row and write nothing")
+	all, db := newFlags(cmd)
+	name := all.String("name", "", "name")
+	org := all.String("org", "", "organization id")
+	admin := all.Bool("admin", false, "key create: an admin key instead of an organization's")
+	email := all.String("email", "", "invitee's email / list filter")
+	role := all.String("role", "", "role / list filter")
+	perms := all.String("permissions", "", "comma-separated permissions")
+	expiresIn := all.Int64("expires-in", 0, "seconds until the invitation expires (default: the organization's TTL); key create: until the key expires (default: never)")
+	scopes := all.String("scopes", "", "key create: comma-separated scopes (default: all but keys:read and keys:write)")
+	locale := all.String("locale", "", "language of the mail, e.g. en or ja")
+	noEmail := all.Bool("no-email", false, "send no mail; print the token to deliver the link yourself")
+	id := all.String("id", "", "invitation id (UUID or number); webhook id for webhook commands")
+	state := all.String("state", "", "list: only invitations in this state")
+	sort := all.String("sort", "", "list: created_at, -created_at, updated_at or -updated_at")
+	limit := all.Int("limit", 0, "list: page size, 1..100")
+	cursor := all.String("cursor", "", "list: next_cursor of the previous page")
+	types := all.String("type", "", "events list: comma-separated event types or prefix patterns such as invitation.*")
+	after := all.String("after", "", "events list: next_cursor of an earlier page")
+	hookURL := all.String("url", "", "webhook create: the endpoint's URL")
+	events := all.String("events", "", "webhook create: comma-separated event types, prefix patterns or * (default: all)")
+	description := all.String("description", "", "webhook create: what the endpoint is for")
+	event := all.String("event", "", "webhook retry: the event id to send again")
+	csvFile := all.String("csv", "", "invite import: the CSV file to invite (- for standard input)")
+	dryRun := all.Bool("dry-run", false, "invite import: check every row and write nothing")
+	// Each command shows and takes only its own flags.
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	for _, n := range append([]string{"db"}, cliFlags[cmd]...) {
+		f := all.Lookup(n)
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

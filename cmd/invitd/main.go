@@ -30,6 +30,7 @@ import (
 const usage = `invitd — organization invitations
 
 Usage:
+  invitd version                    print the version and the revision it was built from
   invitd serve                      run the HTTP service and its background jobs (mail, webhooks, expiry)
   invitd migrate                    create or upgrade the database schema
   invitd org create --name NAME     create an organization
@@ -55,7 +56,11 @@ refuses the URLs serve would (INVITD_WEBHOOK_ALLOW_NETWORKS applies to both).
 `
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return // CMD -h: the flag package printed the command's flags
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "invitd:", err)
 		os.Exit(1)
 	}
@@ -86,13 +91,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return st.Close()
-	case "org create", "key create", "invite create", "invite list", "invite get", "invite cancel", "invite resend",
-		"invite import", "events list", "webhook create", "webhook list", "webhook get", "webhook delete", "webhook deliveries",
-		"webhook retry", "webhook test":
-		return cli(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	}
+	if _, ok := cliFlags[cmd]; ok {
+		return cli(ctx, cmd, rest, stdout)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

@@ -43,6 +43,8 @@ type Message struct {
 	Text, HTML string
 	// Parts lists the content types of the MIME parts, in order.
 	Parts []string
+	// Helo is the name the client greeted with (EHLO or HELO).
+	Helo string
 	// TLS tells whether the session that carried the mail was encrypted,
 	// by STARTTLS or by an smtps listener, so a test sees TLS was used
 	// and not only offered.
@@ -213,11 +215,12 @@ func (s *Server) reply(stage, arg string) error {
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	// go-smtp starts a new session after STARTTLS, on the TLS connection.
 	_, isTLS := c.TLSConnectionState()
-	return &session{s: s, tls: isTLS}, nil
+	return &session{s: s, tls: isTLS, conn: c}, nil
 }
 
 type session struct {
 	s      *Server
+	conn   *smtp.Conn
 	tls    bool
 	authed bool
 	from   string
@@ -272,7 +275,7 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: err.Error()}
 	}
-	m.From, m.To, m.TLS = ss.from, append([]string(nil), ss.to...), ss.tls
+	m.From, m.To, m.TLS, m.Helo = ss.from, append([]string(nil), ss.to...), ss.tls, ss.conn.Hostname()
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
 	ss.s.mu.Unlock()
