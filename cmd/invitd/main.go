@@ -215,10 +215,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv, ReplaceAttr: readableDurations}))
 	slog.SetDefault(log)
-	if *baseURL == "" {
-		*baseURL = "http://" + *addr
+	var warning string
+	*baseURL, warning = publicURL(*baseURL, *addr)
+	if warning != "" {
+		log.Warn(warning, "base_url", *baseURL)
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
@@ -238,16 +240,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	key, err := srv.Service.EnsureAdminKey(ctx)
-	if err != nil {
-		return err
-	}
-	if key != "" {
-		fmt.Fprintf(stderr, "\nCreated the first admin API key. It is shown only now; keep it:\n\n    %s\n\n", key)
-	}
+	// Listen first: a key printed by a start that then fails (the port is
+	// taken) would be the only one, and no later start would show it.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
+	}
+	key, err := srv.Service.EnsureAdminKey(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if key != "" {
+		fmt.Fprintf(stderr, "\nCreated the first admin API key. It is shown only now; keep it (make another with invitd key create --admin):\n\n    %s\n\n", key)
 	}
 	log.Info("invitd listening", "addr", ln.Addr().String(), "db", redact(*db))
 	if a := srv.MetricsAddr(); a != "" {
@@ -256,6 +261,35 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	err = srv.Serve(ctx, ln)
 	log.Info("invitd stopped")
 	return err
+}
+
+// publicURL is the address links in mail and on pages start with: the
+// configured one, else one made from the listen address. The warning, when
+// not empty, says why links may not work.
+func publicURL(configured, addr string) (string, string) {
+	if configured != "" {
+		u, err := url.Parse(configured)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return configured, "INVITD_BASE_URL is not an absolute http(s) URL such as https://invite.example.com; links in mail will not work"
+		}
+		return configured, ""
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr, "INVITD_BASE_URL is not set and the listen address is not host:port; set INVITD_BASE_URL to the public address"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost" // every interface: the machine itself is one of them
+	}
+	return "http://" + net.JoinHostPort(host, port), "INVITD_BASE_URL is not set: links in mail lead to this address, which other machines may not reach; set it to the public address"
+}
+
+// readableDurations writes durations in logs as 1.5s rather than nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // redact hides a password in a database URL.

@@ -87,28 +87,7 @@ func TestKill9LosesNoAnsweredInvitation(t *testing.T) {
 
 func TestFirstStartPrintsAnAdminKeyOnce(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
-	start := func() string {
-		cmd := exec.Command(testnode.Binary(t), "serve", "--addr", testnode.FreeAddr(t), "--db", db)
-		cmd.Env = append(os.Environ(), "INVITD_ADMIN_KEY=")
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-		var out strings.Builder
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "invitd listening") {
-				break
-			}
-		}
-		go func() {
-			for sc.Scan() {
-			}
-		}()
-		return out.String()
-	}
+	start := func() string { return startPrintingKey(t, db) }
 	first := start()
 	i := strings.Index(first, "invitd_")
 	if i < 0 {
@@ -127,6 +106,32 @@ func TestFirstStartPrintsAnAdminKeyOnce(t *testing.T) {
 		t.Fatalf("bootstrap key refused: %v %v", res.StatusCode, err)
 	}
 	res.Body.Close()
+}
+
+// startPrintingKey starts serve on db without an admin key and returns what
+// it printed until it listened; it stops it then.
+func startPrintingKey(t *testing.T, db string) string {
+	t.Helper()
+	cmd := exec.Command(testnode.Binary(t), "serve", "--addr", testnode.FreeAddr(t), "--db", db)
+	cmd.Env = append(os.Environ(), "INVITD_ADMIN_KEY=")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var out strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "invitd listening") {
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return out.String()
 }
 
 func TestSIGTERMShutsDownGracefully(t *testing.T) {

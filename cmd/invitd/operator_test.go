@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -89,5 +91,81 @@ func TestHelp(t *testing.T) {
 	}
 	if _, errOut, code := invitd(t, bin, "frobnicate"); code != 1 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("an unknown command: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	for _, c := range []struct {
+		configured, addr, want string
+		warns                  bool
+	}{
+		{"https://invite.example.com/base", ":8080", "https://invite.example.com/base", false},
+		{"", ":8080", "http://localhost:8080", true},
+		{"", "0.0.0.0:8080", "http://localhost:8080", true},
+		{"", "[::]:8080", "http://localhost:8080", true},
+		{"", "127.0.0.1:9000", "http://127.0.0.1:9000", true},
+		{"invite.example.com", ":8080", "invite.example.com", true},
+		{"ftp://invite.example.com", ":8080", "ftp://invite.example.com", true},
+		{"https://", ":8080", "https://", true},
+	} {
+		got, warning := publicURL(c.configured, c.addr)
+		if got != c.want || (warning != "") != c.warns {
+			t.Errorf("publicURL(%q, %q) = %q, %q; want %q, warning %v", c.configured, c.addr, got, warning, c.want, c.warns)
+		}
+	}
+}
+
+// A start without INVITD_BASE_URL warns and makes links that work on this
+// machine; its request log writes durations as text.
+func TestStartWithoutBaseURL(t *testing.T) {
+	addr := testnode.FreeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	n := testnode.Start(t, "INVITD_DB=sqlite:"+filepath.Join(t.TempDir(), "invitd.db"),
+		"INVITD_BASE_URL=", "INVITD_ADDR=:"+port, "INVITD_LOG_LEVEL=debug")
+	n.URL = "http://127.0.0.1:" + port
+	n.WaitReady(t)
+	_, org, err := n.Call("POST", "/v1/organizations", map[string]any{"name": "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, inv, err := n.Call("POST", "/v1/organizations/"+org["id"].(string)+"/invitations",
+		map[string]any{"email": "a@example.com", "send_email": false})
+	if err != nil || status != 201 {
+		t.Fatalf("create: %d %v", status, err)
+	}
+	if link, _ := inv["accept_url"].(string); !strings.HasPrefix(link, "http://localhost:"+port+"/i/") {
+		t.Errorf("accept_url %q, want http://localhost:%s/i/...", link, port)
+	}
+	logs := n.Logs.String()
+	if !strings.Contains(logs, `"level":"WARN","msg":"INVITD_BASE_URL is not set`) {
+		t.Errorf("no warning about INVITD_BASE_URL:\n%s", logs)
+	}
+	if !regexp.MustCompile(`"duration":"[0-9.]+(ns|µs|ms|s)"`).MatchString(logs) || regexp.MustCompile(`"duration":[0-9]`).MatchString(logs) {
+		t.Errorf("request durations are not written as text:\n%s", logs)
+	}
+}
+
+// A start that cannot listen makes no admin key: the key it would print
+// could never be shown again.
+func TestNoAdminKeyWhenThePortIsTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "invitd.db")
+	cmd := exec.Command(testnode.Binary(t), "serve", "--addr", taken.Addr().String(), "--db", db)
+	cmd.Env = append(os.Environ(), "INVITD_ADMIN_KEY=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("serve on a taken port: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "invitd_") {
+		t.Fatalf("a start that could not listen printed a key:\n%s", out)
+	}
+	// The next start, which can listen, makes the first key.
+	first := startPrintingKey(t, db)
+	if !strings.Contains(first, "invitd_") || !strings.Contains(first, "invitd key create --admin") {
+		t.Fatalf("the first start that listens printed no key:\n%s", first)
 	}
 }
