@@ -24,6 +24,7 @@ import (
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/server"
 	"github.com/invitd/invitd/store"
+	"github.com/invitd/invitd/store/sqlite"
 	"github.com/invitd/invitd/webhook"
 )
 
@@ -33,6 +34,7 @@ Usage:
   invitd version                    print the version and the revision it was built from
   invitd serve                      run the HTTP service and its background jobs (mail, webhooks, expiry)
   invitd migrate                    create or upgrade the database schema
+  invitd backup FILE                a consistent copy of the SQLite database, taken while it serves
   invitd org create --name NAME     create an organization
   invitd key create --org ORG       create an API key for an organization (--admin: an admin key)
   invitd invite create --org ORG --email EMAIL [--role R] [--permissions a,b] [--expires-in SECS] [--locale L] [--no-email]
@@ -91,6 +93,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return st.Close()
+	case "backup":
+		fs, db := newFlags("backup")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("backup takes one argument, the file to write: invitd backup FILE")
+		}
+		if !strings.HasPrefix(*db, "sqlite:") {
+			return errors.New("backup copies a SQLite database; on PostgreSQL use pg_dump (see the README's Backups)")
+		}
+		path, _, err := sqlite.ParseURL(*db)
+		if err != nil {
+			return err
+		}
+		if err := sqlite.Backup(ctx, path, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s; keep %s with it, or set the same INVITD_SECRET when restoring: without it the copy's links and webhook secrets do not open\n",
+			fs.Arg(0), sqlite.SecretPath(path))
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

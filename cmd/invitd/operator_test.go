@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -167,5 +168,67 @@ func TestNoAdminKeyWhenThePortIsTaken(t *testing.T) {
 	first := startPrintingKey(t, db)
 	if !strings.Contains(first, "invitd_") || !strings.Contains(first, "invitd key create --admin") {
 		t.Fatalf("the first start that listens printed no key:\n%s", first)
+	}
+}
+
+// invitd backup copies the database of a serving node, under load; a node
+// started on the copy has every invitation answered before it began.
+func TestBackupWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "invitd.db")
+	n := testnode.StartReady(t, "INVITD_DB="+db, "INVITD_KEY_RATE=100000", "INVITD_KEY_BURST=100000")
+	_, org, err := n.Call("POST", "/v1/organizations", map[string]any{"name": "Acme", "settings": map[string]any{"max_invitations_per_hour": -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgID := org["id"].(string)
+	create := func(i int) string {
+		status, inv, err := n.Call("POST", "/v1/organizations/"+orgID+"/invitations",
+			map[string]any{"email": fmt.Sprintf("b%d@example.com", i), "send_email": false})
+		if err != nil || status != 201 {
+			t.Errorf("create %d: %d %v", i, status, err)
+			return ""
+		}
+		return inv["id"].(string)
+	}
+	var before []string
+	for i := range 50 {
+		before = append(before, create(i))
+	}
+	// Writes go on while the backup runs.
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		i := 1000
+		for {
+			select {
+			case <-stop:
+				done <- i - 1000
+				return
+			default:
+				create(i)
+				i++
+			}
+		}
+	}()
+	dest := filepath.Join(dir, "copy.db")
+	out, errOut, code := invitd(t, testnode.Binary(t), "backup", "--db", db, dest)
+	close(stop)
+	during := <-done
+	if code != 0 || !strings.Contains(errOut, "invitd.db.secret") {
+		t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("%d invitations were made while the backup ran", during)
+	if _, errOut, code := invitd(t, testnode.Binary(t), "backup", "--db", db, dest); code != 1 || !strings.Contains(errOut, "exists") {
+		t.Errorf("a second backup onto the same file: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := invitd(t, testnode.Binary(t), "backup", "--db", "postgres://x@127.0.0.1/none", dest+"2"); code != 1 || !strings.Contains(errOut, "pg_dump") {
+		t.Errorf("backup of PostgreSQL: exit %d\n%s", code, errOut)
+	}
+	restored := testnode.StartReady(t, "INVITD_DB=sqlite:"+dest)
+	for _, id := range before {
+		if status, inv, err := restored.Call("GET", "/v1/organizations/"+orgID+"/invitations/"+id, nil); err != nil || status != 200 || inv["state"] != "pending" {
+			t.Fatalf("invitation %s is not in the backup: %d %v %v", id, status, inv, err)
+		}
 	}
 }
