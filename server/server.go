@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,7 +203,7 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	mux.Handle("/compat/jicoo/", http.StripPrefix("/compat/jicoo", jicoo.New(s.Service)))
 	mux.Handle("/compat/clickhouse/", http.StripPrefix("/compat/clickhouse", clickhouse.New(s.Service)))
 	mux.Handle("/compat/upsun/", http.StripPrefix("/compat/upsun", upsun.New(s.Service)))
-	mux.Handle("/i/", web.New(s.Service, cfg.Log))
+	mux.Handle("/i/", web.New(s.Service, web.Options{Log: cfg.Log, BasePath: basePath(cfg.BaseURL)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
@@ -445,3 +446,13 @@ func (r *statusRecorder) WriteHeader(code int) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// basePath is the path of the public address, which a proxy in front
+// strips: "/invites" of https://example.com/invites/.
+func basePath(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.Path, "/")
+}

@@ -24,7 +24,7 @@ func FuzzAcceptForm(f *testing.F) {
 	if _, err := e.svc.UpdateOrg(e.ctx, e.org.ID, nil, &invite.SettingsPatch{MaxInvitationsPerHour: new(invite.NoLimit)}); err != nil {
 		f.Fatal(err)
 	}
-	h := web.New(e.svc, nil)
+	h := web.New(e.svc, web.Options{})
 	csrf := strings.Repeat("A", 43)
 	var n atomic.Int64
 	for _, s := range []string{"name=Ada", "name=+Ada+Lovelace+", "name=", "name=%FF", "name=a%00b", "name=%e3%81%82",

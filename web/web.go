@@ -100,15 +100,28 @@ const maxForm = 16 << 10
 type handler struct {
 	svc *invite.Service
 	log *slog.Logger
+	// pages is where the pages are as the browser sees them: the public
+	// address's path (behind a proxy that strips it) and /i/.
+	pages string
+}
+
+// Options configure the pages.
+type Options struct {
+	Log *slog.Logger
+	// BasePath is the path of the public address (INVITD_BASE_URL), such as
+	// /invites when a proxy serves invitd there and strips it: the pages'
+	// forms, redirects and cookie carry it. "" for none.
+	BasePath string
 }
 
 // New returns the handler for /i/{token} pages. It serves full paths, for
 // mounting at "/i/" on the root mux.
-func New(svc *invite.Service, log *slog.Logger) http.Handler {
+func New(svc *invite.Service, opts Options) http.Handler {
+	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{svc: svc, log: log.With("component", "web")}
+	h := &handler{svc: svc, log: log.With("component", "web"), pages: strings.TrimRight(opts.BasePath, "/") + "/i/"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /i/{token}", h.show)
 	mux.HandleFunc("POST /i/{token}/accept", h.accept)
@@ -247,7 +260,7 @@ func (h *handler) forbidden(w http.ResponseWriter, r *http.Request) {
 	p := &page{Kind: "forbidden", Lang: lang, Status: http.StatusForbidden,
 		Title: msgs.get("forbidden_title"), Message: msgs.get("forbidden_body")}
 	if tok := tokenFromPath(r.URL.Path); tok != "" {
-		p.BackURL = "/i/" + tok
+		p.BackURL = h.pages + tok
 	}
 	h.render(w, r, p)
 }
@@ -282,7 +295,7 @@ func (h *handler) back(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r)
 		return
 	}
-	http.Redirect(w, r, "/i/"+tok, http.StatusSeeOther)
+	http.Redirect(w, r, h.pages+tok, http.StatusSeeOther)
 }
 
 // view loads the invitation; nil with the error page written when it cannot.
@@ -344,8 +357,8 @@ func (h *handler) showState(w http.ResponseWriter, r *http.Request, token string
 			Title: msgs.get("invite_title", orgName), Org: orgName, Inviter: inv.Inviter.Name,
 			Email: inv.Email, Role: inv.Role, Permissions: inv.Permissions,
 			Expires: formatTime(lang, inv.ExpiresAt, h.svc.Now()), ExpiresISO: inv.ExpiresAt.UTC().Format(time.RFC3339),
-			AcceptURL: "/i/" + token + "/accept", DeclineURL: "/i/" + token + "/decline",
-			CSRF: csrfToken(w, r), Name: name, Error: formErr, FormAction: redirectOrigin(inv.RedirectURL)}
+			AcceptURL: h.pages + token + "/accept", DeclineURL: h.pages + token + "/decline",
+			CSRF: csrfToken(w, r, h.pages), Name: name, Error: formErr, FormAction: redirectOrigin(inv.RedirectURL)}
 		h.render(w, r, brand(p))
 	case invite.StateAccepted:
 		if done == "accepted" {
@@ -488,7 +501,7 @@ func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, nam
 				return
 			}
 		}
-		http.Redirect(w, r, "/i/"+token+"?done="+done, http.StatusSeeOther)
+		http.Redirect(w, r, h.pages+token+"?done="+done, http.StatusSeeOther)
 		return
 	}
 	kind := invite.ErrorKind(err)
@@ -524,8 +537,8 @@ func (h *handler) after(w http.ResponseWriter, r *http.Request, token, done, nam
 
 // csrfToken returns this browser's form token, setting the cookie when it
 // has none yet. The value is random per browser, not per process, so any
-// node checks it.
-func csrfToken(w http.ResponseWriter, r *http.Request) string {
+// node checks it. path is the cookie's: the pages' as the browser sees it.
+func csrfToken(w http.ResponseWriter, r *http.Request, path string) string {
 	if c, err := r.Cookie(CookieName); err == nil && validCSRF(c.Value) {
 		return c.Value
 	}
@@ -533,7 +546,7 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 	_, _ = rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: v, Path: "/i/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Name: CookieName, Value: v, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
 		MaxAge: int((24 * time.Hour).Seconds()),
 	})

@@ -68,7 +68,7 @@ func newEnv(t testing.TB, orgName string, wake func(kind string)) *env {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	pages := web.New(e.svc, nil)
+	pages := web.New(e.svc, web.Options{})
 	mux.Handle("/i/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// As the server's middleware does: the request's id goes with the
 		// events it causes.
@@ -383,7 +383,7 @@ func TestFormsNeedTheCSRFCookie(t *testing.T) {
 func TestSeveralNodesServeTheSameLinks(t *testing.T) {
 	e := newEnv(t, "Acme", nil)
 	_, token := e.invite("grace@example.com", nil)
-	other := httptest.NewServer(web.New(e.svc, nil))
+	other := httptest.NewServer(web.New(e.svc, web.Options{}))
 	defer other.Close()
 	b := newBrowser(t)
 	csrf := csrfOf(t, b.get(e.srv.URL+"/i/"+token).body)
