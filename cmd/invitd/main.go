@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -34,6 +35,7 @@ Usage:
   invitd version                    print the version and the revision it was built from
   invitd serve                      run the HTTP service and its background jobs (mail, webhooks, expiry)
   invitd migrate                    create or upgrade the database schema
+  invitd healthcheck                exit 0 when the local serve answers /readyz (for a container's health check)
   invitd backup FILE                a consistent copy of the SQLite database, taken while it serves
   invitd org create --name NAME     create an organization
   invitd key create --org ORG       create an API key for an organization (--admin: an admin key)
@@ -114,6 +116,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "wrote %s; keep %s with it, or set the same INVITD_SECRET when restoring: without it the copy's links and webhook secrets do not open\n",
 			fs.Arg(0), sqlite.SecretPath(path))
 		return nil
+	case "healthcheck":
+		fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+		addr := fs.String("addr", env("INVITD_ADDR", "127.0.0.1:8080"), "the address serve listens on (INVITD_ADDR)")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		return healthcheck(ctx, *addr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -305,6 +314,33 @@ func publicURL(configured, addr string) (string, string) {
 		host = "localhost" // every interface: the machine itself is one of them
 	}
 	return "http://" + net.JoinHostPort(host, port), "INVITD_BASE_URL is not set: links in mail lead to this address, which other machines may not reach; set it to the public address"
+}
+
+// healthcheck asks the serve listening on addr, on this machine, whether it
+// is ready.
+func healthcheck(ctx context.Context, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q is not host:port", addr)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("not ready: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: /readyz answered %s", res.Status)
+	}
+	return nil
 }
 
 // readableDurations writes durations in logs as 1.5s rather than nanoseconds.
