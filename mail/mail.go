@@ -214,7 +214,7 @@ func (h *Handler) compose(m *invite.Mail) (*outgoing, error) {
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetBodyString(gomail.TypeTextPlain, c.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, c.HTML)
-	return &outgoing{locale: c.Locale, to: m.Invitation.Email, subject: c.Subject, link: Link(h.cfg.BaseURL, m.Token), msg: msg}, nil
+	return &outgoing{invitation: m.Invitation.ID.String(), locale: c.Locale, to: m.Invitation.Email, subject: c.Subject, link: Link(h.cfg.BaseURL, m.Token), msg: msg}, nil
 }
 
 // badRecipient is an address no server will take.

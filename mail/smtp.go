@@ -21,11 +21,12 @@ import (
 
 // outgoing is one mail ready to send.
 type outgoing struct {
-	locale  string
-	to      string
-	subject string
-	link    string
-	msg     *gomail.Msg
+	invitation string // its id, for the log
+	locale     string
+	to         string
+	subject    string
+	link       string
+	msg        *gomail.Msg
 }
 
 // sender delivers mail. A sender is used by one goroutine at a time.
@@ -36,12 +37,15 @@ type sender interface {
 	close() error
 }
 
+// LoggedMessage is the log message of a mail written to the log, with no
+// SMTP server configured, in place of sending it.
+const LoggedMessage = "invitation mail (no SMTP server configured, not sent)"
+
 // logSender writes each mail to the log, for a first run with no SMTP server.
 type logSender struct{ log *slog.Logger }
 
 func (s logSender) send(ctx context.Context, m *outgoing) error {
-	s.log.InfoContext(ctx, "invitation mail (no SMTP server configured, not sent)",
-		"to", m.to, "subject", m.subject, "link", m.link)
+	s.log.InfoContext(ctx, LoggedMessage, "invitation", m.invitation, "to", m.to, "subject", m.subject, "link", m.link)
 	return nil
 }
 

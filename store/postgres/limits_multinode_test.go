@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/invitd/invitd/mail"
 )
 
 // Three invitd processes on one database hold the mail, hourly and seat
@@ -70,7 +72,7 @@ func TestLimitsAcrossNodes(t *testing.T) {
 		sent := 0
 		for _, n := range c.nodes {
 			for _, line := range strings.Split(n.Logs.String(), "\n") {
-				if strings.Contains(line, `"invitation mail sent"`) && strings.Contains(line, `"to":"`+email+`"`) {
+				if strings.Contains(line, `"msg":"`+mail.LoggedMessage+`"`) && strings.Contains(line, `"to":"`+email+`"`) {
 					sent++
 				}
 			}

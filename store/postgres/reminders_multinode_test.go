@@ -19,6 +19,7 @@ import (
 	"github.com/invitd/invitd/internal/testnode"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/job"
+	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/server"
 )
 
@@ -94,7 +95,7 @@ func mailsSent(nodes []*remindNode) map[string]int {
 				Msg        string `json:"msg"`
 				Invitation string `json:"invitation"`
 			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "invitation mail sent" {
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == mail.LoggedMessage {
 				sent[rec.Invitation]++
 			}
 		}
