@@ -222,7 +222,8 @@ func importCSV(ctx context.Context, svc *invite.Service, org invite.OrgID, path 
 
 // acceptURL is the link of token as serve, with the same environment, makes it.
 func acceptURL(token string) string {
-	return env("INVITD_BASE_URL", "http://"+env("INVITD_ADDR", "127.0.0.1:8080")) + "/i/" + token
+	base, _ := publicURL(env("INVITD_BASE_URL", ""), env("INVITD_ADDR", "127.0.0.1:8080"))
+	return strings.TrimRight(base, "/") + "/i/" + token
 }
 
 // hookFlags are the flags of the webhook commands.
