@@ -211,7 +211,12 @@ func written(t *testing.T, srv *server.Server, org invite.OrgID) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(map[string]int{"events": len(evs.Items), "invitations": len(invs)})
+	// The event types, so that a change names what wrote it.
+	types := make([]string, len(evs.Items))
+	for i, e := range evs.Items {
+		types[i] = e.Type
+	}
+	b, _ := json.Marshal(map[string]any{"events": types, "invitations": len(invs)})
 	return string(b)
 }
 
