@@ -78,11 +78,7 @@ func (s *Service) AuthenticateKey(ctx context.Context, id, secret string) (*Prin
 	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) >= KeyUseInterval {
 		s.noteKeyUse(ctx, key.ID, now)
 	}
-	p := &Principal{Type: ActorAPIKey, KeyID: key.ID, Name: key.Name, Org: key.OrgID, Scopes: key.Scopes, ExpiresAt: key.ExpiresAt}
-	if key.OrgID == nil {
-		p.Type, p.Scopes = ActorAdminKey, nil
-	}
-	return p, nil
+	return keyPrincipal(key), nil
 }
 
 // noteKeyUse records that key id was used at now. Each node tries at most

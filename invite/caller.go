@@ -16,6 +16,8 @@ const (
 	ActorAdminKey ActorType = "admin_key"
 	ActorAPIKey   ActorType = "api_key"
 	ActorInvitee  ActorType = "invitee"
+	// ActorMember is an owner or admin signed in to the console.
+	ActorMember ActorType = "member"
 	ActorSystem   ActorType = "system"
 )
 
@@ -31,9 +33,9 @@ type Actor struct {
 // it may do.
 type Principal struct {
 	Type  ActorType
-	KeyID string // the API key's id; "admin" for the configured admin key
+	KeyID string // the API key's id, "admin" for the configured admin key; a member's id
 	Name  string
-	Org   *OrgID // the organization an api_key manages; nil for the others
+	Org   *OrgID // the organization an api_key or a member manages; nil for the others
 	// Scopes are what an api_key may do (see Has); admin keys and the
 	// system may do anything.
 	Scopes []string
@@ -53,7 +55,7 @@ func (p *Principal) IsAdmin() bool {
 // Authorize answers whether p may manage org; another org's resources are
 // "not found" so that ids do not leak across tenants.
 func (p *Principal) Authorize(org OrgID) error {
-	if p.IsAdmin() || (p != nil && p.Type == ActorAPIKey && p.Org != nil && *p.Org == org) {
+	if p.IsAdmin() || (p != nil && (p.Type == ActorAPIKey || p.Type == ActorMember) && p.Org != nil && *p.Org == org) {
 		return nil
 	}
 	return NotFound("organization %s not found", org)

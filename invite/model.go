@@ -245,6 +245,7 @@ const (
 	JobWebhookDelivery  = "webhook_delivery"
 	JobEventRetention   = "event_retention"
 	JobSendReminders    = "send_reminders"
+	JobSendSignInLink   = "send_signin_link"
 )
 
 // MailPayload is a send_invitation job's arguments: the invitation and its

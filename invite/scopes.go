@@ -67,7 +67,7 @@ func (p *Principal) Has(scope string) bool {
 	if p.IsAdmin() {
 		return true
 	}
-	return p != nil && p.Type == ActorAPIKey && slices.Contains(p.Scopes, scope)
+	return p != nil && (p.Type == ActorAPIKey || p.Type == ActorMember) && slices.Contains(p.Scopes, scope)
 }
 
 // need refuses p unless it holds scope; "" needs none.

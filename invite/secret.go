@@ -31,7 +31,8 @@ type Secret struct {
 // output of one use is ever an input of another.
 type secretKeys struct {
 	token []byte      // HMAC key of accept tokens
-	seal  cipher.AEAD // AES-256-GCM over webhook signing secrets
+	seal   cipher.AEAD // AES-256-GCM over webhook signing secrets
+	signIn []byte      // HMAC key of the console's sign-in links
 }
 
 // NewSecret takes the current secret and those still honoured after a
@@ -54,7 +55,8 @@ func NewSecret(current string, previous ...string) (*Secret, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.keys = append(s.keys, secretKeys{token: derive(raw, "invitd accept token v1"), seal: aead})
+		s.keys = append(s.keys, secretKeys{token: derive(raw, "invitd accept token v1"), seal: aead,
+			signIn: derive(raw, "invitd console sign-in v1")})
 	}
 	return s, nil
 }

@@ -26,6 +26,7 @@ type Service struct {
 	secret       *Secret
 	keyUses      sync.Map // key id → when this node last noted its use
 	limits       *requestLimits
+	sessionIdle  time.Duration
 }
 
 // Config configures a Service.
@@ -52,6 +53,9 @@ type Config struct {
 	RequestBurst      int
 	// NoRequestLimits admits every request, for tests of other things.
 	NoRequestLimits bool
+	// SessionIdle ends a console session this long after its last use;
+	// 0 means DefaultSessionIdle.
+	SessionIdle time.Duration
 }
 
 // MinAdminKeyLen is the shortest configured admin key accepted.
@@ -69,6 +73,9 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.sessionIdle = cfg.SessionIdle; s.sessionIdle <= 0 {
+		s.sessionIdle = DefaultSessionIdle
 	}
 	if s.wake == nil {
 		s.wake = func(string) {}

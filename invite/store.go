@@ -58,6 +58,9 @@ type Tx interface {
 	GetMemberByEmail(ctx context.Context, org OrgID, email string) (*Member, error)
 	// GetMembersByEmail returns org's members with these addresses, in no order.
 	GetMembersByEmail(ctx context.Context, org OrgID, emails []string) ([]*Member, error)
+	// GetMembershipsByEmail returns the members with this address in every
+	// organization, in no order.
+	GetMembershipsByEmail(ctx context.Context, email string) ([]*Member, error)
 	ListMembers(ctx context.Context, f MemberFilter) ([]*Member, error)
 	UpdateMember(ctx context.Context, m *Member) error
 	DeleteMember(ctx context.Context, org OrgID, id uuid.UUID) error
@@ -118,6 +121,25 @@ type Tx interface {
 	// DeleteMailsBefore removes up to limit notes of mails queued before t
 	// and says how many it removed.
 	DeleteMailsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+
+	CreateSession(ctx context.Context, s *Session) error
+	GetSession(ctx context.Context, idHash []byte) (*Session, error)
+	// TouchSession sets a session's last_seen_at.
+	TouchSession(ctx context.Context, idHash []byte, now time.Time) error
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteSessionsBefore removes up to limit sessions last seen before t
+	// and says how many it removed.
+	DeleteSessionsBefore(ctx context.Context, t time.Time, limit int) (int, error)
+	CreateSignInLink(ctx context.Context, l *SignInLink) error
+	GetSignInLink(ctx context.Context, id string) (*SignInLink, error)
+	// UseSignInLink sets a link's used_at unless it is set; ErrNotFound
+	// when it was (or there is no such link), so that a link is used once.
+	UseSignInLink(ctx context.Context, id string, now time.Time) error
+	// CountSignInLinks counts the links made for email after since.
+	CountSignInLinks(ctx context.Context, email string, since time.Time) (int, error)
+	// DeleteSignInLinksBefore removes up to limit links that expired
+	// before t and says how many it removed.
+	DeleteSignInLinksBefore(ctx context.Context, t time.Time, limit int) (int, error)
 
 	GetIdempotency(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
 	PutIdempotency(ctx context.Context, r *IdempotencyRecord) error

@@ -86,6 +86,10 @@ func (h Retention) Work(ctx context.Context, _ *invite.Job) (job.Attempt, error)
 	if _, err := h.Service.PurgeMails(ctx); err != nil {
 		return job.Attempt{}, err
 	}
+	// Idle console sessions, and sign-in links past counting.
+	if _, err := h.Service.PurgeConsole(ctx); err != nil {
+		return job.Attempt{}, err
+	}
 	return job.Attempt{}, job.Again(now.Add(h.Every))
 }
 

@@ -21,7 +21,7 @@ import (
 
 // outgoing is one mail ready to send.
 type outgoing struct {
-	invitation string // its id, for the log
+	invitation string // its id, for the log; "" for a sign-in mail
 	locale     string
 	to         string
 	subject    string
@@ -41,10 +41,17 @@ type sender interface {
 // SMTP server configured, in place of sending it.
 const LoggedMessage = "invitation mail (no SMTP server configured, not sent)"
 
+// SignInLoggedMessage is LoggedMessage's of a console sign-in mail.
+const SignInLoggedMessage = "console sign-in mail (no SMTP server configured, not sent)"
+
 // logSender writes each mail to the log, for a first run with no SMTP server.
 type logSender struct{ log *slog.Logger }
 
 func (s logSender) send(ctx context.Context, m *outgoing) error {
+	if m.invitation == "" {
+		s.log.InfoContext(ctx, SignInLoggedMessage, "to", m.to, "subject", m.subject, "link", m.link)
+		return nil
+	}
 	s.log.InfoContext(ctx, LoggedMessage, "invitation", m.invitation, "to", m.to, "subject", m.subject, "link", m.link)
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/invitd/invitd/api"
+	"github.com/invitd/invitd/console"
 	"github.com/invitd/invitd/api/compat/clickhouse"
 	"github.com/invitd/invitd/api/compat/jicoo"
 	"github.com/invitd/invitd/api/compat/upsun"
@@ -71,6 +72,9 @@ type Config struct {
 	// 0 means 50 a second, bursts of 100.
 	KeyRate  float64
 	KeyBurst int
+	// ConsoleIdle ends a console session this long after its last use
+	// (INVITD_CONSOLE_IDLE); 0 means 12 hours.
+	ConsoleIdle time.Duration
 	// Now is the clock; time.Now when nil (tests move it).
 	Now func() time.Time
 	Log *slog.Logger
@@ -164,6 +168,7 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	s.Service, err = invite.NewService(st, invite.Config{
 		AdminKey: cfg.AdminKey, Now: cfg.Now, Wake: func(kind string) { s.runner.Wake(kind) },
 		CheckWebhookURL: guard.Check, Secret: secret, RequestsPerSecond: cfg.KeyRate, RequestBurst: cfg.KeyBurst,
+		SessionIdle: cfg.ConsoleIdle,
 	})
 	if err != nil {
 		return err
@@ -188,7 +193,12 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 		cfg.EventRetention = DefaultEventRetention
 	}
 	s.retention = lifecycle.Retention{Service: s.Service, Keep: cfg.EventRetention, Every: time.Hour}
+	signIns, err := mailer.SignIn()
+	if err != nil {
+		return err
+	}
 	s.runner.Register(mailer)
+	s.runner.Register(signIns)
 	s.runner.Register(hooks)
 	s.runner.Register(lifecycle.Expiry{Service: s.Service})
 	s.runner.Register(s.retention)
@@ -204,6 +214,11 @@ func (s *Server) build(cfg Config, secret *invite.Secret) error {
 	mux.Handle("/compat/clickhouse/", http.StripPrefix("/compat/clickhouse", clickhouse.New(s.Service)))
 	mux.Handle("/compat/upsun/", http.StripPrefix("/compat/upsun", upsun.New(s.Service)))
 	mux.Handle("/i/", web.New(s.Service, web.Options{Log: cfg.Log, BasePath: basePath(cfg.BaseURL)}))
+	mux.Handle("/console/", console.New(s.Service, console.Options{Log: cfg.Log, BasePath: basePath(cfg.BaseURL),
+		Secure: strings.HasPrefix(cfg.BaseURL, "https://")}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, basePath(cfg.BaseURL)+"/console/", http.StatusFound)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})

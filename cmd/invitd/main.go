@@ -226,11 +226,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	poll := fs.Duration("job-poll", envDuration("INVITD_JOB_POLL", time.Second), "how often each node looks for due jobs (INVITD_JOB_POLL)")
 	keyRate := fs.Float64("key-rate", envNumber("INVITD_KEY_RATE", invite.DefaultRequestsPerSecond, false), "requests per second each API key may make on this node, unless its organization sets max_requests_per_second (INVITD_KEY_RATE)")
 	keyBurst := fs.Int("key-burst", int(envNumber("INVITD_KEY_BURST", invite.DefaultRequestBurst, true)), "requests each API key may make at once on this node (INVITD_KEY_BURST)")
+	consoleIdle := fs.Duration("console-idle", envDuration("INVITD_CONSOLE_IDLE", invite.DefaultSessionIdle), "a console session ends this long after its last use (INVITD_CONSOLE_IDLE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if envErr != nil {
 		return envErr
+	}
+	if *consoleIdle < time.Minute {
+		return fmt.Errorf("--console-idle must be at least a minute")
 	}
 	if *keyRate <= 0 || math.IsInf(*keyRate, 0) || math.IsNaN(*keyRate) || *keyBurst <= 0 || *keyBurst > invite.MaxLimitSetting {
 		return fmt.Errorf("--key-rate and --key-burst must be positive (the burst at most %d)", invite.MaxLimitSetting)
@@ -266,7 +270,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Webhooks:     webhook.HandlerConfig{Timeout: *hookTimeout, Schedule: schedule},
 		WebhookAllow: allowNets, EventRetention: *retention, ReminderInterval: *reminders,
 		MetricsAddr: *metricsAddr, MetricsToken: *metricsToken,
-		KeyRate: *keyRate, KeyBurst: *keyBurst,
+		KeyRate: *keyRate, KeyBurst: *keyBurst, ConsoleIdle: *consoleIdle,
 	})
 	if err != nil {
 		return err

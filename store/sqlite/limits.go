@@ -65,13 +65,8 @@ func (t *tx) countSince(ctx context.Context, q string, args ...any) (int, time.T
 }
 
 func (t *tx) DeleteMailsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	r, err := t.exec(ctx, "DELETE FROM invitation_mails WHERE rowid IN (SELECT rowid FROM invitation_mails WHERE queued_at < ?"+
+	return t.deleteCount(ctx, "DELETE FROM invitation_mails WHERE rowid IN (SELECT rowid FROM invitation_mails WHERE queued_at < ?"+
 		limitSQL(limit, 0)+")", micros(before))
-	if err != nil {
-		return 0, err
-	}
-	n, err := r.RowsAffected()
-	return int(n), err
 }
 
 func (t *tx) CountSeats(ctx context.Context, org invite.OrgID, now time.Time) (members, pending int, err error) {
