@@ -135,7 +135,9 @@ type Tx interface {
 	// UseSignInLink sets a link's used_at unless it is set; ErrNotFound
 	// when it was (or there is no such link), so that a link is used once.
 	UseSignInLink(ctx context.Context, id string, now time.Time) error
-	// CountSignInLinks counts the links made for email after since.
+	// CountSignInLinks counts the links made for email after since. In a
+	// Write the count holds, until the commit, against every other Write
+	// that counts that address's links.
 	CountSignInLinks(ctx context.Context, email string, since time.Time) (int, error)
 	// DeleteSignInLinksBefore removes up to limit links that expired
 	// before t and says how many it removed.

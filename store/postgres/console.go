@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"hash/fnv"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,7 +100,15 @@ func (t *tx) UseSignInLink(ctx context.Context, id string, now time.Time) error 
 	return t.execOne(ctx, "UPDATE console_links SET used_at = $1 WHERE id = $2 AND used_at IS NULL", now, id)
 }
 
+// lockNamespaceSignIn serializes the counts of one address's sign-in
+// links, so that racing requests on several nodes mail no more than the
+// limit.
+const lockNamespaceSignIn = 0x696e7605
+
 func (t *tx) CountSignInLinks(ctx context.Context, email string, since time.Time) (int, error) {
+	h := fnv.New32a()
+	h.Write([]byte(email))
+	t.holdLock(lockNamespaceSignIn, int32(h.Sum32()))
 	var n int
 	err := t.queryRow(ctx, "SELECT count(*) FROM console_links WHERE email = $1 AND created_at > $2", email, since).Scan(&n)
 	return n, mapErr(err)

@@ -126,7 +126,7 @@ func (e *env) count(t *testing.T, f invite.InvitationFilter) int {
 }
 
 // allKinds are the job kinds the core enqueues, and the suite's own.
-var allKinds = []string{invite.JobSendInvitation, invite.JobExpireInvitation, invite.JobWebhookDelivery, invite.JobEventRetention, invite.JobSendReminders, "other"}
+var allKinds = []string{invite.JobSendInvitation, invite.JobExpireInvitation, invite.JobWebhookDelivery, invite.JobEventRetention, invite.JobSendReminders, invite.JobSendSignInLink, "other"}
 
 // stats returns the queued jobs of each kind.
 func (e *env) stats(t *testing.T) map[string]invite.JobStat {

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) invite.Store) {
 		{"Bulk", testBulk},
 		{"Address", testAddress},
 		{"Reminders", testReminders},
+		{"Console", testConsole},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newEnv(t, open(t))) })
