@@ -3,8 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,70 +10,18 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/invitd/invitd/internal/browsertest"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/job"
 	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/mail/mailtest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// chrome starts a headless Chromium for one test and returns a tab; extra
-// options add to the defaults.
-func chrome(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is required in CI: %v", err)
-		}
-		t.Skipf("no %s; install it (apt-get install -y chromium) to run the browser tests", chromiumPath)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 900),
-	)
-	opts = append(opts, extra...)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
-	return ctx
-}
-
-// artifacts is where screenshots go: $INVITD_ARTIFACTS, else a temp dir.
-func artifacts(t *testing.T) string {
-	dir := os.Getenv("INVITD_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if len(png) < 8 || string(png[1:4]) != "PNG" {
-		t.Fatalf("screenshot %s is not a PNG", name)
-	}
-	p := filepath.Join(artifacts(t), name+".png")
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", p)
-}
+// chrome and screenshot are the shared browser helpers.
+var (
+	chrome     = browsertest.Chrome
+	screenshot = browsertest.Screenshot
+)
 
 // mailEnv is the web env with a job runner sending mail to a real SMTP server.
 type mailEnv struct {
