@@ -18,7 +18,7 @@ const (
 	ActorInvitee  ActorType = "invitee"
 	// ActorMember is an owner or admin signed in to the console.
 	ActorMember ActorType = "member"
-	ActorSystem   ActorType = "system"
+	ActorSystem ActorType = "system"
 )
 
 // Actor is who made a change, as every event records it.

@@ -30,7 +30,7 @@ type Secret struct {
 // secretKeys are the keys one secret gives, each for one use, so that no
 // output of one use is ever an input of another.
 type secretKeys struct {
-	token []byte      // HMAC key of accept tokens
+	token  []byte      // HMAC key of accept tokens
 	seal   cipher.AEAD // AES-256-GCM over webhook signing secrets
 	signIn []byte      // HMAC key of the console's sign-in links
 }

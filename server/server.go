@@ -23,10 +23,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/invitd/invitd/api"
-	"github.com/invitd/invitd/console"
 	"github.com/invitd/invitd/api/compat/clickhouse"
 	"github.com/invitd/invitd/api/compat/jicoo"
 	"github.com/invitd/invitd/api/compat/upsun"
+	"github.com/invitd/invitd/console"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/job"
 	"github.com/invitd/invitd/lifecycle"
