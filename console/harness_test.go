@@ -36,6 +36,7 @@ type options struct {
 	db      string // a DSN; "" for a new SQLite file
 	smtp    *mailtest.Server
 	baseURL string // "" for the node's own address
+	clock   *testnode.Clock
 }
 
 func startNode(t *testing.T, o options) *node {
@@ -58,6 +59,9 @@ func startNode(t *testing.T, o options) *node {
 	cfg := server.Config{DB: o.db, AdminKey: adminKey, Secret: testnode.Secret, BaseURL: o.baseURL,
 		Jobs: job.Config{PollInterval: 20 * time.Millisecond}, WebhookAllow: allow,
 		Webhooks: webhook.HandlerConfig{Schedule: []time.Duration{50 * time.Millisecond}}}
+	if o.clock != nil {
+		cfg.Now = o.clock.Now
+	}
 	if o.smtp != nil {
 		cfg.Mail = mail.Config{SMTPURL: o.smtp.URL(), MinBackoff: 20 * time.Millisecond}
 	}

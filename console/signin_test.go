@@ -284,3 +284,26 @@ func TestSessionOnAnotherNode(t *testing.T) {
 	bb.post("/console/orgs/"+acme.ID.String()+"/invitations", url.Values{"email": {"both@example.com"}, "role": {"member"}})
 	bb.wantPage(http.StatusOK, "Invitation created.")
 }
+
+// The sign-in mail speaks the organization's language.
+func TestSignInMailInJapanese(t *testing.T) {
+	smtp := mailtest.Start(t, mailtest.Options{})
+	n := startNode(t, options{smtp: smtp})
+	ja := "ja"
+	o, err := n.srv.Service.CreateOrg(sys(t), "株式会社アクメ", &invite.SettingsPatch{Locale: &ja})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.member(t, o.ID, "hana@example.com", "花子", "admin")
+	if err := n.srv.Service.RequestSignInLink(t.Context(), "hana@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	m, link := signInMail(t, smtp, 1)
+	if m.Subject != "株式会社アクメ のコンソールへのサインイン" || !strings.Contains(m.Text, "花子 様") ||
+		!strings.Contains(m.Text, "一度だけ") || m.Header.Get("Content-Language") != "ja" {
+		t.Errorf("Japanese sign-in mail: %q %q\n%s", m.Subject, m.Header.Get("Content-Language"), m.Text)
+	}
+	if !strings.HasPrefix(link, n.URL+"/console/signin/") {
+		t.Errorf("link %s", link)
+	}
+}

@@ -30,7 +30,9 @@ func TestKill9DuringABurstOfDeliveries(t *testing.T) {
 	receivers := []*receiver{newReceiver(t, slow), newReceiver(t, slow)}
 	env := []string{"INVITD_DB=" + db, "INVITD_LOG_LEVEL=warn",
 		"INVITD_WEBHOOK_ALLOW_NETWORKS=127.0.0.0/8", "INVITD_JOB_LEASE=2s", "INVITD_JOB_POLL=50ms",
-		"INVITD_WEBHOOK_TIMEOUT=2s", "INVITD_WEBHOOK_RETRY_SCHEDULE=100ms,200ms,400ms,800ms,1s"}
+		"INVITD_WEBHOOK_TIMEOUT=2s", "INVITD_WEBHOOK_RETRY_SCHEDULE=100ms,200ms,400ms,800ms,1s",
+		// The burst is faster than one key's requests are let through.
+		"INVITD_KEY_RATE=100000", "INVITD_KEY_BURST=100000"}
 	procs := []*testnode.Node{testnode.StartReady(t, env...)} // migrates first
 	procs = append(procs, testnode.StartReady(t, env...))
 	nodes := []*node{processNode(procs[0]), processNode(procs[1])}
