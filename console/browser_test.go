@@ -209,6 +209,18 @@ func TestBrowserConsole(t *testing.T) {
 	b.want(b.click(`form[action$="/import"] button`), 200, "#summary", "1 created, 1 skipped, 1 errors")
 	b.want(200, 200, "#results", "csv1@example.com", "created", "error", "skipped")
 	b.shot("07-import")
+	b.want(b.open(base+"/invitations"), 200, "#invitations", "csv1@example.com", "grace@example.com", "a@example.com")
+
+	// A form whose token is taken out is refused, and writes nothing.
+	b.fill("#email", "forged@example.com")
+	if err := chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](
+		`document.querySelector('form[method=post][action$="/invitations"] input[name=csrf]').remove()`)); err != nil {
+		t.Fatal(err)
+	}
+	b.want(b.click(`form[method=post][action$="/invitations"] button`), 403, "#error", "form had expired")
+	if c, _ := svc.CountInvitations(sys(t), invite.InvitationFilter{Org: acme.ID, Email: "forged@example.com"}); c != 0 {
+		t.Errorf("a form without its token made %d invitations", c)
+	}
 
 	// Members: change a role, remove one.
 	ada := n.member(t, acme.ID, "ada@example.com", "Ada Lovelace", "member")

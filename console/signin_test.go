@@ -1,14 +1,18 @@
 package console_test
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/invitd/invitd/console"
+	"github.com/invitd/invitd/internal/testnode"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/mail/mailtest"
 )
@@ -261,28 +265,89 @@ func TestSignInAttemptsAreBounded(t *testing.T) {
 // A session made on one node is honoured by another node of the same
 // database: sessions live in the database, not in a node's memory.
 func TestSessionOnAnotherNode(t *testing.T) {
-	db := "sqlite:" + t.TempDir() + "/shared.db"
-	a := startNode(t, options{db: db})
-	b := startNode(t, options{db: db})
-	acme := a.org(t, "Acme")
-	k, err := a.srv.Service.CreateKey(sys(t), &acme.ID, invite.KeyInput{Name: "console"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ba := newBrowser(t, a.URL)
-	ba.signInWithKey(k.Token)
-	ua, _ := url.Parse(a.URL + "/console/")
-	cookies := ba.c.Jar.Cookies(ua)
+	for name, db := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + t.TempDir() + "/shared.db" },
+		"postgres": func(t *testing.T) string { return testnode.PostgresDB(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dsn := db(t)
+			a := startNode(t, options{db: dsn})
+			b := startNode(t, options{db: dsn})
+			acme := a.org(t, "Acme")
+			k, err := a.srv.Service.CreateKey(sys(t), &acme.ID, invite.KeyInput{Name: "console"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ba := newBrowser(t, a.URL)
+			ba.signInWithKey(k.Token)
+			ua, _ := url.Parse(a.URL + "/console/")
+			cookies := ba.c.Jar.Cookies(ua)
 
-	bb := newBrowser(t, b.URL)
-	ub, _ := url.Parse(b.URL + "/console/")
-	bb.c.Jar.SetCookies(ub, cookies)
-	bb.get("/console/orgs/" + acme.ID.String() + "/members")
-	bb.wantPage(http.StatusOK, "Members", "console")
-	// A form of node a's page is taken by node b.
-	bb.csrf = ba.csrf
-	bb.post("/console/orgs/"+acme.ID.String()+"/invitations", url.Values{"email": {"both@example.com"}, "role": {"member"}})
-	bb.wantPage(http.StatusOK, "Invitation created.")
+			bb := newBrowser(t, b.URL)
+			ub, _ := url.Parse(b.URL + "/console/")
+			bb.c.Jar.SetCookies(ub, cookies)
+			bb.get("/console/orgs/" + acme.ID.String() + "/members")
+			bb.wantPage(http.StatusOK, "Members", "console")
+			// A form of node a's page is taken by node b.
+			bb.csrf = ba.csrf
+			bb.post("/console/orgs/"+acme.ID.String()+"/invitations", url.Values{"email": {"both@example.com"}, "role": {"member"}})
+			bb.wantPage(http.StatusOK, "Invitation created.")
+			// Signed out on node b, the session is gone on node a too.
+			bb.post("/console/signout", nil)
+			ba.get("/console/orgs/" + acme.ID.String() + "/members")
+			if !strings.HasSuffix(ba.URL, "/console/signin") {
+				t.Errorf("signed out on one node, the session still opens %s on the other", ba.URL)
+			}
+		})
+	}
+}
+
+// The invitations page pages through the list with its filters kept.
+func TestInvitationsPaging(t *testing.T) {
+	n := startNode(t, options{})
+	acme := n.org(t, "Acme")
+	for i := range 30 {
+		role := "member"
+		if i%10 == 0 {
+			role = "restricted"
+		}
+		if _, err := n.srv.Service.CreateInvitation(sys(t), acme.ID, invite.CreateInvitation{
+			Email: "p" + strconv.Itoa(i) + "@example.com", Role: role, NoEmail: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBrowser(t, n.URL)
+	b.signInWithKey(adminKey)
+	path := "/console/orgs/" + acme.ID.String() + "/invitations"
+	seen := map[string]bool{}
+	rows := regexp.MustCompile(`>(p[0-9]+@example\.com)</a>`)
+	next := regexp.MustCompile(`id="next" href="([^"]+)"`)
+	for page, u := 0, path+"?state=pending"; u != ""; page++ {
+		if page > 3 {
+			t.Fatal("the pages never end")
+		}
+		b.get(html.UnescapeString(u))
+		b.wantPage(http.StatusOK)
+		for _, m := range rows.FindAllStringSubmatch(b.Last, -1) {
+			if seen[m[1]] {
+				t.Errorf("%s on two pages", m[1])
+			}
+			seen[m[1]] = true
+		}
+		u = ""
+		if m := next.FindStringSubmatch(b.Last); m != nil {
+			u = m[1]
+		}
+	}
+	if len(seen) != 30 {
+		t.Errorf("the pages showed %d of 30 invitations", len(seen))
+	}
+	b.get(path + "?role=restricted")
+	if got := len(rows.FindAllString(b.Last, -1)); got != 3 {
+		t.Errorf("the restricted filter shows %d rows, want 3", got)
+	}
+	b.get(path + "?state=bogus")
+	b.wantPage(http.StatusUnprocessableEntity, "state")
 }
 
 // The sign-in mail speaks the organization's language.
