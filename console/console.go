@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/invitd/invitd/internal/input"
+	"github.com/invitd/invitd/internal/pagehead"
 	"github.com/invitd/invitd/invite"
 	"github.com/invitd/invitd/ratelimit"
 )
@@ -145,25 +146,12 @@ func New(svc *invite.Service, opts Options) http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, http.StatusForbidden, "The form came from another site, so it was not sent.")
 	}))
-	return headers(cop.Handler(mux))
+	return pagehead.Wrap(cspHeader, cop.Handler(mux))
 }
 
 // signInPolicy bounds sign-in attempts per client address per node: ten
 // at once, then one each six seconds.
 var signInPolicy = ratelimit.Bucket("console-sign-in", 1.0/6, 10)
-
-func headers(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", cspHeader)
-		hd.Set("X-Robots-Tag", "noindex, nofollow")
-		next.ServeHTTP(w, r)
-	})
-}
 
 // view is what every page's template sees.
 type view struct {

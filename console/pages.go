@@ -175,8 +175,8 @@ func (h *handler) createOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o, err := h.svc.CreateOrg(q.ctx, r.PostForm.Get("name"), nil)
-	if invite.ErrorKind(err) == invite.KindInvalid {
-		h.orgsPage(w, r, q, http.StatusUnprocessableEntity, invite.ErrorMessage(err))
+	if status, msg, ok := refused(err); ok {
+		h.orgsPage(w, r, q, status, msg)
 		return
 	}
 	if err != nil {
@@ -213,14 +213,13 @@ func (h *handler) invitationsPage(w http.ResponseWriter, r *http.Request, q *req
 	}
 	page, err := h.svc.ListInvitations(q.ctx, q.org, invite.ListParams{State: d.State, Email: d.Email, Role: d.Role,
 		Limit: 25, Cursor: qs.Get("cursor")})
-	switch {
-	case err == nil:
-		d.Items, d.Next = page.Items, page.NextCursor
-	case invite.ErrorKind(err) == invite.KindInvalid || invite.ErrorKind(err) == invite.KindBadRequest:
-		status, errMsg = invite.ErrorKind(err).HTTPStatus(), invite.ErrorMessage(err)
-	default:
+	if st, msg, ok := refused(err); ok {
+		status, errMsg = st, msg
+	} else if err != nil {
 		h.failErr(w, r, q.v, err)
 		return
+	} else {
+		d.Items, d.Next = page.Items, page.NextCursor
 	}
 	q.v.Title, q.v.Status, q.v.Error, q.v.Data = "Invitations", status, errMsg, d
 	h.render(w, r, "invitations", q.v)
@@ -236,20 +235,19 @@ func (h *handler) invite(w http.ResponseWriter, r *http.Request) {
 	if c := q.v.Caller; c.Type == invite.ActorMember {
 		in.Inviter = invite.Inviter{ID: c.KeyID, Name: c.Name}
 	}
-	if days := strings.TrimSpace(r.PostForm.Get("expires_days")); days != "" {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 {
-			h.invitationsPage(w, r, q, http.StatusUnprocessableEntity, "Expires in must be a whole number of days.")
-			return
-		}
+	n, err := days(r, "expires_days")
+	if err == nil && n > 0 {
 		in.ExpiresIn = int64(n) * 86400
 	}
-	c, err := h.svc.CreateInvitation(q.ctx, q.org, in)
+	var c *invite.Created
+	if err == nil {
+		c, err = h.svc.CreateInvitation(q.ctx, q.org, in)
+	}
+	if status, msg, ok := refused(err); ok {
+		h.invitationsPage(w, r, q, status, msg)
+		return
+	}
 	if err != nil {
-		if k := invite.ErrorKind(err); k != invite.KindInternal && k != invite.KindUnavailable && k != invite.KindUnauthorized {
-			h.invitationsPage(w, r, q, k.HTTPStatus(), invite.ErrorMessage(err))
-			return
-		}
 		h.failErr(w, r, q.v, err)
 		return
 	}
@@ -276,8 +274,8 @@ func (h *handler) importCSV(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if k := invite.ErrorKind(err); k == invite.KindInvalid || k == invite.KindBadRequest || k == invite.KindForbidden {
-		h.invitationsPage(w, r, q, k.HTTPStatus(), invite.ErrorMessage(err))
+	if status, msg, ok := refused(err); ok {
+		h.invitationsPage(w, r, q, status, msg)
 		return
 	}
 	h.failErr(w, r, q.v, err)
@@ -426,23 +424,21 @@ func (h *handler) createKey(w http.ResponseWriter, r *http.Request) {
 	if in.Scopes == nil {
 		in.Scopes = []string{}
 	}
-	if days := strings.TrimSpace(r.PostForm.Get("expires_days")); days != "" {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 || n > 3650 {
-			q.v.Error = "Expires in must be a whole number of days, 1 to 3650."
-			h.keysPage(w, r, q, http.StatusUnprocessableEntity, nil)
-			return
-		}
+	n, err := days(r, "expires_days")
+	if err == nil && n > 0 {
 		t := h.svc.Now().AddDate(0, 0, n)
 		in.ExpiresAt = &t
 	}
-	k, err := h.svc.CreateKey(q.ctx, &q.org, in)
+	var k *invite.NewKey
+	if err == nil {
+		k, err = h.svc.CreateKey(q.ctx, &q.org, in)
+	}
+	if status, msg, ok := refused(err); ok {
+		q.v.Error = msg
+		h.keysPage(w, r, q, status, nil)
+		return
+	}
 	if err != nil {
-		if k := invite.ErrorKind(err); k == invite.KindInvalid || k == invite.KindForbidden {
-			q.v.Error = invite.ErrorMessage(err)
-			h.keysPage(w, r, q, k.HTTPStatus(), nil)
-			return
-		}
 		h.failErr(w, r, q.v, err)
 		return
 	}
@@ -498,12 +494,12 @@ func (h *handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 		events = []string{"*"}
 	}
 	wh, err := h.svc.CreateWebhook(q.ctx, q.org, invite.WebhookInput{URL: &url, Events: &events, Description: &desc})
+	if status, msg, ok := refused(err); ok {
+		q.v.Error = msg
+		h.webhooksPage(w, r, q, status, nil)
+		return
+	}
 	if err != nil {
-		if k := invite.ErrorKind(err); k == invite.KindInvalid || k == invite.KindConflict {
-			q.v.Error = invite.ErrorMessage(err)
-			h.webhooksPage(w, r, q, k.HTTPStatus(), nil)
-			return
-		}
 		h.failErr(w, r, q.v, err)
 		return
 	}
@@ -576,17 +572,13 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	var items []*invite.Event
 	next := ""
-	switch {
-	case err == nil:
-		items = page.Items
-		if len(items) == p.Limit {
-			next = page.NextCursor
-		}
-	case invite.ErrorKind(err) == invite.KindInvalid || invite.ErrorKind(err) == invite.KindBadRequest:
-		status, q.v.Error = invite.ErrorKind(err).HTTPStatus(), invite.ErrorMessage(err)
-	default:
+	if st, msg, ok := refused(err); ok {
+		status, q.v.Error = st, msg
+	} else if err != nil {
 		h.failErr(w, r, q.v, err)
 		return
+	} else if items = page.Items; len(items) == p.Limit {
+		next = page.NextCursor
 	}
 	q.v.Title, q.v.Status = "Event log", status
 	q.v.Data = struct {
@@ -594,6 +586,31 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		Type, Next string
 	}{items, typ, next}
 	h.render(w, r, "events", q.v)
+}
+
+// refused tells an error that is the request's own (a value a rule
+// refuses, a conflict, a missing scope), which a page shows beside its form,
+// from one that is not: a failure, or a session that ended.
+func refused(err error) (status int, msg string, ok bool) {
+	switch k := invite.ErrorKind(err); {
+	case err == nil, k == invite.KindInternal, k == invite.KindUnavailable, k == invite.KindUnauthorized:
+		return 0, "", false
+	default:
+		return k.HTTPStatus(), invite.ErrorMessage(err), true
+	}
+}
+
+// days reads a form's count of days; 0 when the field is empty.
+func days(r *http.Request, field string) (int, error) {
+	raw := strings.TrimSpace(r.PostForm.Get(field))
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n <= 0 || n > 3650 {
+		return 0, invite.Invalid("expires in must be a whole number of days, 1 to 3650")
+	}
+	return n, nil
 }
 
 // splitList reads a list typed into one field, separated by commas,

@@ -118,12 +118,12 @@ func (h *handler) saveSettings(w http.ResponseWriter, r *http.Request) {
 		name := r.PostForm.Get("name")
 		_, err = h.svc.UpdateOrg(q.ctx, q.org, &name, patch)
 	}
+	if status, msg, ok := refused(err); ok {
+		q.v.Error = msg
+		h.settingsPage(w, r, q, status, r.PostForm)
+		return
+	}
 	if err != nil {
-		if k := invite.ErrorKind(err); k == invite.KindInvalid || k == invite.KindConflict || k == invite.KindForbidden {
-			q.v.Error = invite.ErrorMessage(err)
-			h.settingsPage(w, r, q, k.HTTPStatus(), r.PostForm)
-			return
-		}
 		h.failErr(w, r, q.v, err)
 		return
 	}

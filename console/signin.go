@@ -61,15 +61,7 @@ func (h *handler) signInKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := h.svc.SignInWithKey(r.Context(), r.PostForm.Get("key"))
-	if err != nil {
-		if invite.ErrorKind(err) == invite.KindUnauthorized {
-			h.signInPage(w, r, http.StatusUnauthorized, invite.ErrorMessage(err), "")
-			return
-		}
-		h.failErr(w, r, nil, err)
-		return
-	}
-	h.started(w, r, s)
+	h.started(w, r, s, err)
 }
 
 // linkPage asks for a click before a mailed link is used: a mail scanner
@@ -83,19 +75,16 @@ func (h *handler) signInLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := h.svc.SignInWithLink(r.Context(), r.PathValue("token"))
+	h.started(w, r, s, err)
+}
+
+// started sets a new session's cookie and goes to the console's start, or
+// answers a refused sign-in (failErr shows the sign-in page for a 401).
+func (h *handler) started(w http.ResponseWriter, r *http.Request, s *invite.SignedIn, err error) {
 	if err != nil {
-		if invite.ErrorKind(err) == invite.KindUnauthorized {
-			h.signInPage(w, r, http.StatusUnauthorized, invite.ErrorMessage(err), "")
-			return
-		}
 		h.failErr(w, r, nil, err)
 		return
 	}
-	h.started(w, r, s)
-}
-
-// started sets a new session's cookie and goes to the console's start.
-func (h *handler) started(w http.ResponseWriter, r *http.Request, s *invite.SignedIn) {
 	h.setCookie(w, SessionCookie, s.Token, 0)
 	http.Redirect(w, r, h.base+"/", http.StatusSeeOther)
 }

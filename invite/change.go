@@ -124,3 +124,25 @@ func deliveryJob(w *Webhook, eventID string, at time.Time) *Job {
 	return &Job{Kind: JobWebhookDelivery, Key: "webhook:" + w.ID + ":" + eventID, OrgID: &org,
 		Args: marshal(DeliveryArgs{WebhookID: w.ID, EventID: eventID}), RunAt: at}
 }
+
+// purgeBatch is how many rows a purge removes in one transaction.
+const purgeBatch = 1000
+
+// purge runs del, which removes up to purgeBatch rows, a change at a time
+// until one removes fewer, so that no write waits long behind a purge; it
+// says how many rows went.
+func (s *Service) purge(ctx context.Context, del func(*change) (int, error)) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := s.write(ctx, func(c *change) error {
+			var err error
+			n, err = del(c)
+			return err
+		})
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+}

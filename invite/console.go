@@ -312,26 +312,18 @@ func (s *Service) PurgeConsole(ctx context.Context) (int, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return 0, err
 	}
-	const batch = 1000
-	total := 0
-	for {
-		var n int
-		err := s.write(ctx, func(c *change) error {
-			a, err := c.tx.DeleteSessionsBefore(c.ctx, c.now.Add(-s.sessionIdle), batch)
-			if err != nil {
-				return err
-			}
-			// A link is kept past its expiry for as long as it counts
-			// toward its address's limit.
-			b, err := c.tx.DeleteSignInLinksBefore(c.ctx, c.now.Add(-SignInWindow), batch)
-			n = a + b
-			return err
-		})
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
+	sessions, err := s.purge(ctx, func(c *change) (int, error) {
+		return c.tx.DeleteSessionsBefore(c.ctx, c.now.Add(-s.sessionIdle), purgeBatch)
+	})
+	if err != nil {
+		return sessions, err
 	}
+	// A link is kept past its expiry for as long as it counts toward its
+	// address's limit.
+	links, err := s.purge(ctx, func(c *change) (int, error) {
+		return c.tx.DeleteSignInLinksBefore(c.ctx, c.now.Add(-SignInWindow), purgeBatch)
+	})
+	return sessions + links, err
 }
 
 // SignInMail is what a sign-in mail says.

@@ -127,18 +127,5 @@ func (s *Service) PurgeEvents(ctx context.Context, before time.Time) (int, error
 	if err := requireAdmin(ctx); err != nil {
 		return 0, err
 	}
-	const batch = 1000
-	total := 0
-	for {
-		var n int
-		err := s.write(ctx, func(c *change) error {
-			var err error
-			n, err = c.tx.DeleteEventsBefore(ctx, before, batch)
-			return err
-		})
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
+	return s.purge(ctx, func(c *change) (int, error) { return c.tx.DeleteEventsBefore(c.ctx, before, purgeBatch) })
 }

@@ -155,21 +155,8 @@ func (s *Service) PurgeMails(ctx context.Context) (int, error) {
 	if err := requireAdmin(ctx); err != nil {
 		return 0, err
 	}
-	const batch = 1000
 	before := s.Now().Add(-MailWindow)
-	total := 0
-	for {
-		var n int
-		err := s.write(ctx, func(c *change) error {
-			var err error
-			n, err = c.tx.DeleteMailsBefore(ctx, before, batch)
-			return err
-		})
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
+	return s.purge(ctx, func(c *change) (int, error) { return c.tx.DeleteMailsBefore(c.ctx, before, purgeBatch) })
 }
 
 // ---- requests per key

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/invitd/invitd/internal/input"
+	"github.com/invitd/invitd/internal/pagehead"
 	"github.com/invitd/invitd/invite"
 )
 
@@ -144,20 +145,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, _ string) {
 	})).ServeHTTP(w, r)
 }
 
-// headers sets what every page needs: no caching of a page that carries a
-// token, no referrer (the token is in the URL), no framing, a strict CSP.
-func headers(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", cspHeader)
-		hd.Set("X-Robots-Tag", "noindex, nofollow")
-		next.ServeHTTP(w, r)
-	})
-}
+// headers sets what every page needs, with the pages' strict CSP.
+func headers(next http.Handler) http.Handler { return pagehead.Wrap(cspHeader, next) }
 
 // validCSRF tells a string shaped like a form token (256 bits, base64url).
 func validCSRF(s string) bool {
