@@ -145,16 +145,8 @@ func (h *Handler) Close() error { return h.sender.close() }
 // Work sends one job's mail.
 func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) {
 	m, err := h.svc.MailFor(ctx, j)
-	if errors.Is(err, invite.ErrNotFound) {
-		return job.Attempt{}, job.Void("invitation gone or its token replaced")
-	}
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &syntaxErr) || errors.As(err, &typeErr) {
-		return job.Attempt{}, job.Permanent(fmt.Errorf("the mail job is damaged: %w", err))
-	}
 	if err != nil {
-		return job.Attempt{}, fmt.Errorf("loading the invitation failed: %w", err)
+		return job.Attempt{}, loadError(err, "invitation gone or its token replaced", "mail job", "invitation")
 	}
 	inv := *m.Invitation
 	inv.Observe(h.svc.Now())
@@ -162,29 +154,49 @@ func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) 
 		return job.Attempt{}, job.Void("invitation is " + string(inv.State))
 	}
 	out, err := h.compose(m)
-	var bad *badRecipient
-	if errors.As(err, &bad) {
-		return job.Attempt{}, job.Permanent(err)
+	if err == nil {
+		err = h.deliver(ctx, h.sender, out)
 	}
 	if err != nil {
 		return job.Attempt{}, err
 	}
-	start := time.Now()
-	err = h.sender.send(ctx, out)
-	h.metrics.sendSeconds.Observe(time.Since(start).Seconds())
-	if err != nil {
-		temporary, reason := classify(err)
-		if !temporary {
-			return job.Attempt{}, job.Permanent(errors.New(reason))
-		}
-		return job.Attempt{}, errors.New(reason)
-	}
-	h.metrics.sent.Inc()
 	if _, logged := h.sender.(logSender); logged {
 		return job.Attempt{}, nil // the sender logged it, as not sent
 	}
 	h.log.Info("invitation mail sent", "job", j.ID, "invitation", inv.ID, "to", inv.Email, "locale", out.locale)
 	return job.Attempt{}, nil
+}
+
+// loadError is an attempt's answer to a failure to load its job's mail:
+// nothing left to send (gone says why), a damaged job, or a failure that a
+// later attempt may not meet.
+func loadError(err error, gone, jobName, what string) error {
+	if errors.Is(err, invite.ErrNotFound) {
+		return job.Void(gone)
+	}
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &syntaxErr) || errors.As(err, &typeErr) {
+		return job.Permanent(fmt.Errorf("the %s is damaged: %w", jobName, err))
+	}
+	return fmt.Errorf("loading the %s failed: %w", what, err)
+}
+
+// deliver sends out by s and says how the attempt went: a refusal for good
+// (an address no server takes, a permanent SMTP answer) or one to retry.
+func (h *Handler) deliver(ctx context.Context, s sender, out *outgoing) error {
+	start := time.Now()
+	err := s.send(ctx, out)
+	h.metrics.sendSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		temporary, reason := classify(err)
+		if !temporary {
+			return job.Permanent(errors.New(reason))
+		}
+		return errors.New(reason)
+	}
+	h.metrics.sent.Inc()
+	return nil
 }
 
 // compose renders m into a message.
@@ -205,7 +217,7 @@ func (h *Handler) compose(m *invite.Mail) (*outgoing, error) {
 		}
 	}
 	if err := msg.To(m.Invitation.Email); err != nil {
-		return nil, &badRecipient{addr: m.Invitation.Email, err: err}
+		return nil, job.Permanent(&badRecipient{addr: m.Invitation.Email, err: err})
 	}
 	msg.Subject(c.Subject)
 	msg.SetMessageIDWithValue(rand.Text() + "@" + h.domain)

@@ -5,9 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"embed"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -79,31 +76,15 @@ func (s *SignInHandler) Close() error { return s.sender.close() }
 // Work sends one sign-in mail.
 func (s *SignInHandler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) {
 	m, err := s.h.svc.SignInMailFor(ctx, j)
-	if errors.Is(err, invite.ErrNotFound) {
-		return job.Attempt{}, job.Void("the sign-in link was used, has expired or its member is gone")
-	}
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &syntaxErr) || errors.As(err, &typeErr) {
-		return job.Attempt{}, job.Permanent(fmt.Errorf("the sign-in job is damaged: %w", err))
-	}
 	if err != nil {
-		return job.Attempt{}, fmt.Errorf("loading the sign-in link failed: %w", err)
+		return job.Attempt{}, loadError(err, "the sign-in link was used, has expired or its member is gone", "sign-in job", "sign-in link")
 	}
 	out, err := s.h.composeSignIn(m)
-	var bad *badRecipient
-	if errors.As(err, &bad) {
-		return job.Attempt{}, job.Permanent(err)
+	if err == nil {
+		err = s.h.deliver(ctx, s.sender, out)
 	}
 	if err != nil {
 		return job.Attempt{}, err
-	}
-	if err := s.sender.send(ctx, out); err != nil {
-		temporary, reason := classify(err)
-		if !temporary {
-			return job.Attempt{}, job.Permanent(errors.New(reason))
-		}
-		return job.Attempt{}, errors.New(reason)
 	}
 	if _, logged := s.sender.(logSender); !logged {
 		s.h.log.Info("console sign-in mail sent", "job", j.ID, "organization", m.Organization.ID, "to", m.Link.Email)
@@ -141,7 +122,7 @@ func (h *Handler) composeSignIn(m *invite.SignInMail) (*outgoing, error) {
 		return nil, err
 	}
 	if err := msg.To(m.Link.Email); err != nil {
-		return nil, &badRecipient{addr: m.Link.Email, err: err}
+		return nil, job.Permanent(&badRecipient{addr: m.Link.Email, err: err})
 	}
 	msg.Subject(subject)
 	msg.SetMessageIDWithValue(rand.Text() + "@" + h.domain)
