@@ -149,9 +149,11 @@ func New(svc *invite.Service, opts Options) http.Handler {
 	return pagehead.Wrap(cspHeader, cop.Handler(mux))
 }
 
-// signInPolicy bounds sign-in attempts per client address per node: ten
-// at once, then one each six seconds.
-var signInPolicy = ratelimit.Bucket("console-sign-in", 1.0/6, 10)
+// signInPolicy bounds sign-in attempts per client address per node: 30 at
+// once, then one a second. Behind a proxy every browser has the proxy's
+// address, so the bound is loose; the links one address is mailed are
+// bounded in the core, and keys are too long to guess.
+var signInPolicy = ratelimit.Bucket("console-sign-in", 1, 30)
 
 // view is what every page's template sees.
 type view struct {
@@ -209,7 +211,7 @@ func (h *handler) failErr(w http.ResponseWriter, r *http.Request, v *view, err e
 	kind := invite.ErrorKind(err)
 	if kind == invite.KindInternal || kind == invite.KindUnavailable {
 		if r.Context().Err() == nil {
-			h.log.ErrorContext(r.Context(), "console", "err", err, "path", r.URL.Path)
+			h.log.ErrorContext(r.Context(), "console", "err", err, "route", r.Pattern) // not the path: it may hold a link
 		}
 		h.fail(w, r, v, kind.HTTPStatus(), "Something went wrong on our side; try again.")
 		return

@@ -61,11 +61,7 @@ func (h *handler) signed(w http.ResponseWriter, r *http.Request, post bool) *req
 	if cc == nil {
 		return nil
 	}
-	rid := r.Header.Get("X-Request-Id")
-	if !invite.RequestIDUsable(rid) {
-		rid = invite.NewRequestID()
-	}
-	q := &request{ctx: invite.WithRequestID(invite.WithPrincipal(r.Context(), cc.Principal), rid), token: token,
+	q := &request{ctx: invite.WithPrincipal(r.Context(), cc.Principal), token: token,
 		v: &view{Caller: cc, CSRF: formToken(token)}}
 	if post {
 		if !h.parseForm(w, r) {
