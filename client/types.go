@@ -304,6 +304,8 @@ type Event struct {
 
 // Actor is who made a change.
 type Actor struct {
+	// Type is admin_key, api_key, member (an owner or admin signed in to
+	// the console), invitee or system.
 	Type string `json:"type"`
 	ID   string `json:"id"`
 	Name string `json:"name"`

@@ -23,9 +23,9 @@ const (
 
 // Actor is who made a change, as every event records it.
 type Actor struct {
-	Type ActorType `json:"type"`
-	ID   string    `json:"id"`
-	Name string    `json:"name"`
+	Type ActorType `json:"type" enum:"admin_key,api_key,member,invitee,system" doc:"What made the change: a key, a member signed in to the console, an invitee through their link, or invitd itself"`
+	ID   string    `json:"id" doc:"The key's id (admin for the configured admin key), the member's id, the invitation's id for an invitee, or system"`
+	Name string    `json:"name" doc:"The key's name, the member's name, the invitee's address, or invitd"`
 }
 
 // Principal is an authenticated caller. Surfaces turn a credential into
