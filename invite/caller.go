@@ -36,8 +36,8 @@ type Principal struct {
 	KeyID string // the API key's id, "admin" for the configured admin key; a member's id
 	Name  string
 	Org   *OrgID // the organization an api_key or a member manages; nil for the others
-	// Scopes are what an api_key may do (see Has); admin keys and the
-	// system may do anything.
+	// Scopes are what an api_key or a member may do (see Has); admin
+	// keys and the system may do anything.
 	Scopes []string
 	// ExpiresAt is when an api_key stops working; nil: never. A key it
 	// makes may not outlive it.
