@@ -273,6 +273,7 @@ func TestBrowserConsole(t *testing.T) {
 	b.fill("#wh-url", recv.URL+"/hook")
 	b.fill("#wh-desc", "the app")
 	b.want(b.click(`form[action$="/webhooks"] button`), 201, "#new-secret", "whsec_")
+	firstSecret := b.text("#new-secret")
 	b.shot("10-webhook-created")
 	b.click(`#webhooks a`)
 	b.want(b.click("#send-test"), 200, "#flash", "Test event sent.")
@@ -293,6 +294,32 @@ func TestBrowserConsole(t *testing.T) {
 		t.Error("the redelivery never arrived")
 	}
 	b.shot("11-webhook-deliveries")
+
+	// Off and on again, a new secret shown once, then gone.
+	hookOf := func() *invite.Webhook {
+		t.Helper()
+		hooks, err := svc.ListWebhooks(sys(t), acme.ID)
+		if err != nil || len(hooks) > 1 {
+			t.Fatalf("webhooks: %v %v", hooks, err)
+		}
+		if len(hooks) == 0 {
+			return nil
+		}
+		return hooks[0]
+	}
+	b.want(b.click("#toggle"), 200, "#flash", "Endpoint disabled")
+	if hookOf().Enabled {
+		t.Error("the endpoint is still enabled")
+	}
+	b.want(b.click("#toggle"), 200, "#flash", "Endpoint enabled.")
+	b.want(b.click("#rotate"), 200, "#new-secret", "whsec_")
+	if s := b.text("#new-secret"); s == firstSecret || hookOf().Secret != s {
+		t.Errorf("the new secret %q: the first was %q, the endpoint signs with %q", s, firstSecret, hookOf().Secret)
+	}
+	b.want(b.click("#delete"), 200, "#flash", "Endpoint deleted.")
+	if h := hookOf(); h != nil {
+		t.Errorf("the deleted endpoint is still there: %+v", h)
+	}
 
 	// The event log, filtered by type.
 	b.want(b.open(base+"/events"), 200, "#events", "invitation.created", "member.updated", "api_key.created")

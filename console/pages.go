@@ -36,8 +36,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/orgs/{org}/webhooks", h.webhooks)
 	mux.HandleFunc("POST /console/orgs/{org}/webhooks", h.createWebhook)
 	mux.HandleFunc("GET /console/orgs/{org}/webhooks/{id}", h.webhook)
-	mux.HandleFunc("POST /console/orgs/{org}/webhooks/{id}/test", h.testWebhook)
-	mux.HandleFunc("POST /console/orgs/{org}/webhooks/{id}/redeliver", h.redeliver)
+	mux.HandleFunc("POST /console/orgs/{org}/webhooks/{id}/{action}", h.webhookAction)
 	mux.HandleFunc("GET /console/orgs/{org}/settings", h.settings)
 	mux.HandleFunc("POST /console/orgs/{org}/settings", h.saveSettings)
 	mux.HandleFunc("GET /console/orgs/{org}/events", h.events)
@@ -107,6 +106,9 @@ var flashes = map[string]string{
 	"saved":     "Settings saved.",
 	"tested":    "Test event sent.",
 	"retried":   "Delivery queued again.",
+	"enabled":   "Endpoint enabled.",
+	"disabled":  "Endpoint disabled: nothing is sent to it until it is enabled again.",
+	"deleted":   "Endpoint deleted.",
 }
 
 // done redirects to page with a note of what was done.
@@ -507,6 +509,12 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) {
 	if q == nil {
 		return
 	}
+	h.webhookPage(w, r, q, "")
+}
+
+// webhookPage shows an endpoint with its deliveries, and secret, a new
+// signing secret, this once.
+func (h *handler) webhookPage(w http.ResponseWriter, r *http.Request, q *request, secret string) {
 	id := r.PathValue("id")
 	wh, err := h.svc.GetWebhook(q.ctx, q.org, id)
 	if err != nil {
@@ -523,32 +531,54 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) {
 		Hook       *invite.Webhook
 		Deliveries []*invite.Delivery
 		Next       string
-	}{wh, p.Items, p.NextCursor}
+		Secret     string
+	}{wh, p.Items, p.NextCursor, secret}
 	h.render(w, r, "webhook", q.v)
 }
 
-func (h *handler) testWebhook(w http.ResponseWriter, r *http.Request) {
+// webhookAction does what an endpoint's page asks: a test event, a
+// redelivery, turning it on or off, a new signing secret (the old one
+// signs alongside for a day), or its removal.
+func (h *handler) webhookAction(w http.ResponseWriter, r *http.Request) {
 	q := h.inOrg(w, r, true, "webhooks")
 	if q == nil {
 		return
 	}
-	if _, err := h.svc.TestWebhook(q.ctx, q.org, r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	page := q.v.OrgBase + "/webhooks/" + id
+	var (
+		err  error
+		what string
+	)
+	switch action := r.PathValue("action"); action {
+	case "test":
+		_, err = h.svc.TestWebhook(q.ctx, q.org, id)
+		what = "tested"
+	case "redeliver":
+		_, err = h.svc.RetryDelivery(q.ctx, q.org, id, r.PostForm.Get("event"))
+		what = "retried"
+	case "enable", "disable":
+		on := action == "enable"
+		_, err = h.svc.UpdateWebhook(q.ctx, q.org, id, invite.WebhookInput{Enabled: &on})
+		what = action + "d"
+	case "rotate":
+		var wh *invite.Webhook
+		if wh, err = h.svc.RotateWebhookSecret(q.ctx, q.org, id); err == nil {
+			q.v.Flash = "New signing secret made; the old one signs alongside it for a day."
+			h.webhookPage(w, r, q, wh.Secret)
+			return
+		}
+	case "delete":
+		err, what, page = h.svc.DeleteWebhook(q.ctx, q.org, id), "deleted", q.v.OrgBase+"/webhooks"
+	default:
+		h.fail(w, r, q.v, http.StatusNotFound, "There is no such action.")
+		return
+	}
+	if err != nil {
 		h.failErr(w, r, q.v, err)
 		return
 	}
-	h.done(w, r, q.v.OrgBase+"/webhooks/"+r.PathValue("id"), "tested")
-}
-
-func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) {
-	q := h.inOrg(w, r, true, "webhooks")
-	if q == nil {
-		return
-	}
-	if _, err := h.svc.RetryDelivery(q.ctx, q.org, r.PathValue("id"), r.PostForm.Get("event")); err != nil {
-		h.failErr(w, r, q.v, err)
-		return
-	}
-	h.done(w, r, q.v.OrgBase+"/webhooks/"+r.PathValue("id"), "retried")
+	h.done(w, r, page, what)
 }
 
 // ---- events
