@@ -223,8 +223,11 @@ func (s *Service) Session(ctx context.Context, token string) (*ConsoleCaller, er
 	}
 	hash := hashSecret(token)
 	now := s.Now()
-	var cc *ConsoleCaller
-	var last time.Time
+	var (
+		cc      *ConsoleCaller
+		last    time.Time
+		keyUsed *time.Time // a key session's key's last use
+	)
 	err := s.store.Read(ctx, func(tx Tx) error {
 		sess, err := tx.GetSession(ctx, hash)
 		if err != nil {
@@ -234,7 +237,7 @@ func (s *Service) Session(ctx context.Context, token string) (*ConsoleCaller, er
 			return ErrNotFound
 		}
 		last = sess.LastSeenAt
-		cc, err = s.sessionCaller(ctx, tx, sess, now)
+		cc, keyUsed, err = s.sessionCaller(ctx, tx, sess, now)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -246,41 +249,46 @@ func (s *Service) Session(ctx context.Context, token string) (*ConsoleCaller, er
 	if now.Sub(last) >= sessionTouchInterval {
 		s.touchSession(ctx, hash, now)
 	}
+	// Using the console is using its key, as a request with it is.
+	if cc.Kind == SessionKey && (keyUsed == nil || now.Sub(*keyUsed) >= KeyUseInterval) {
+		s.noteKeyUse(ctx, cc.KeyID, now)
+	}
 	return cc, nil
 }
 
 // sessionCaller derives a session's caller from what signed it in, as
 // Authenticate does for a request; ErrNotFound when that no longer may.
-func (s *Service) sessionCaller(ctx context.Context, tx Tx, sess *Session, now time.Time) (*ConsoleCaller, error) {
+// For a key's session it also gives the key's last use.
+func (s *Service) sessionCaller(ctx context.Context, tx Tx, sess *Session, now time.Time) (*ConsoleCaller, *time.Time, error) {
 	switch sess.Kind {
 	case SessionAdmin:
 		if s.adminKeyHash == nil || subtle.ConstantTimeCompare(sess.AdminHash, s.adminKeyHash) != 1 {
-			return nil, ErrNotFound // the configured key changed
+			return nil, nil, ErrNotFound // the configured key changed
 		}
-		return &ConsoleCaller{Principal: &Principal{Type: ActorAdminKey, KeyID: "admin", Name: "configured admin key"}, Kind: sess.Kind}, nil
+		return &ConsoleCaller{Principal: &Principal{Type: ActorAdminKey, KeyID: "admin", Name: "configured admin key"}, Kind: sess.Kind}, nil, nil
 	case SessionKey:
 		k, err := tx.GetKey(ctx, sess.KeyID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
-			return nil, ErrNotFound
+			return nil, nil, ErrNotFound
 		}
-		return &ConsoleCaller{Principal: keyPrincipal(k), Kind: sess.Kind}, nil
+		return &ConsoleCaller{Principal: keyPrincipal(k), Kind: sess.Kind}, k.LastUsedAt, nil
 	case SessionMember:
 		if sess.OrgID == nil || sess.MemberID == nil {
-			return nil, ErrNotFound
+			return nil, nil, ErrNotFound
 		}
 		m, err := tx.GetMember(ctx, *sess.OrgID, *sess.MemberID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !slices.Contains(ConsoleRoles, m.Role) {
-			return nil, ErrNotFound // no longer an owner or admin
+			return nil, nil, ErrNotFound // no longer an owner or admin
 		}
-		return &ConsoleCaller{Principal: memberPrincipal(m), Kind: sess.Kind, Email: m.Email}, nil
+		return &ConsoleCaller{Principal: memberPrincipal(m), Kind: sess.Kind, Email: m.Email}, nil, nil
 	}
-	return nil, ErrNotFound
+	return nil, nil, ErrNotFound
 }
 
 // touchSession records a session's use; like a key's, it is a note that

@@ -34,6 +34,18 @@ func testConsole(t *testing.T, e *env) {
 		_, err = e.svc.CreateKey(invite.WithPrincipal(t.Context(), c.Principal), &o.ID, invite.KeyInput{Name: "x"})
 		wantKind(t, err, invite.KindForbidden)
 
+		// Using the console is using the key: its last use is noted, at
+		// most once a minute, as for requests.
+		e.clock.Advance(invite.KeyUseInterval)
+		if _, err := e.svc.Session(t.Context(), s.Token); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := e.svc.ListKeys(ctx, &o.ID)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("keys %v %v", keys, err)
+		}
+		wantTimePtr(t, "the key's last use", keys[0].LastUsedAt, e.now())
+
 		_, err = e.svc.SignInWithKey(t.Context(), k.Token+"x")
 		wantKind(t, err, invite.KindUnauthorized)
 
