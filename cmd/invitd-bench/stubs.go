@@ -8,5 +8,4 @@ import (
 func benchScale(ctx context.Context, o options, client *http.Client, dir, db string) error {
 	return nil
 }
-func benchMail(ctx context.Context, o options, dir string) error    { return nil }
 func benchProcess(ctx context.Context, o options, dir string) error { return nil }
