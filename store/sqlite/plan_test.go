@@ -74,3 +74,45 @@ func explain(t *testing.T, s *Store, q string, args []any) string {
 	}
 	return b.String()
 }
+
+// An organization's invitation list pages read invitations_org_created or
+// invitations_org_updated in the page's order: without the index each page
+// would sort the whole organization.
+func TestInvitationListUsesItsIndexes(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	org := invite.NewOrgID()
+	pos := &invite.Position{Time: time.Now(), Number: 5}
+	cases := []struct {
+		name  string
+		f     invite.InvitationFilter
+		index string
+	}{
+		{"created desc", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Desc: true, Limit: 21}, "invitations_org_created"},
+		{"created asc", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Limit: 21}, "invitations_org_created"},
+		{"updated desc", invite.InvitationFilter{Org: org, Sort: invite.SortUpdatedAt, Desc: true, Limit: 21}, "invitations_org_updated"},
+		{"deep page after", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Desc: true, After: pos, Limit: 21}, "invitations_org_created"},
+		{"deep page before", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Desc: true, Before: pos, Limit: 21}, "invitations_org_created"},
+	}
+	for _, c := range cases {
+		q, args := listQuery(c.f)
+		if p := explain(t, s, q, args); !strings.Contains(p, "USING INDEX "+c.index) || strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "SCAN invitations\n") {
+			t.Errorf("%s: the plan does not walk %s in order:\n%s", c.name, c.index, p)
+		}
+	}
+	for _, idx := range []string{"invitations_org_created", "invitations_org_updated"} {
+		if _, err := s.writer.ExecContext(ctx, "DROP INDEX "+idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cases {
+		q, args := listQuery(c.f)
+		if p := explain(t, s, q, args); strings.Contains(p, c.index) {
+			t.Errorf("%s: the plan names a dropped index:\n%s", c.name, p)
+		}
+	}
+}
