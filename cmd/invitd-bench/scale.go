@@ -176,7 +176,9 @@ func scaleInvitation(org invite.OrgID, i int, start, now time.Time) *invite.Invi
 // measure runs each of the scale measurements for o.d from o.conc
 // clients, each request in another organization.
 func (sl *scaleLoad) measure(client *http.Client, base string, o options) []result {
-	list := func(j int) string { return base + "/v1/organizations/" + sl.orgs[j%scaleOrgs].String() + "/invitations" }
+	list := func(j int) string {
+		return base + "/v1/organizations/" + sl.orgs[j%scaleOrgs].String() + "/invitations"
+	}
 	get := func(path string) error { return do(client, "GET", path, adminKey, nil, 200, nil) }
 	fmt.Printf("\n  at %d rows:\n", sl.loaded)
 	ops := []struct {

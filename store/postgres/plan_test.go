@@ -81,3 +81,35 @@ func explain(t *testing.T, conn *pgx.Conn, q string, args []any) string {
 	}
 	return b.String()
 }
+
+// A list filtered by one state reads only that state's rows of the
+// organization, in order: walking the organization's every row instead
+// would read most of them for a rare state.
+func TestStateListUsesItsIndex(t *testing.T) {
+	_, u := openStore(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(st invite.State) string {
+		q, args := listQuery(invite.InvitationFilter{Org: invite.NewOrgID(), States: []invite.State{st}, Sort: invite.SortCreatedAt,
+			Desc: true, After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21, Now: time.Now()})
+		return explain(t, conn, q, args)
+	}
+	for _, st := range []invite.State{invite.StateCancelled, invite.StatePending} {
+		if p := plan(st); !strings.Contains(p, "invitations_org_state_created") || strings.Contains(p, "Sort") {
+			t.Errorf("the %s list's plan does not walk invitations_org_state_created in order:\n%s", st, p)
+		}
+	}
+	if _, err := conn.Exec(ctx, "DROP INDEX invitations_org_state_created"); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(invite.StateCancelled); strings.Contains(p, "invitations_org_state_created") {
+		t.Fatalf("the plan names a dropped index:\n%s", p)
+	}
+}

@@ -116,3 +116,31 @@ func TestInvitationListUsesItsIndexes(t *testing.T) {
 		}
 	}
 }
+
+// A list filtered by one state reads only that state's rows of the
+// organization, in order: walking the organization's every row instead
+// would read most of them for a rare state.
+func TestStateListUsesItsIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan := func(st invite.State) string {
+		q, args := listQuery(invite.InvitationFilter{Org: invite.NewOrgID(), States: []invite.State{st}, Sort: invite.SortCreatedAt,
+			Desc: true, After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21, Now: time.Now()})
+		return explain(t, s, q, args)
+	}
+	for _, st := range []invite.State{invite.StateCancelled, invite.StatePending} {
+		if p := plan(st); !strings.Contains(p, "USING INDEX invitations_org_state_created (org_id=? AND state=?") || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("the %s list's plan does not walk invitations_org_state_created in order:\n%s", st, p)
+		}
+	}
+	if _, err := s.writer.ExecContext(ctx, "DROP INDEX invitations_org_state_created"); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(invite.StateCancelled); strings.Contains(p, "invitations_org_state_created") {
+		t.Fatalf("the plan names a dropped index:\n%s", p)
+	}
+}
