@@ -1,5 +1,0 @@
-package main
-
-import "context"
-
-func benchProcess(ctx context.Context, o options, dir string) error { return nil }
