@@ -373,7 +373,10 @@ func soak(o options, p *process, smtp *mailtest.Server) error {
 	var resends []mailed // pending, mailed, oldest first: to resend once
 	var recent []string  // ids of the latest creates: to get
 	create := func(i int, sendEmail bool) error {
-		var inv struct{ ID, AcceptURL string }
+		var inv struct {
+			ID        string
+			AcceptURL string `json:"accept_url"`
+		}
 		body := map[string]any{"email": fmt.Sprintf("%s-%d@example.com", prefix, i), "role": "member", "send_email": sendEmail}
 		if err := do(client, "POST", base, adminKey, body, 201, &inv); err != nil {
 			return err
