@@ -13,22 +13,13 @@ import (
 
 // The list of one address's invitations across organizations reads the
 // invitations_address index: without it, every invitation would be read.
-// The table is near empty, so sequential scans are priced out.
 func TestAddressListUsesItsIndex(t *testing.T) {
-	_, u := openStore(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := planConn(t)
 	plan := func() string {
 		q, args := listQuery(invite.InvitationFilter{Email: "bob@example.com", Sort: invite.SortCreatedAt, Desc: true,
 			After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21})
 		return explain(t, conn, q, args)
-	}
-	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
-		t.Fatal(err)
 	}
 	if p := plan(); !strings.Contains(p, "invitations_address") || strings.Contains(p, "Sort") {
 		t.Fatalf("the address list's plan does not walk invitations_address in order:\n%s", p)
@@ -44,16 +35,7 @@ func TestAddressListUsesItsIndex(t *testing.T) {
 // The reminder sweep reads invitations only through invitations_reminder_due,
 // the due range of each organization that sets reminder_after, in order.
 func TestDueRemindersUseTheirIndex(t *testing.T) {
-	_, u := openStore(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
-		t.Fatal(err)
-	}
+	conn := planConn(t)
 	for _, after := range []*invite.ReminderPosition{nil, {Org: invite.NewOrgID(), LastSentAt: time.Now(), Number: 5}} {
 		q, args := dueRemindersQuery(time.Now(), after, 100)
 		p := explain(t, conn, q, args)
@@ -86,16 +68,8 @@ func explain(t *testing.T, conn *pgx.Conn, q string, args []any) string {
 // organization, in order: walking the organization's every row instead
 // would read most of them for a rare state.
 func TestStateListUsesItsIndex(t *testing.T) {
-	_, u := openStore(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
-		t.Fatal(err)
-	}
+	conn := planConn(t)
 	plan := func(st invite.State) string {
 		q, args := listQuery(invite.InvitationFilter{Org: invite.NewOrgID(), States: []invite.State{st}, Sort: invite.SortCreatedAt,
 			Desc: true, After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21, Now: time.Now()})
@@ -112,4 +86,22 @@ func TestStateListUsesItsIndex(t *testing.T) {
 	if p := plan(invite.StateCancelled); strings.Contains(p, "invitations_org_state_created") {
 		t.Fatalf("the plan names a dropped index:\n%s", p)
 	}
+}
+
+// planConn is a connection to an empty store's database on which
+// sequential scans are priced out: its tables are near empty, and a plan
+// must show the index a large table would be read through.
+func planConn(t *testing.T) *pgx.Conn {
+	t.Helper()
+	_, u := openStore(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

@@ -14,11 +14,7 @@ import (
 // invitations_address index: without it, every invitation would be read.
 func TestAddressListUsesItsIndex(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := planStore(t)
 	plan := func() string {
 		q, args := listQuery(invite.InvitationFilter{Email: "bob@example.com", Sort: invite.SortCreatedAt, Desc: true,
 			After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21})
@@ -38,12 +34,7 @@ func TestAddressListUsesItsIndex(t *testing.T) {
 // The reminder sweep reads invitations only through invitations_reminder_due,
 // the due range of each organization that sets reminder_after, in order.
 func TestDueRemindersUseTheirIndex(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := planStore(t)
 	org := invite.NewOrgID()
 	for _, after := range []*invite.ReminderPosition{nil, {Org: org, LastSentAt: time.Now(), Number: 5}} {
 		q, args := dueRemindersQuery(org, time.Now().Add(-time.Hour), time.Now(), after, 100)
@@ -80,11 +71,7 @@ func explain(t *testing.T, s *Store, q string, args []any) string {
 // would sort the whole organization.
 func TestInvitationListUsesItsIndexes(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := planStore(t)
 	org := invite.NewOrgID()
 	pos := &invite.Position{Time: time.Now(), Number: 5}
 	cases := []struct {
@@ -122,11 +109,7 @@ func TestInvitationListUsesItsIndexes(t *testing.T) {
 // would read most of them for a rare state.
 func TestStateListUsesItsIndex(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := planStore(t)
 	plan := func(st invite.State) string {
 		q, args := listQuery(invite.InvitationFilter{Org: invite.NewOrgID(), States: []invite.State{st}, Sort: invite.SortCreatedAt,
 			Desc: true, After: &invite.Position{Time: time.Now(), Number: 5}, Limit: 21, Now: time.Now()})
@@ -143,4 +126,15 @@ func TestStateListUsesItsIndex(t *testing.T) {
 	if p := plan(invite.StateCancelled); strings.Contains(p, "invitations_org_state_created") {
 		t.Fatalf("the plan names a dropped index:\n%s", p)
 	}
+}
+
+// planStore is an empty store, closed with the test.
+func planStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
