@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,6 +145,10 @@ type Idler interface{ Idle() }
 func (r *Runner) loop(ctx context.Context, k *kind) {
 	slots := make(chan struct{}, k.policy.Concurrency)
 	work := make(chan *invite.Job)
+	// running counts attempts under way. The idle check reads it rather than
+	// len(slots): a channel's length orders nothing, an atomic does, so an
+	// attempt's last use of the handler happens before Idle.
+	var running atomic.Int32
 	var workers sync.WaitGroup
 	for range k.policy.Concurrency {
 		workers.Add(1)
@@ -152,6 +157,7 @@ func (r *Runner) loop(ctx context.Context, k *kind) {
 			for j := range work {
 				r.run(ctx, k, j)
 				r.done(j.ID)
+				running.Add(-1)
 				<-slots
 				// Half the slots are free (the one, for a kind run one at a
 				// time): claim more without waiting for a poll, in a claim
@@ -173,12 +179,12 @@ func (r *Runner) loop(ctx context.Context, k *kind) {
 	for {
 		claimed := 0
 		if free := cap(slots) - len(slots); free > 0 {
-			claimed = r.claim(ctx, k, min(free, r.cfg.Batch), slots, work)
+			claimed = r.claim(ctx, k, min(free, r.cfg.Batch), slots, work, &running)
 		}
 		if claimed > 0 && ctx.Err() == nil {
 			continue
 		}
-		if idler, ok := k.h.(Idler); ok && len(slots) == 0 {
+		if idler, ok := k.h.(Idler); ok && running.Load() == 0 {
 			idler.Idle()
 		}
 		select {
@@ -192,7 +198,7 @@ func (r *Runner) loop(ctx context.Context, k *kind) {
 
 // claim leases up to n of k's jobs and hands them to the workers, each when
 // a slot is free; it returns how many it claimed.
-func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{}, work chan<- *invite.Job) int {
+func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{}, work chan<- *invite.Job, running *atomic.Int32) int {
 	leaseEnd := time.Now().Add(r.cfg.Lease)
 	jobs, err := r.svc.ClaimJobs(ctx, r.id, []string{k.h.Kind()}, n, r.cfg.Lease)
 	if err != nil {
@@ -218,6 +224,7 @@ func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{},
 			r.release(ctx, r.notRunning(jobs[i:]))
 			break
 		}
+		running.Add(1)
 		work <- j
 	}
 	return len(jobs)

@@ -43,9 +43,10 @@ func (h *handler) attempts() []int {
 }
 
 type env struct {
-	svc   *invite.Service
-	clock *storetest.Clock
-	ctx   context.Context
+	svc    *invite.Service
+	runner *job.Runner
+	clock  *storetest.Clock
+	ctx    context.Context
 }
 
 // start runs a runner with h on a fresh SQLite file; it stops with the test.
@@ -67,6 +68,7 @@ func start(t *testing.T, lease time.Duration, hs ...job.Handler) *env {
 	for _, h := range hs {
 		r.Register(h)
 	}
+	e.runner = r
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
@@ -190,5 +192,45 @@ func TestAJobRunsOnceOnItsNodeWhenItsLeaseRunsOut(t *testing.T) {
 	eventually(t, "the job to be done", func() bool { due, sched := e.queued(t, "slow"); return due+sched == 0 })
 	if n := len(slow.attempts()); n != 1 {
 		t.Errorf("the job ran %d times", n)
+	}
+}
+
+// idler is a handler whose Work and Idle share state with no lock, as the
+// mail handler's connection does: the runner promises Idle no attempt runs.
+type idler struct {
+	handler
+	done   int // attempts ended, written by Work, read by Idle
+	during atomic.Bool
+	bad    atomic.Int32
+	seen   atomic.Int32 // done, as the last Idle read it
+}
+
+func (h *idler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) {
+	h.during.Store(true)
+	defer h.during.Store(false)
+	h.done++
+	return h.handler.Work(ctx, j)
+}
+
+func (h *idler) Idle() {
+	if h.during.Load() {
+		h.bad.Add(1)
+	}
+	h.seen.Store(int32(h.done))
+}
+
+// Idle is called only between attempts, ordered after them (the race
+// detector checks the order), and again once the work runs out.
+func TestIdleFollowsTheAttempts(t *testing.T) {
+	h := &idler{handler: handler{kind: "idle", policy: job.Policy{Concurrency: 1},
+		work: func(int, *invite.Job) error { return nil }}}
+	e := start(t, time.Minute, h)
+	const n = 200
+	for range n {
+		e.enqueue(t, "idle")
+	}
+	eventually(t, "Idle after the last attempt", func() bool { return h.seen.Load() == n })
+	if b := h.bad.Load(); b > 0 {
+		t.Errorf("Idle was called %d times during an attempt", b)
 	}
 }
