@@ -46,6 +46,10 @@ type Config struct {
 	// MinBackoff is the wait after the first failed try, doubled each try up
 	// to MaxBackoff, with jitter; defaults 30s and 1h.
 	MinBackoff, MaxBackoff time.Duration
+	// Connections is how many invitation mails a node sends at once, each
+	// over its own kept SMTP connection; default 2. One connection leaves
+	// the node waiting on the server's answers between mails.
+	Connections int
 
 	// dial replaces the SMTP client's TCP dial; set by tests only.
 	dial dialFunc
@@ -60,6 +64,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = time.Hour
+	}
+	if c.Connections <= 0 {
+		c.Connections = 2
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff
@@ -82,8 +89,10 @@ type Handler struct {
 	cfg       Config
 	log       *slog.Logger
 	templates *Templates
-	sender    sender
-	metrics   *metrics
+	// senders holds Connections senders, each used by one attempt at a time.
+	senders chan sender
+	logged  bool // the senders write mail to the log
+	metrics *metrics
 	// domain is the sender address's, for the Message-ID and the greeting.
 	domain string
 }
@@ -107,15 +116,14 @@ func NewHandler(svc *invite.Service, cfg Config, log *slog.Logger, reg prometheu
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{svc: svc, cfg: cfg, log: log.With("component", "mail"), templates: t, domain: domain}
-	if cfg.SMTPURL == "" {
-		h.sender = logSender{log: h.log}
-	} else {
-		s, err := newSMTPSender(cfg.SMTPURL, cfg.TLS, cfg.dial, domain, h.log)
+	h := &Handler{svc: svc, cfg: cfg, log: log.With("component", "mail"), templates: t, domain: domain,
+		senders: make(chan sender, cfg.Connections), logged: cfg.SMTPURL == ""}
+	for range cfg.Connections {
+		s, err := h.newSender()
 		if err != nil {
 			return nil, err
 		}
-		h.sender = s
+		h.senders <- s
 	}
 	if h.metrics, err = newMetrics(reg); err != nil {
 		return nil, err
@@ -126,21 +134,44 @@ func NewHandler(svc *invite.Service, cfg Config, log *slog.Logger, reg prometheu
 // Kind is the job kind the handler does.
 func (h *Handler) Kind() string { return invite.JobSendInvitation }
 
-// Policy sends mail one at a time per node, over one kept connection.
+// newSender is a sender as the configuration says: to the SMTP server, or
+// to the log when there is none.
+func (h *Handler) newSender() (sender, error) {
+	if h.logged {
+		return logSender{log: h.log}, nil
+	}
+	return newSMTPSender(h.cfg.SMTPURL, h.cfg.TLS, h.cfg.dial, h.domain, h.log)
+}
+
+// Policy sends Connections mails at a time per node, each over a kept
+// connection.
 func (h *Handler) Policy() job.Policy {
 	return job.Policy{
 		MaxAttempts: h.cfg.MaxAttempts,
 		Backoff:     func(n int) time.Duration { return job.Backoff(n, h.cfg.MinBackoff, h.cfg.MaxBackoff) },
-		Concurrency: 1,
+		Concurrency: h.cfg.Connections,
 		Timeout:     2 * SMTPTimeout,
 	}
 }
 
-// Idle closes a connection kept open too long without mail.
-func (h *Handler) Idle() { h.sender.idle() }
+// Idle closes the connections kept open too long without mail. The runner
+// calls it with no attempt running, so every sender is in the pool.
+func (h *Handler) Idle() { h.eachSender(sender.idle) }
 
-// Close ends the SMTP connection.
-func (h *Handler) Close() error { return h.sender.close() }
+// Close ends the SMTP connections.
+func (h *Handler) Close() error {
+	h.eachSender(func(s sender) { _ = s.close() })
+	return nil
+}
+
+// eachSender runs fn on each sender not in use.
+func (h *Handler) eachSender(fn func(sender)) {
+	for range len(h.senders) {
+		s := <-h.senders
+		fn(s)
+		h.senders <- s
+	}
+}
 
 // Work sends one job's mail.
 func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) {
@@ -155,12 +186,14 @@ func (h *Handler) Work(ctx context.Context, j *invite.Job) (job.Attempt, error) 
 	}
 	out, err := h.compose(m)
 	if err == nil {
-		err = h.deliver(ctx, h.sender, out)
+		s := <-h.senders
+		err = h.deliver(ctx, s, out)
+		h.senders <- s
 	}
 	if err != nil {
 		return job.Attempt{}, err
 	}
-	if _, logged := h.sender.(logSender); logged {
+	if h.logged {
 		return job.Attempt{}, nil // the sender logged it, as not sent
 	}
 	h.log.Info("invitation mail sent", "job", j.ID, "invitation", inv.ID, "to", inv.Email, "locale", out.locale)

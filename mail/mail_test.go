@@ -700,8 +700,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// The handler's policy carries the configured attempts and backoff to the
-// runner: doubling from MinBackoff, capped at MaxBackoff, jittered into the
+// The handler's policy carries the configured attempts, connections and
+// backoff to the runner: doubling from MinBackoff, capped at MaxBackoff, jittered into the
 // upper half.
 func TestPolicyBacksOffWithJitterAndCap(t *testing.T) {
 	e := newEnv(t, nil, nil)
@@ -710,8 +710,8 @@ func TestPolicyBacksOffWithJitterAndCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := h.Policy()
-	if p.MaxAttempts != 5 || p.Concurrency != 1 {
-		t.Errorf("policy = %+v, want 5 attempts, one at a time", p)
+	if p.MaxAttempts != 5 || p.Concurrency != 2 {
+		t.Errorf("policy = %+v, want 5 attempts, two at a time (the default connections)", p)
 	}
 	max := 10 * time.Second
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 5: max, 20: max} {
@@ -754,5 +754,45 @@ func TestAKeptConnectionThatDiedIsReplaced(t *testing.T) {
 	}
 	if got := e.jobs("succeeded"); got != 2 {
 		t.Errorf("succeeded attempts = %v, want 2", got)
+	}
+}
+
+// Each of Connections sends on its own: a mail the server is slow to take
+// holds back no other while a connection is free, and holds back the rest
+// with one connection.
+func TestConnectionsSendAtOnce(t *testing.T) {
+	for _, conns := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d connection(s)", conns), func(t *testing.T) {
+			release := make(chan struct{})
+			var once sync.Once
+			free := func() { once.Do(func() { close(release) }) }
+			defer free()
+			srv := mailtest.Start(t, mailtest.Options{Reply: func(stage string, _ int, arg string) error {
+				if stage == "RCPT" && strings.Contains(arg, "slow@") {
+					<-release
+				}
+				return nil
+			}})
+			e := newEnv(t, nil, nil)
+			cfg := fast(srv.URL())
+			cfg.Connections = conns
+			e.start(cfg)
+			e.invite("slow@example.com", nil)
+			time.Sleep(100 * time.Millisecond) // the slow mail is under way
+			e.invite("quick@example.com", nil)
+			if conns > 1 {
+				m := srv.Wait(t, 1, 10*time.Second)[0]
+				if m.To[0] != "quick@example.com" {
+					t.Errorf("first mail to %v, want quick@example.com", m.To)
+				}
+			} else {
+				time.Sleep(300 * time.Millisecond)
+				if n := len(srv.Messages()); n != 0 {
+					t.Errorf("%d mails arrived behind the held one on a single connection", n)
+				}
+			}
+			free()
+			srv.Wait(t, 2, 10*time.Second)
+		})
 	}
 }

@@ -44,10 +44,7 @@ type SignInHandler struct {
 
 // SignIn returns the handler of sign-in mail, configured as h is.
 func (h *Handler) SignIn() (*SignInHandler, error) {
-	if _, logged := h.sender.(logSender); logged {
-		return &SignInHandler{h: h, sender: h.sender}, nil
-	}
-	s, err := newSMTPSender(h.cfg.SMTPURL, h.cfg.TLS, h.cfg.dial, h.domain, h.log)
+	s, err := h.newSender()
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +83,7 @@ func (s *SignInHandler) Work(ctx context.Context, j *invite.Job) (job.Attempt, e
 	if err != nil {
 		return job.Attempt{}, err
 	}
-	if _, logged := s.sender.(logSender); !logged {
+	if !s.h.logged {
 		s.h.log.Info("console sign-in mail sent", "job", j.ID, "organization", m.Organization.ID, "to", m.Link.Email)
 	}
 	return job.Attempt{}, nil

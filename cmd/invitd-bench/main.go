@@ -58,7 +58,7 @@ func main() {
 	flag.IntVar(&o.conc, "c", 16, "concurrent clients")
 	flag.DurationVar(&o.d, "d", 5*time.Second, "duration of each measurement")
 	flag.IntVar(&o.nodes, "nodes", 1, "invitd nodes sharing the database (PostgreSQL only for more than 1)")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of invitd's create and list phases to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the bench process (the in-process nodes and their load) over every phase to this file")
 	flag.IntVar(&o.runs, "runs", 5, "runs of the baselines, create and list, whose ratios' medians are the results (0: none)")
 	flag.IntVar(&o.webhooks, "webhooks", 0, "also measure create with this many webhook endpoints on a local receiver against create without, and a burst of 5,000 events")
 	flag.IntVar(&o.rounds, "rounds", 3, "with -webhooks or -bulk: rounds, each from an idle node")
@@ -116,6 +116,17 @@ func run(o options) error {
 		if i == 0 {
 			first = srv
 		}
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	prefix := fmt.Sprintf("b%d", time.Now().UnixNano())
 	var raw result
@@ -202,17 +213,6 @@ func throughput(ctx context.Context, o options, client *http.Client, dir string,
 		return result{}, err
 	}
 	base := "/v1/organizations/" + org.ID + "/invitations"
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return result{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return result{}, err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	var createRatios, listRatios []float64
 	var raw result
 	for r := range o.runs {
