@@ -101,7 +101,8 @@ const horizon = `coalesce(
 		AND a.backend_xid::text = (x::text::numeric % 4294967296)::text)),
 	pg_snapshot_xmax(pg_current_snapshot()))`
 
-func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Event, error) {
+// eventListQuery is the statement ListEvents runs for f.
+func eventListQuery(f invite.EventFilter) (string, []any) {
 	var w where
 	w.add("org_id = ?", orgUUID(f.Org))
 	w.add("(tx, seq) > (?::text::xid8, ?)", strconv.FormatInt(f.After.Tx, 10), f.After.Seq)
@@ -116,7 +117,12 @@ func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Ev
 	// events.tx, not tx, which would name the bigint output column and
 	// sort instead of reading the index in order.
 	q := "SELECT " + eventCols + " FROM events WHERE " + w.sql() + " ORDER BY events.tx, events.seq" + w.page(f.Limit, 0)
-	return queryAll(ctx, t, scanEvent, q, w.args...)
+	return q, w.args
+}
+
+func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Event, error) {
+	q, args := eventListQuery(f)
+	return queryAll(ctx, t, scanEvent, q, args...)
 }
 
 func (t *tx) GetEvent(ctx context.Context, org invite.OrgID, id string) (*invite.Event, error) {
@@ -180,8 +186,14 @@ func (t *tx) GetWebhooksByID(ctx context.Context, ids []string) ([]*invite.Webho
 	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE id = ANY($1)", nonNil(ids))
 }
 
+// webhookListQuery is the statement ListWebhooks runs.
+func webhookListQuery(org invite.OrgID) (string, []any) {
+	return "SELECT " + webhookCols + " FROM webhooks WHERE org_id = $1 ORDER BY created_at, id", []any{orgUUID(org)}
+}
+
 func (t *tx) ListWebhooks(ctx context.Context, org invite.OrgID) ([]*invite.Webhook, error) {
-	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE org_id = $1 ORDER BY created_at, id", orgUUID(org))
+	q, args := webhookListQuery(org)
+	return queryAll(ctx, t, scanWebhook, q, args...)
 }
 
 func (t *tx) ListAllWebhooks(ctx context.Context) ([]*invite.Webhook, error) {
@@ -244,12 +256,18 @@ func (t *tx) UpdateDelivery(ctx context.Context, d *invite.Delivery) error {
 		d.WebhookID, d.EventID)
 }
 
-func (t *tx) ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*invite.Delivery, error) {
+// deliveryListQuery is the statement ListDeliveries runs.
+func deliveryListQuery(webhookID string, before int64, limit int) (string, []any) {
 	var w where
 	w.add("webhook_id = ?", webhookID)
 	if before != 0 {
 		w.add("id < ?", before)
 	}
 	q := "SELECT " + deliveryCols + " FROM webhook_deliveries WHERE " + w.sql() + " ORDER BY id DESC" + w.page(limit, 0)
-	return queryAll(ctx, t, scanDelivery, q, w.args...)
+	return q, w.args
+}
+
+func (t *tx) ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*invite.Delivery, error) {
+	q, args := deliveryListQuery(webhookID, before, limit)
+	return queryAll(ctx, t, scanDelivery, q, args...)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/invitd/invitd/invite"
@@ -64,6 +65,44 @@ func explain(t *testing.T, conn *pgx.Conn, q string, args []any) string {
 	return b.String()
 }
 
+// An organization's invitation list pages read invitations_org_created or
+// invitations_org_updated in the page's order: without the index each page
+// would sort the whole organization.
+func TestInvitationListUsesItsIndexes(t *testing.T) {
+	ctx := context.Background()
+	conn := planConn(t)
+	org := invite.NewOrgID()
+	pos := &invite.Position{Time: time.Now(), Number: 5}
+	cases := []struct {
+		name  string
+		f     invite.InvitationFilter
+		index string
+	}{
+		{"created desc", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Desc: true, Limit: 21}, "invitations_org_created"},
+		{"created asc", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Limit: 21}, "invitations_org_created"},
+		{"updated desc", invite.InvitationFilter{Org: org, Sort: invite.SortUpdatedAt, Desc: true, Limit: 21}, "invitations_org_updated"},
+		{"deep page after", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Desc: true, After: pos, Limit: 21}, "invitations_org_created"},
+		{"deep page before", invite.InvitationFilter{Org: org, Sort: invite.SortCreatedAt, Desc: true, Before: pos, Limit: 21}, "invitations_org_created"},
+	}
+	for _, c := range cases {
+		q, args := listQuery(c.f)
+		if p := explain(t, conn, q, args); !strings.Contains(p, " using "+c.index+" on ") || strings.Contains(p, "Sort") || strings.Contains(p, "Seq Scan") {
+			t.Errorf("%s: the plan does not walk %s in order:\n%s", c.name, c.index, p)
+		}
+	}
+	for _, idx := range []string{"invitations_org_created", "invitations_org_updated"} {
+		if _, err := conn.Exec(ctx, "DROP INDEX "+idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cases {
+		q, args := listQuery(c.f)
+		if p := explain(t, conn, q, args); strings.Contains(p, c.index) {
+			t.Errorf("%s: the plan names a dropped index:\n%s", c.name, p)
+		}
+	}
+}
+
 // A list filtered by one state reads only that state's rows of the
 // organization, in order: walking the organization's every row instead
 // would read most of them for a rare state.
@@ -88,9 +127,101 @@ func TestStateListUsesItsIndex(t *testing.T) {
 	}
 }
 
+// The admin list of organizations pages through organizations_pkey:
+// without it each page would sort every organization.
+func TestOrgListUsesItsIndex(t *testing.T) {
+	after := invite.NewOrgID()
+	walksIndex(t, planConn(t), "organizations_pkey", "ALTER TABLE organizations DROP CONSTRAINT organizations_pkey CASCADE",
+		query(orgListQuery(nil, 51)), query(orgListQuery(&after, 51)))
+}
+
+// An organization's keys and the admin keys are read from api_keys_org in
+// list order: without it every list of keys would be sorted.
+func TestKeyListsUseTheirIndex(t *testing.T) {
+	org := invite.NewOrgID()
+	walksIndex(t, planConn(t), "api_keys_org", "DROP INDEX api_keys_org", query(keyListQuery(&org)), query(keyListQuery(nil)))
+}
+
+// A page of members, by cursor or offset and with a role filter, reads
+// members_org_created in order: without it each page would sort the whole
+// organization's members.
+func TestMemberListUsesItsIndex(t *testing.T) {
+	org := invite.NewOrgID()
+	walksIndex(t, planConn(t), "members_org_created", "DROP INDEX members_org_created",
+		query(memberListQuery(invite.MemberFilter{Org: org, Limit: 21})),
+		query(memberListQuery(invite.MemberFilter{Org: org, Offset: 40, Limit: 21})),
+		query(memberListQuery(invite.MemberFilter{Org: org, Role: "admin", After: &invite.MemberPosition{Time: time.Now(), ID: uuid.New()}, Limit: 21})))
+}
+
+// The console's sign-in finds an address's memberships through members_email:
+// without it every organization's members would be read.
+func TestMembershipsUseTheirIndex(t *testing.T) {
+	walksIndex(t, planConn(t), "members_email", "DROP INDEX members_email", query(membershipsQuery("bob@example.com")))
+}
+
+// An organization's event log is read from its cursor in (tx, seq) order,
+// through events_org_log, or events_org_subject for one object's events:
+// without them each page would read and sort the organization's whole log.
+func TestEventListUsesItsIndexes(t *testing.T) {
+	conn := planConn(t)
+	org := invite.NewOrgID()
+	after := invite.EventPosition{Tx: 1000, Seq: 5}
+	walksIndex(t, conn, "events_org_log", "DROP INDEX events_org_log",
+		query(eventListQuery(invite.EventFilter{Org: org, Limit: 101})),
+		query(eventListQuery(invite.EventFilter{Org: org, Types: []string{"member.created"}, Prefixes: []string{"invitation."}, After: after, Limit: 101})))
+	walksIndex(t, conn, "events_org_subject", "DROP INDEX events_org_subject",
+		query(eventListQuery(invite.EventFilter{Org: org, Subject: "inv_1", After: after, Limit: 101})),
+		query(eventListQuery(invite.EventFilter{Org: org, Subject: "inv_1", Prefixes: []string{"invitation."}, Limit: 101})))
+}
+
+// An organization's webhook endpoints are read from webhooks_org in list
+// order: without it every table row would be read.
+func TestWebhookListUsesItsIndex(t *testing.T) {
+	walksIndex(t, planConn(t), "webhooks_org", "DROP INDEX webhooks_org", query(webhookListQuery(invite.NewOrgID())))
+}
+
+// An endpoint's deliveries are paged newest first through
+// webhook_deliveries_webhook: without it each page would sort all of the
+// endpoint's deliveries.
+func TestDeliveryListUsesItsIndex(t *testing.T) {
+	walksIndex(t, planConn(t), "webhook_deliveries_webhook", "DROP INDEX webhook_deliveries_webhook",
+		query(deliveryListQuery("wh_1", 0, 21)), query(deliveryListQuery("wh_1", 50, 21)))
+}
+
+// planQuery is a statement with its arguments, as a query-building function
+// of the store returns them.
+type planQuery struct {
+	q    string
+	args []any
+}
+
+func query(q string, args []any) planQuery { return planQuery{q, args} }
+
+// walksIndex checks that each query reads index in the query's order, then
+// runs drop and checks that no plan names the index any more.
+func walksIndex(t *testing.T, conn *pgx.Conn, index, drop string, queries ...planQuery) {
+	t.Helper()
+	uses := " using " + index + " on " // not a longer name that starts with index
+	for _, pq := range queries {
+		if p := explain(t, conn, pq.q, pq.args); !strings.Contains(p, uses) || strings.Contains(p, "Sort") || strings.Contains(p, "Seq Scan") {
+			t.Errorf("the plan does not walk %s in order:\n%s\n%s", index, pq.q, p)
+		}
+	}
+	if _, err := conn.Exec(context.Background(), drop); err != nil {
+		t.Fatal(err)
+	}
+	for _, pq := range queries {
+		if p := explain(t, conn, pq.q, pq.args); strings.Contains(p, uses) {
+			t.Errorf("the plan names a dropped index:\n%s\n%s", pq.q, p)
+		}
+	}
+}
+
 // planConn is a connection to an empty store's database on which
-// sequential scans are priced out: its tables are near empty, and a plan
-// must show the index a large table would be read through.
+// sequential and bitmap scans are priced out: its tables are near empty,
+// and a plan must show the index a large table would be read through, in
+// the index's order (a bitmap scan, which a few rows expected favour,
+// gives them unordered, to be sorted).
 func planConn(t *testing.T) *pgx.Conn {
 	t.Helper()
 	_, u := openStore(t)
@@ -100,7 +231,7 @@ func planConn(t *testing.T) *pgx.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+	if _, err := conn.Exec(ctx, "SET enable_seqscan = off; SET enable_bitmapscan = off"); err != nil {
 		t.Fatal(err)
 	}
 	return conn

@@ -262,12 +262,17 @@ func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization,
 	return scanOrg(t.queryRow(ctx, "SELECT "+orgCols+" FROM organizations WHERE id = $1", orgUUID(id)))
 }
 
-func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
+// orgListQuery is the statement ListOrgs runs.
+func orgListQuery(after *invite.OrgID, limit int) (string, []any) {
 	if after != nil {
-		return queryAll(ctx, t, scanOrg, "SELECT "+orgCols+" FROM organizations WHERE id > $1 ORDER BY id LIMIT $2",
-			orgUUID(*after), limit)
+		return "SELECT " + orgCols + " FROM organizations WHERE id > $1 ORDER BY id LIMIT $2", []any{orgUUID(*after), limit}
 	}
-	return queryAll(ctx, t, scanOrg, "SELECT "+orgCols+" FROM organizations ORDER BY id LIMIT $1", limit)
+	return "SELECT " + orgCols + " FROM organizations ORDER BY id LIMIT $1", []any{limit}
+}
+
+func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
+	q, args := orgListQuery(after, limit)
+	return queryAll(ctx, t, scanOrg, q, args...)
 }
 
 func (t *tx) UpdateOrg(ctx context.Context, o *invite.Organization) error {
@@ -324,11 +329,20 @@ func (t *tx) GetKey(ctx context.Context, id string) (*invite.APIKey, error) {
 	return scanKey(t.queryRow(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = $1", id))
 }
 
-func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
+// keyListQuery is the statement ListKeys runs.
+func keyListQuery(org *invite.OrgID) (string, []any) {
 	if org == nil {
-		return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id IS NULL ORDER BY created_at, id")
+		// org_id leads the order: PostgreSQL does not take IS NULL as fixing
+		// the column, and would sort the keys rather than read api_keys_org
+		// in order.
+		return "SELECT " + keyCols + " FROM api_keys WHERE org_id IS NULL ORDER BY org_id, created_at, id", nil
 	}
-	return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id = $1 ORDER BY created_at, id", orgUUID(*org))
+	return "SELECT " + keyCols + " FROM api_keys WHERE org_id = $1 ORDER BY created_at, id", []any{orgUUID(*org)}
+}
+
+func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
+	q, args := keyListQuery(org)
+	return queryAll(ctx, t, scanKey, q, args...)
 }
 
 func (t *tx) DeleteKey(ctx context.Context, id string) error {
@@ -394,7 +408,8 @@ func (t *tx) GetMembersByEmail(ctx context.Context, org invite.OrgID, emails []s
 	return queryAll(ctx, t, scanMember, "SELECT "+memberCols+" FROM members WHERE org_id = $1 AND email = ANY($2)", orgUUID(org), emails)
 }
 
-func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
+// memberListQuery is the statement ListMembers runs for f.
+func memberListQuery(f invite.MemberFilter) (string, []any) {
 	var w where
 	w.add("org_id = ?", orgUUID(f.Org))
 	if f.Email != "" {
@@ -407,7 +422,12 @@ func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.
 		w.add("(created_at, id) > (?, ?)", f.After.Time, idUUID(f.After.ID))
 	}
 	q := "SELECT " + memberCols + " FROM members WHERE " + w.sql() + " ORDER BY created_at, id" + w.page(f.Limit, f.Offset)
-	return queryAll(ctx, t, scanMember, q, w.args...)
+	return q, w.args
+}
+
+func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
+	q, args := memberListQuery(f)
+	return queryAll(ctx, t, scanMember, q, args...)
 }
 
 func (t *tx) UpdateMember(ctx context.Context, m *invite.Member) error {

@@ -10,8 +10,14 @@ import (
 	"github.com/invitd/invitd/invite"
 )
 
+// membershipsQuery is the statement GetMembershipsByEmail runs.
+func membershipsQuery(email string) (string, []any) {
+	return "SELECT " + memberCols + " FROM members WHERE email = ?", []any{email}
+}
+
 func (t *tx) GetMembershipsByEmail(ctx context.Context, email string) ([]*invite.Member, error) {
-	return queryAll(ctx, t, scanMember, "SELECT "+memberCols+" FROM members WHERE email = ?", email)
+	q, args := membershipsQuery(email)
+	return queryAll(ctx, t, scanMember, q, args...)
 }
 
 const sessionCols = "id_hash, kind, key_id, admin_hash, org_id, member_id, created_at, last_seen_at"

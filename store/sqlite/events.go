@@ -43,9 +43,10 @@ func (t *tx) AppendEvents(ctx context.Context, events []*invite.Event) error {
 	return nil
 }
 
-// ListEvents reads in seq order: one writer commits at a time, so an event
-// that commits later always has a higher seq, and a cursor skips nothing.
-func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Event, error) {
+// eventListQuery is the statement ListEvents runs for f. It reads in seq
+// order: one writer commits at a time, so an event that commits later
+// always has a higher seq, and a cursor skips nothing.
+func eventListQuery(f invite.EventFilter) (string, []any) {
 	var w where
 	w.add("org_id = ?", f.Org)
 	w.add("seq > ?", f.After.Seq)
@@ -64,7 +65,12 @@ func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Ev
 		w.add("subject = ?", f.Subject)
 	}
 	q := "SELECT " + eventCols + " FROM events WHERE " + w.sql() + " ORDER BY seq" + limitSQL(f.Limit, 0)
-	return queryAll(ctx, t, scanEvent, q, w.args...)
+	return q, w.args
+}
+
+func (t *tx) ListEvents(ctx context.Context, f invite.EventFilter) ([]*invite.Event, error) {
+	q, args := eventListQuery(f)
+	return queryAll(ctx, t, scanEvent, q, args...)
 }
 
 func (t *tx) GetEvent(ctx context.Context, org invite.OrgID, id string) (*invite.Event, error) {
@@ -124,9 +130,15 @@ func (t *tx) GetWebhooksByID(ctx context.Context, ids []string) ([]*invite.Webho
 	return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE id IN (SELECT value FROM json_each(?))", jsonText(ids))
 }
 
+// webhookListQuery is the statement ListWebhooks runs.
+func webhookListQuery(org invite.OrgID) (string, []any) {
+	return "SELECT " + webhookCols + " FROM webhooks WHERE org_id = ? ORDER BY created_at, id", []any{org}
+}
+
 func (t *tx) ListWebhooks(ctx context.Context, org invite.OrgID) ([]*invite.Webhook, error) {
 	read := func() ([]*invite.Webhook, error) {
-		return queryAll(ctx, t, scanWebhook, "SELECT "+webhookCols+" FROM webhooks WHERE org_id = ? ORDER BY created_at, id", org)
+		q, args := webhookListQuery(org)
+		return queryAll(ctx, t, scanWebhook, q, args...)
 	}
 	c := t.cache
 	if c == nil {
@@ -215,11 +227,17 @@ func (t *tx) UpdateDelivery(ctx context.Context, d *invite.Delivery) error {
 		microsPtr(d.NextAttemptAt), d.WebhookID, d.EventID)
 }
 
-func (t *tx) ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*invite.Delivery, error) {
+// deliveryListQuery is the statement ListDeliveries runs.
+func deliveryListQuery(webhookID string, before int64, limit int) (string, []any) {
 	if before != 0 {
-		return queryAll(ctx, t, scanDelivery, "SELECT "+deliveryCols+" FROM webhook_deliveries WHERE webhook_id = ? AND id < ? ORDER BY id DESC"+
-			limitSQL(limit, 0), webhookID, before)
+		return "SELECT " + deliveryCols + " FROM webhook_deliveries WHERE webhook_id = ? AND id < ? ORDER BY id DESC" +
+			limitSQL(limit, 0), []any{webhookID, before}
 	}
-	return queryAll(ctx, t, scanDelivery, "SELECT "+deliveryCols+" FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC"+
-		limitSQL(limit, 0), webhookID)
+	return "SELECT " + deliveryCols + " FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC" +
+		limitSQL(limit, 0), []any{webhookID}
+}
+
+func (t *tx) ListDeliveries(ctx context.Context, webhookID string, before int64, limit int) ([]*invite.Delivery, error) {
+	q, args := deliveryListQuery(webhookID, before, limit)
+	return queryAll(ctx, t, scanDelivery, q, args...)
 }

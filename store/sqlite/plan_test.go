@@ -3,9 +3,12 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/invitd/invitd/invite"
 )
@@ -125,6 +128,99 @@ func TestStateListUsesItsIndex(t *testing.T) {
 	}
 	if p := plan(invite.StateCancelled); strings.Contains(p, "invitations_org_state_created") {
 		t.Fatalf("the plan names a dropped index:\n%s", p)
+	}
+}
+
+// The admin list of organizations pages through the primary key's index:
+// without it each page would sort every organization.
+func TestOrgListUsesItsIndex(t *testing.T) {
+	after := invite.NewOrgID()
+	// A primary key's index cannot be dropped: the table is made anew without one.
+	walksIndex(t, planStore(t), "sqlite_autoindex_organizations_1",
+		"ALTER TABLE organizations RENAME TO organizations_keyed; CREATE TABLE organizations (id TEXT, name TEXT, settings TEXT, created_at INTEGER, updated_at INTEGER)",
+		query(orgListQuery(nil, 51)), query(orgListQuery(&after, 51)))
+}
+
+// An organization's keys and the admin keys are read from api_keys_org in
+// list order: without it every list of keys would be sorted.
+func TestKeyListsUseTheirIndex(t *testing.T) {
+	org := invite.NewOrgID()
+	walksIndex(t, planStore(t), "api_keys_org", "DROP INDEX api_keys_org", query(keyListQuery(&org)), query(keyListQuery(nil)))
+}
+
+// A page of members, by cursor or offset and with a role filter, reads
+// members_org_created in order: without it each page would sort the whole
+// organization's members.
+func TestMemberListUsesItsIndex(t *testing.T) {
+	org := invite.NewOrgID()
+	walksIndex(t, planStore(t), "members_org_created", "DROP INDEX members_org_created",
+		query(memberListQuery(invite.MemberFilter{Org: org, Limit: 21})),
+		query(memberListQuery(invite.MemberFilter{Org: org, Offset: 40, Limit: 21})),
+		query(memberListQuery(invite.MemberFilter{Org: org, Role: "admin", After: &invite.MemberPosition{Time: time.Now(), ID: uuid.New()}, Limit: 21})))
+}
+
+// The console's sign-in finds an address's memberships through members_email:
+// without it every organization's members would be read.
+func TestMembershipsUseTheirIndex(t *testing.T) {
+	walksIndex(t, planStore(t), "members_email", "DROP INDEX members_email", query(membershipsQuery("bob@example.com")))
+}
+
+// An organization's event log is read from its cursor in seq order, through
+// events_org, or events_subject for one object's events: without them each
+// page would read and sort the organization's whole log.
+func TestEventListUsesItsIndexes(t *testing.T) {
+	s := planStore(t)
+	org := invite.NewOrgID()
+	after := invite.EventPosition{Seq: 5}
+	walksIndex(t, s, "events_org", "DROP INDEX events_org",
+		query(eventListQuery(invite.EventFilter{Org: org, Limit: 101})),
+		query(eventListQuery(invite.EventFilter{Org: org, Types: []string{"member.created"}, Prefixes: []string{"invitation."}, After: after, Limit: 101})))
+	walksIndex(t, s, "events_subject", "DROP INDEX events_subject",
+		query(eventListQuery(invite.EventFilter{Org: org, Subject: "inv_1", After: after, Limit: 101})),
+		query(eventListQuery(invite.EventFilter{Org: org, Subject: "inv_1", Prefixes: []string{"invitation."}, Limit: 101})))
+}
+
+// An organization's webhook endpoints are read from webhooks_org in list
+// order: without it every table row would be read.
+func TestWebhookListUsesItsIndex(t *testing.T) {
+	walksIndex(t, planStore(t), "webhooks_org", "DROP INDEX webhooks_org", query(webhookListQuery(invite.NewOrgID())))
+}
+
+// An endpoint's deliveries are paged newest first through
+// webhook_deliveries_list: without it each page would sort all of the
+// endpoint's deliveries.
+func TestDeliveryListUsesItsIndex(t *testing.T) {
+	walksIndex(t, planStore(t), "webhook_deliveries_list", "DROP INDEX webhook_deliveries_list",
+		query(deliveryListQuery("wh_1", 0, 21)), query(deliveryListQuery("wh_1", 50, 21)))
+}
+
+// planQuery is a statement with its arguments, as a query-building function
+// of the store returns them.
+type planQuery struct {
+	q    string
+	args []any
+}
+
+func query(q string, args []any) planQuery { return planQuery{q, args} }
+
+// walksIndex checks that each query reads index in the query's order, then
+// runs drop and checks that no plan names the index any more.
+func walksIndex(t *testing.T, s *Store, index, drop string, queries ...planQuery) {
+	t.Helper()
+	// Not a longer name that starts with index.
+	uses := regexp.MustCompile(`(?m)USING (COVERING )?INDEX ` + regexp.QuoteMeta(index) + `( |$)`)
+	for _, pq := range queries {
+		if p := explain(t, s, pq.q, pq.args); !uses.MatchString(p) || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("the plan does not walk %s in order:\n%s\n%s", index, pq.q, p)
+		}
+	}
+	if _, err := s.writer.ExecContext(context.Background(), drop); err != nil {
+		t.Fatal(err)
+	}
+	for _, pq := range queries {
+		if p := explain(t, s, pq.q, pq.args); uses.MatchString(p) {
+			t.Errorf("the plan names a dropped index:\n%s\n%s", pq.q, p)
+		}
 	}
 }
 

@@ -235,13 +235,18 @@ func (t *tx) GetOrg(ctx context.Context, id invite.OrgID) (*invite.Organization,
 	return o, err
 }
 
-func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
+// orgListQuery is the statement ListOrgs runs.
+func orgListQuery(after *invite.OrgID, limit int) (string, []any) {
 	q, args := "SELECT "+orgCols+" FROM organizations", []any{}
 	if after != nil {
 		q += " WHERE id > ?"
 		args = append(args, *after)
 	}
-	q += " ORDER BY id" + limitSQL(limit, 0)
+	return q + " ORDER BY id" + limitSQL(limit, 0), args
+}
+
+func (t *tx) ListOrgs(ctx context.Context, after *invite.OrgID, limit int) ([]*invite.Organization, error) {
+	q, args := orgListQuery(after, limit)
 	return queryAll(ctx, t, scanOrg, q, args...)
 }
 
@@ -330,11 +335,19 @@ func (t *tx) GetKey(ctx context.Context, id string) (*invite.APIKey, error) {
 	return scanKey(t.queryRow(ctx, "SELECT "+keyCols+" FROM api_keys WHERE id = ?", id))
 }
 
-func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
+// keyListQuery is the statement ListKeys runs.
+func keyListQuery(org *invite.OrgID) (string, []any) {
 	if org == nil {
-		return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id IS NULL ORDER BY created_at, id")
+		// org_id leads the order as in the PostgreSQL store, which does not
+		// take IS NULL as fixing the column; here it changes nothing.
+		return "SELECT " + keyCols + " FROM api_keys WHERE org_id IS NULL ORDER BY org_id, created_at, id", nil
 	}
-	return queryAll(ctx, t, scanKey, "SELECT "+keyCols+" FROM api_keys WHERE org_id = ? ORDER BY created_at, id", *org)
+	return "SELECT " + keyCols + " FROM api_keys WHERE org_id = ? ORDER BY created_at, id", []any{*org}
+}
+
+func (t *tx) ListKeys(ctx context.Context, org *invite.OrgID) ([]*invite.APIKey, error) {
+	q, args := keyListQuery(org)
+	return queryAll(ctx, t, scanKey, q, args...)
 }
 
 func (t *tx) DeleteKey(ctx context.Context, id string) error {
@@ -394,7 +407,8 @@ func (t *tx) GetMembersByEmail(ctx context.Context, org invite.OrgID, emails []s
 		org, jsonText(emails))
 }
 
-func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
+// memberListQuery is the statement ListMembers runs for f.
+func memberListQuery(f invite.MemberFilter) (string, []any) {
 	var w where
 	w.add("org_id = ?", f.Org)
 	if f.Email != "" {
@@ -407,7 +421,12 @@ func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.
 		w.add("(created_at, id) > (?, ?)", micros(f.After.Time), f.After.ID.String())
 	}
 	q := "SELECT " + memberCols + " FROM members WHERE " + w.sql() + " ORDER BY created_at, id" + limitSQL(f.Limit, f.Offset)
-	return queryAll(ctx, t, scanMember, q, w.args...)
+	return q, w.args
+}
+
+func (t *tx) ListMembers(ctx context.Context, f invite.MemberFilter) ([]*invite.Member, error) {
+	q, args := memberListQuery(f)
+	return queryAll(ctx, t, scanMember, q, args...)
 }
 
 func (t *tx) UpdateMember(ctx context.Context, m *invite.Member) error {
