@@ -138,31 +138,54 @@ func (r *Runner) Run(ctx context.Context) {
 // attempt running (the mail handler closes an unused connection).
 type Idler interface{ Idle() }
 
-// loop claims k's jobs while there is room for them and hands each to one
-// of Concurrency workers. The workers live as long as the loop: an attempt
-// on a fresh goroutine would first grow its stack to the depth of a
-// database call, every time.
-func (r *Runner) loop(ctx context.Context, k *kind) {
-	slots := make(chan struct{}, k.policy.Concurrency)
-	work := make(chan *invite.Job)
+// pool is the state one kind's loop shares with its workers and settlers.
+type pool struct {
+	slots chan struct{} // one per attempt under way or handed out
+	work  chan *invite.Job
 	// running counts attempts under way. The idle check reads it rather than
 	// len(slots): a channel's length orders nothing, an atomic does, so an
 	// attempt's last use of the handler happens before Idle.
-	var running atomic.Int32
-	var workers sync.WaitGroup
+	running atomic.Int32
+	// settling is held shared while a result is written and its job let go
+	// here, and whole by a claim: a claim that saw a result's write (a retry
+	// due at once) always finds its job let go, and so runs it.
+	settling sync.RWMutex
+}
+
+// loop claims k's jobs while there is room for them and hands each to one
+// of Concurrency workers. The workers live as long as the loop: an attempt
+// on a fresh goroutine would first grow its stack to the depth of a
+// database call, every time. A worker hands its attempt's result to one of
+// Concurrency settlers and goes on to the next job: the result's write
+// then shares a commit with the next claim and the other results rather
+// than wait for one of its own.
+func (r *Runner) loop(ctx context.Context, k *kind) {
+	p := &pool{slots: make(chan struct{}, k.policy.Concurrency), work: make(chan *invite.Job)}
+	results := make(chan settled, k.policy.Concurrency)
+	var workers, settlers sync.WaitGroup
 	for range k.policy.Concurrency {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for j := range work {
-				r.run(ctx, k, j)
-				r.done(j.ID)
-				running.Add(-1)
-				<-slots
+		settlers.Go(func() {
+			for s := range results {
+				p.settling.RLock()
+				r.record(ctx, s.job, s.res)
+				r.done(s.job.ID)
+				p.settling.RUnlock()
+			}
+		})
+		workers.Go(func() {
+			for j := range p.work {
+				res, ok := r.attempt(ctx, k, j)
+				p.running.Add(-1)
+				<-p.slots
+				if ok {
+					results <- settled{j, res}
+				} else {
+					r.done(j.ID)
+				}
 				// Half the slots are free (the one, for a kind run one at a
 				// time): claim more without waiting for a poll, in a claim
 				// big enough to be worth its write.
-				if cap(slots)-len(slots) < max(cap(slots)/2, 1) {
+				if cap(p.slots)-len(p.slots) < max(cap(p.slots)/2, 1) {
 					continue
 				}
 				select {
@@ -170,21 +193,26 @@ func (r *Runner) loop(ctx context.Context, k *kind) {
 				default:
 				}
 			}
-		}()
+		})
 	}
+	defer settlers.Wait()
+	defer close(results)
 	defer workers.Wait()
-	defer close(work)
+	defer close(p.work)
 	t := time.NewTicker(r.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		claimed := 0
-		if free := cap(slots) - len(slots); free > 0 {
-			claimed = r.claim(ctx, k, min(free, r.cfg.Batch), slots, work, &running)
+		if free := cap(p.slots) - len(p.slots); free > 0 {
+			// A claim takes a round of jobs beyond the free slots, handed
+			// out as slots free: a worker that ends an attempt then starts
+			// the next without waiting for a claim of its own.
+			claimed = r.claim(ctx, k, p, min(free+k.policy.Concurrency, r.cfg.Batch))
 		}
 		if claimed > 0 && ctx.Err() == nil {
 			continue
 		}
-		if idler, ok := k.h.(Idler); ok && running.Load() == 0 {
+		if idler, ok := k.h.(Idler); ok && p.running.Load() == 0 {
 			idler.Idle()
 		}
 		select {
@@ -196,11 +224,22 @@ func (r *Runner) loop(ctx context.Context, k *kind) {
 	}
 }
 
-// claim leases up to n of k's jobs and hands them to the workers, each when
+// claim leases up to n of k's jobs and hands them to p's workers, each when
 // a slot is free; it returns how many it claimed.
-func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{}, work chan<- *invite.Job, running *atomic.Int32) int {
+func (r *Runner) claim(ctx context.Context, k *kind, p *pool, n int) int {
 	leaseEnd := time.Now().Add(r.cfg.Lease)
+	p.settling.Lock()
 	jobs, err := r.svc.ClaimJobs(ctx, r.id, []string{k.h.Kind()}, n, r.cfg.Lease)
+	var mine []*invite.Job
+	for _, j := range jobs {
+		// One not started is ours already: its lease ran out under its
+		// attempt (the clock stepped, or the attempt is slow) and this
+		// claim renewed it. The attempt under way settles it.
+		if r.start(j.ID) {
+			mine = append(mine, j)
+		}
+	}
+	p.settling.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("claiming jobs failed", "kind", k.h.Kind(), "err", err)
@@ -210,22 +249,18 @@ func (r *Runner) claim(ctx context.Context, k *kind, n int, slots chan struct{},
 	// Leave room at the end of the lease for one slow attempt, so that no
 	// job runs after another node may have claimed it.
 	margin := min(2*k.policy.Timeout, r.cfg.Lease/2)
-	for i, j := range jobs {
-		if !r.start(j.ID) {
-			// Ours already: its lease ran out under it (the clock stepped, or
-			// the attempt is slow) and this claim renewed it. The attempt
-			// under way settles it.
-			continue
-		}
-		slots <- struct{}{} // waits while Concurrency attempts run
+	for i, j := range mine {
+		p.slots <- struct{}{} // waits while Concurrency attempts run
 		if ctx.Err() != nil || time.Until(leaseEnd) < margin {
-			<-slots
-			r.done(j.ID)
-			r.release(ctx, r.notRunning(jobs[i:]))
+			<-p.slots
+			r.release(ctx, mine[i:])
+			for _, j := range mine[i:] {
+				r.done(j.ID)
+			}
 			break
 		}
-		running.Add(1)
-		work <- j
+		p.running.Add(1)
+		p.work <- j
 	}
 	return len(jobs)
 }
@@ -247,21 +282,15 @@ func (r *Runner) done(id int64) {
 	delete(r.running, id)
 }
 
-// notRunning are the jobs of a claim not under way here.
-func (r *Runner) notRunning(jobs []*invite.Job) []*invite.Job {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*invite.Job
-	for _, j := range jobs {
-		if !r.running[j.ID] {
-			out = append(out, j)
-		}
-	}
-	return out
+// settled is an attempt's result, to be recorded.
+type settled struct {
+	job *invite.Job
+	res invite.JobResult
 }
 
-// run does one attempt at j and records its result.
-func (r *Runner) run(ctx context.Context, k *kind, j *invite.Job) {
+// attempt does one attempt at j and says what to record of it; false when
+// the runner is stopping and the job was given back instead.
+func (r *Runner) attempt(ctx context.Context, k *kind, j *invite.Job) (invite.JobResult, bool) {
 	log := r.log.With("kind", j.Kind, "job", j.ID, "attempt", j.Attempts)
 	actx, cancel := context.WithTimeout(ctx, k.policy.Timeout)
 	start := time.Now()
@@ -274,7 +303,7 @@ func (r *Runner) run(ctx context.Context, k *kind, j *invite.Job) {
 	if ctx.Err() != nil && err != nil {
 		// Stopping: the attempt was cut short, not failed; give it back.
 		r.release(ctx, []*invite.Job{j})
-		return
+		return invite.JobResult{}, false
 	}
 	res := result(j, k.policy, a, err, r.svc.Now())
 	r.metrics.observe(j.Kind, res.Outcome, elapsed)
@@ -286,8 +315,13 @@ func (r *Runner) run(ctx context.Context, k *kind, j *invite.Job) {
 	case invite.Void:
 		log.Debug("job dropped", "why", res.Error)
 	}
+	return res, true
+}
+
+// record writes an attempt's result.
+func (r *Runner) record(ctx context.Context, j *invite.Job, res invite.JobResult) {
 	if err := settle(ctx, func(c context.Context) error { return r.svc.SettleJob(c, j, res) }); err != nil && !errors.Is(err, invite.ErrNotFound) {
-		log.Error("recording a job's result failed", "err", err)
+		r.log.Error("recording a job's result failed", "kind", j.Kind, "job", j.ID, "attempt", j.Attempts, "err", err)
 	}
 }
 
