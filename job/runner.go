@@ -161,7 +161,10 @@ type pool struct {
 // than wait for one of its own.
 func (r *Runner) loop(ctx context.Context, k *kind) {
 	p := &pool{slots: make(chan struct{}, k.policy.Concurrency), work: make(chan *invite.Job)}
-	results := make(chan settled, k.policy.Concurrency)
+	// Unbuffered: a result waits in a worker until a settler writes it, so
+	// at most two results a worker are unwritten, which a node killed
+	// meanwhile leaves to be done again.
+	results := make(chan settled)
 	var workers, settlers sync.WaitGroup
 	for range k.policy.Concurrency {
 		settlers.Go(func() {

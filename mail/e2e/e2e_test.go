@@ -121,7 +121,8 @@ func TestKill9WhileTheMailServerIsDown(t *testing.T) {
 }
 
 // Killed in the middle of a burst, invitd sends every mail after a restart;
-// at most the one mail in flight at the kill goes out twice.
+// only the mails whose results were not yet written at the kill go out
+// twice: at most two a connection (one sending, one handed on).
 func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a lease to run out")
@@ -178,8 +179,8 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	msgs := srv.Messages()
 	dups := len(msgs) - len(emails)
 	t.Logf("%d mails before the kill, %d in all, %d sent twice", before, len(msgs), dups)
-	if dups > 1 {
-		t.Errorf("%d mails went out twice, want at most the one in flight", dups)
+	if max := 2 * 2; dups > max { // two a connection, the default two connections
+		t.Errorf("%d mails went out twice, want at most %d", dups, max)
 	}
 	for _, m := range msgs {
 		_, token := m.Link()
