@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,11 +131,8 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 		return nil, err
 	}
 	// Statement and savepoint journals live in memory (temp_store): on disk
-	// they cost a write call per page changed, in the single writer. Each
-	// connection's page cache may grow to cacheSize, which a small database
-	// never fills.
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous +
-		")&_pragma=temp_store(MEMORY)&_pragma=cache_size(-" + strconv.Itoa(cacheSize>>10) + ")"
+	// they cost a write call per page changed, in the single writer.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_pragma=temp_store(MEMORY)"
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
 	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
@@ -345,13 +341,6 @@ func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
 	}
 	return err
 }
-
-// cacheSize bounds each connection's page cache. SQLite's default of 2 MiB
-// holds the upper levels of no large table's trees: at ten million
-// invitations every point read then missed most of its pages, each miss a
-// read call. 32 MiB holds those levels of the invitations table and the
-// indexes a read walks.
-const cacheSize = 32 << 20
 
 func (s *Store) writeLoop() {
 	defer close(s.stopped)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -70,14 +69,6 @@ func TestSynchronous(t *testing.T) {
 		}
 		if got := pragma(t, s, "foreign_keys"); got != "1" {
 			t.Errorf("foreign_keys = %s, want 1", got)
-		}
-		// Readers too: a large database's point reads depend on it.
-		var cache int
-		if err := s.reader.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&cache); err != nil || cache != -cacheSize>>10 {
-			t.Errorf("a reader's cache_size = %d (%v), want %d", cache, err, -cacheSize>>10)
-		}
-		if got := pragma(t, s, "cache_size"); got != strconv.Itoa(-cacheSize>>10) {
-			t.Errorf("the writer's cache_size = %s, want %d", got, -cacheSize>>10)
 		}
 		s.Close()
 	}
