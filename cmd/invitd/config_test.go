@@ -111,6 +111,16 @@ func TestSQLiteKeepsItsSecretBesideTheDatabase(t *testing.T) {
 	}
 }
 
+// INVITD_SMTP_CONNECTIONS outside 1 to 64, or not a whole number, stops
+// the start, naming it.
+func TestSMTPConnectionsSetting(t *testing.T) {
+	for _, env := range []string{"INVITD_SMTP_CONNECTIONS=0", "INVITD_SMTP_CONNECTIONS=two", "INVITD_SMTP_CONNECTIONS=1.5", "INVITD_SMTP_CONNECTIONS=65"} {
+		if out := startFails(t, env); !strings.Contains(out, "INVITD_SMTP_CONNECTIONS") {
+			t.Errorf("%s:\n%s", env, out)
+		}
+	}
+}
+
 // INVITD_KEY_RATE and INVITD_KEY_BURST set each key's bucket on the node;
 // a value that is not a positive number stops the start.
 func TestKeyRateSettings(t *testing.T) {

@@ -238,7 +238,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--console-idle must be at least a minute")
 	}
 	if *smtpConns < 1 || *smtpConns > 64 {
-		return fmt.Errorf("--smtp-connections must be from 1 to 64")
+		return fmt.Errorf("--smtp-connections (INVITD_SMTP_CONNECTIONS) must be from 1 to 64, not %d", *smtpConns)
 	}
 	if *keyRate <= 0 || math.IsInf(*keyRate, 0) || math.IsNaN(*keyRate) || *keyBurst <= 0 || *keyBurst > invite.MaxLimitSetting {
 		return fmt.Errorf("--key-rate and --key-burst must be positive (the burst at most %d)", invite.MaxLimitSetting)
