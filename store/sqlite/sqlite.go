@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,15 +37,18 @@ var migrations embed.FS
 // Writes that arrive while another is committing are committed together
 // (group commit): one transaction, in which a write that fails is undone
 // alone (see runGroup). Each caller is answered only after the commit that
-// holds its write.
+// holds its write. A connection of its own checkpoints the WAL (see
+// checkpointLoop).
 type Store struct {
 	writer, reader *sql.DB
+	checkpointer   *sql.DB
 	wstmts, rstmts *stmtCache
 	writes         chan *writeReq
+	committed      chan struct{} // a commit since the last checkpoint; buffered 1
 	stop           chan struct{}
-	stopped        chan struct{}
-	grouped        atomic.Int64 // writes committed in a shared transaction
-	cache          *writerCache // used on the writer's goroutine only
+	stopped        chan struct{} // closed when both loops have returned
+	grouped        atomic.Int64  // writes committed in a shared transaction
+	cache          *writerCache  // used on the writer's goroutine only
 	closeOnce      sync.Once
 }
 
@@ -66,6 +70,16 @@ const maxGroup = 64
 var (
 	holdBackground = time.Millisecond
 	busyWindow     = 5 * time.Millisecond
+)
+
+// The checkpointer copies the WAL into the database at most once per
+// checkpointPause, so that a page changed by many commits in between is
+// copied once. The writer checkpoints itself only if the WAL reaches
+// walBackstop pages, which it does only if the checkpointer cannot keep up
+// (a reader holding an old snapshot, say). (Variables, for tests.)
+var (
+	checkpointPause = 20 * time.Millisecond
+	walBackstop     = 10000
 )
 
 // stmtCache holds statements prepared on one pool, by query text. A
@@ -134,7 +148,8 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	// they cost a write call per page changed, in the single writer.
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_pragma=temp_store(MEMORY)"
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + pragmas
-	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", base+"&_txlock=immediate"+
+		"&_pragma=wal_autocheckpoint("+strconv.Itoa(walBackstop)+")")
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +168,30 @@ func Open(ctx context.Context, path, synchronous string) (*Store, error) {
 	n := max(4, runtime.NumCPU())
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	s := &Store{writer: writer, reader: reader,
-		wstmts:  &stmtCache{db: writer, m: map[string]*sql.Stmt{}},
-		rstmts:  &stmtCache{db: reader, m: map[string]*sql.Stmt{}},
-		writes:  make(chan *writeReq),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		cache:   newWriterCache(),
+	checkpointer, err := sql.Open("sqlite", base)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, err
 	}
-	go s.writeLoop()
+	checkpointer.SetMaxOpenConns(1)
+	checkpointer.SetConnMaxIdleTime(0)
+	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer,
+		wstmts:    &stmtCache{db: writer, m: map[string]*sql.Stmt{}},
+		rstmts:    &stmtCache{db: reader, m: map[string]*sql.Stmt{}},
+		writes:    make(chan *writeReq),
+		committed: make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		cache:     newWriterCache(),
+	}
+	var loops sync.WaitGroup
+	loops.Go(s.writeLoop)
+	loops.Go(s.checkpointLoop)
+	go func() {
+		loops.Wait()
+		close(s.stopped)
+	}()
 	return s, nil
 }
 
@@ -343,7 +373,6 @@ func (s *Store) Write(ctx context.Context, fn func(invite.Tx) error) error {
 }
 
 func (s *Store) writeLoop() {
-	defer close(s.stopped)
 	var lastRequest time.Time // when a request's write was last taken
 	for {
 		var batch []*writeReq
@@ -371,13 +400,46 @@ func (s *Store) writeLoop() {
 		}
 		if len(batch) == 1 {
 			batch[0].done <- run(batch[0].ctx, s.wstmts, s.cache, batch[0].fn)
-			continue
-		}
-		if err := s.runGroup(batch); err != nil {
+		} else if err := s.runGroup(batch); err != nil {
 			// The shared transaction failed as a whole: run each on its own.
 			for _, r := range batch {
 				r.done <- run(r.ctx, s.wstmts, s.cache, r.fn)
 			}
+		}
+		select {
+		case s.committed <- struct{}{}:
+		default: // the checkpointer has been told already
+		}
+	}
+}
+
+// checkpointLoop copies what has been committed from the WAL into the
+// database, on a connection of its own. Left to the writer (SQLite's
+// default, every 1,000 pages), a checkpoint reads back every page written
+// since the last one, writes it and syncs both files, while every write
+// queued behind it waits. A checkpoint never blocks a commit, and every
+// commit is already durable in the WAL: this changes only when the pages
+// reach the database file.
+func (s *Store) checkpointLoop() {
+	failing := false
+	for {
+		select {
+		case <-s.committed:
+		case <-s.stop:
+			return
+		}
+		_, err := s.checkpointer.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		switch {
+		case err != nil && !failing:
+			slog.Warn("sqlite: checkpoint failed; the writer will checkpoint when the WAL is large", "err", err)
+		case err == nil && failing:
+			slog.Info("sqlite: checkpoints work again")
+		}
+		failing = err != nil
+		select {
+		case <-time.After(checkpointPause):
+		case <-s.stop:
+			return
 		}
 	}
 }
@@ -527,12 +589,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&n)
 }
 
-// Close stops the writer and closes both pools.
+// Close stops the writer and the checkpointer and closes their connections
+// and the readers'.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.stopped
 	s.rstmts.close()
 	s.wstmts.close()
+	s.checkpointer.Close()
 	rerr := s.reader.Close()
 	if err := s.writer.Close(); err != nil {
 		return err
