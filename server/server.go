@@ -409,10 +409,16 @@ func isLoopback(hostport string) bool {
 	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
+// IdleTimeout is how long a node keeps a client's connection open between
+// requests. A client should let one idle for less: a request it sends as the
+// node closes the connection fails, and is not sent again unless it is
+// idempotent.
+const IdleTimeout = 2 * time.Minute
+
 // httpServer is how every listener of the node answers: headers within 10
-// seconds (bodies: see bodyDeadline), idle connections kept two minutes.
+// seconds (bodies: see bodyDeadline), idle connections kept IdleTimeout.
 func httpServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: IdleTimeout}
 }
 
 // instrument counts requests by route and status and logs failures.

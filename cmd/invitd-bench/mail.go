@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -31,7 +30,7 @@ func benchMail(ctx context.Context, o options, dir string) error {
 	}
 	defer srv.Close()
 	defer stop()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conc * 2, MaxConnsPerHost: o.conc * 2}}
+	client := newClient(o.conc)
 	var org struct{ ID string }
 	if err := do(client, "POST", url+"/v1/organizations", adminKey, map[string]any{"name": "Bench mail", "settings": orgSettings}, 201, &org); err != nil {
 		return err

@@ -107,7 +107,7 @@ func run(o options) error {
 		debug.SetMemoryLimit(math.MaxInt64)
 	}
 	conc, d := o.conc, o.d
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}}
+	client := newClient(conc)
 	fmt.Printf("invitd-bench: %d clients, %s each, database %s, %d node(s)\n\n", conc, d, strings.SplitN(db, "?", 2)[0], o.nodes)
 
 	// invitd through real HTTP.
@@ -172,6 +172,15 @@ func run(o options) error {
 		}
 	}
 	return nil
+}
+
+// newClient is the bench's HTTP client for conc concurrent requests. It
+// closes a connection idle for 90 s (as Go's default client does), before
+// invitd would (server.IdleTimeout): otherwise a create sent as invitd
+// closes the connection fails.
+func newClient(conc int) *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+		MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2, IdleConnTimeout: 90 * time.Second}}
 }
 
 // startNode opens an invitd node on db with the bench's settings laid over

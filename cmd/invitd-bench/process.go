@@ -257,10 +257,6 @@ func (p *process) drain(c *http.Client, limit time.Duration) error {
 	}
 }
 
-func newClient(conc int) *http.Client {
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}}
-}
-
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
 
 // newOrg makes an organization with the bench's settings and returns its path.
