@@ -329,7 +329,7 @@ const (
 
 // soakSample is the process's state at one minute of the soak.
 type soakSample struct {
-	rss, goroutines, fds, waiting float64
+	rss, heap, goroutines, fds, waiting float64 // heap: Go's heap in use, MiB
 }
 
 // soak runs the mixed load against p for o.soak: creates (with and without
@@ -457,7 +457,7 @@ func soak(o options, p *process, smtp *mailtest.Server) error {
 		}()
 	}
 	fmt.Printf("\nsoak: %s at %d operations/s from %d clients; the mail to an SMTP server, every event to a webhook endpoint\n", o.soak, soakRate, soakClients)
-	fmt.Printf("%8s %8s %10s %9s %12s %7s %10s %7s %9s\n", "elapsed", "RSS MiB", "goroutines", "open fds", "jobs waiting", "errors", "operations", "mails", "webhooks")
+	fmt.Printf("%8s %8s %9s %10s %9s %12s %7s %10s %7s %9s\n", "elapsed", "RSS MiB", "heap MiB", "goroutines", "open fds", "jobs waiting", "errors", "operations", "mails", "webhooks")
 	sample := func(at time.Duration) (soakSample, error) {
 		m, err := p.metrics(client)
 		if err != nil {
@@ -467,8 +467,8 @@ func soak(o options, p *process, smtp *mailtest.Server) error {
 		if err != nil {
 			return soakSample{}, err
 		}
-		s := soakSample{rss, m["go_goroutines"], m["process_open_fds"], m["invitd_jobs_waiting"]}
-		fmt.Printf("%8s %8.1f %10.0f %9.0f %12.0f %7d %10d %7d %9d\n", at.Round(time.Second), s.rss, s.goroutines, s.fds, s.waiting,
+		s := soakSample{rss, m["go_memstats_heap_inuse_bytes"] / (1 << 20), m["go_goroutines"], m["process_open_fds"], m["invitd_jobs_waiting"]}
+		fmt.Printf("%8s %8.1f %9.1f %10.0f %9.0f %12.0f %7d %10d %7d %9d\n", at.Round(time.Second), s.rss, s.heap, s.goroutines, s.fds, s.waiting,
 			errs.Load()+p.logErrors.Load(), ops.Load(), len(smtp.Messages()), hooks.Load())
 		return s, nil
 	}
@@ -502,6 +502,7 @@ func soak(o options, p *process, smtp *mailtest.Server) error {
 	if len(samples) > 0 {
 		first, last := samples[0], samples[len(samples)-1]
 		report("soak_rss_growth_mib", last.rss-first.rss)
+		report("soak_heap_growth_mib", last.heap-first.heap)
 		report("soak_goroutine_growth", last.goroutines-first.goroutines)
 		report("soak_fd_growth", last.fds-first.fds)
 	}
