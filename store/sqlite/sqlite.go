@@ -75,8 +75,8 @@ var (
 // The checkpointer copies the WAL into the database at most once per
 // checkpointPause, so that a page changed by many commits in between is
 // copied once. The writer checkpoints itself only if the WAL reaches
-// walBackstop pages, which it does only if the checkpointer cannot keep up
-// (a reader holding an old snapshot, say). (Variables, for tests.)
+// walBackstop pages, which it does only if checkpoints fail or fall behind.
+// (Variables, for tests.)
 var (
 	checkpointPause = 20 * time.Millisecond
 	walBackstop     = 10000
