@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/invitd/invitd/invite"
@@ -37,6 +39,38 @@ func BenchmarkBulkCreate1000(b *testing.B) {
 			b.Fatalf("bulk: %v", err)
 		}
 	}
+}
+
+// BenchmarkCreate is single creates through the core on a SQLite file from
+// 16 goroutines, without HTTP and with no mail sent: the core and the store
+// alone, to set against invitd-bench's create over HTTP and its raw insert.
+func BenchmarkCreate(b *testing.B) {
+	ctx := invite.WithPrincipal(context.Background(), invite.System)
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), "NORMAL")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := invite.NewService(st, invite.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := svc.CreateOrg(ctx, "Bench", &invite.SettingsPatch{
+		MaxInvitationsPerHour: ptr(invite.NoLimit), MaxMailsPerRecipientPerDay: ptr(invite.NoLimit)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := invite.CreateInvitation{Email: fmt.Sprintf("c%d@example.com", n.Add(1))}
+			if _, err := svc.CreateInvitation(ctx, o.ID, c); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 func ptr[T any](v T) *T { return &v }
