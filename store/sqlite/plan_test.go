@@ -95,7 +95,7 @@ func TestOrgListUsesItsIndex(t *testing.T) {
 	// A primary key's index cannot be dropped: the table is made anew without one.
 	walksIndex(t, planStore(t), "sqlite_autoindex_organizations_1",
 		"ALTER TABLE organizations RENAME TO organizations_keyed; CREATE TABLE organizations (id TEXT, name TEXT, settings TEXT, created_at INTEGER, updated_at INTEGER)",
-		query(orgListQuery(nil, 51)), query(orgListQuery(&after, 51)))
+		wholeIndex(query(orgListQuery(nil, 51))), query(orgListQuery(&after, 51)))
 }
 
 // An organization's keys and the admin keys are read from api_keys_org in
@@ -154,20 +154,28 @@ func TestDeliveryListUsesItsIndex(t *testing.T) {
 // planQuery is a statement with its arguments, as a query-building function
 // of the store returns them.
 type planQuery struct {
-	q    string
-	args []any
+	q     string
+	args  []any
+	whole bool // an unfiltered first page: it may walk the index from its start
 }
 
-func query(q string, args []any) planQuery { return planQuery{q, args} }
+func query(q string, args []any) planQuery { return planQuery{q: q, args: args} }
 
-// walksIndex checks that each query reads index in the query's order, then
+// wholeIndex marks pq as an unfiltered first page, which walks the index
+// from its start (SCAN ... USING INDEX) and stops at its LIMIT.
+func wholeIndex(pq planQuery) planQuery { pq.whole = true; return pq }
+
+// walksIndex checks that each query seeks index (SEARCH, not a SCAN of the
+// whole index, unless wholeIndex) and reads it in the query's order, then
 // runs drop and checks that no plan names the index any more.
 func walksIndex(t *testing.T, s *Store, index, drop string, queries ...planQuery) {
 	t.Helper()
 	// Not a longer name that starts with index.
 	uses := regexp.MustCompile(`(?m)USING (COVERING )?INDEX ` + regexp.QuoteMeta(index) + `( |$)`)
+	seeks := regexp.MustCompile(`(?m)SEARCH \S+ USING (COVERING )?INDEX ` + regexp.QuoteMeta(index) + ` \(`)
 	for _, pq := range queries {
-		if p := explain(t, s, pq.q, pq.args); !uses.MatchString(p) || strings.Contains(p, "TEMP B-TREE") {
+		p := explain(t, s, pq.q, pq.args)
+		if walked := seeks.MatchString(p) || pq.whole && uses.MatchString(p); !walked || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("the plan does not walk %s in order:\n%s\n%s", index, pq.q, p)
 		}
 	}
