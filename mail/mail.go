@@ -47,13 +47,16 @@ type Config struct {
 	// to MaxBackoff, with jitter; defaults 30s and 1h.
 	MinBackoff, MaxBackoff time.Duration
 	// Connections is how many invitation mails a node sends at once, each
-	// over its own kept SMTP connection; default 2. One connection leaves
+	// over its own kept SMTP connection; default DefaultConnections. One leaves
 	// the node waiting on the server's answers between mails.
 	Connections int
 
 	// dial replaces the SMTP client's TCP dial; set by tests only.
 	dial dialFunc
 }
+
+// DefaultConnections is Config.Connections when it is not set.
+const DefaultConnections = 2
 
 func (c *Config) defaults() {
 	if c.MaxAttempts <= 0 {
@@ -66,7 +69,7 @@ func (c *Config) defaults() {
 		c.MaxBackoff = time.Hour
 	}
 	if c.Connections <= 0 {
-		c.Connections = 2
+		c.Connections = DefaultConnections
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff

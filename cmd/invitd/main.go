@@ -213,7 +213,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	baseURL := fs.String("base-url", env("INVITD_BASE_URL", ""), "public URL used in mail links (INVITD_BASE_URL; default http://ADDR)")
 	smtpURL := fs.String("smtp-url", env("INVITD_SMTP_URL", ""), "smtp://user:pass@host:port (STARTTLS, required unless the host is loopback or ?tls=opportunistic|none) or smtps://...; unset: mail goes to the log (INVITD_SMTP_URL)")
 	from := fs.String("mail-from", env("INVITD_MAIL_FROM", "invitd <invitd@localhost>"), "sender of invitation mail (INVITD_MAIL_FROM)")
-	smtpConns := fs.Int("smtp-connections", int(envNumber("INVITD_SMTP_CONNECTIONS", 2, true)), "invitation mails each node sends at once, each over its own SMTP connection (INVITD_SMTP_CONNECTIONS)")
+	smtpConns := fs.Int("smtp-connections", int(envNumber("INVITD_SMTP_CONNECTIONS", mail.DefaultConnections, true)), "invitation mails each node sends at once, each over its own SMTP connection (INVITD_SMTP_CONNECTIONS)")
 	templates := fs.String("templates-dir", env("INVITD_TEMPLATES_DIR", ""), "folder of mail templates overriding the built-in ones (INVITD_TEMPLATES_DIR)")
 	level := fs.String("log-level", env("INVITD_LOG_LEVEL", "info"), "debug, info, warn or error (INVITD_LOG_LEVEL)")
 	retention := fs.Duration("event-retention", envDuration("INVITD_EVENT_RETENTION", server.DefaultEventRetention), "how long events are kept (INVITD_EVENT_RETENTION)")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/invitd/invitd/internal/testnode"
+	"github.com/invitd/invitd/mail"
 	"github.com/invitd/invitd/mail/mailtest"
 )
 
@@ -179,7 +180,7 @@ func TestKill9InTheMiddleOfABurst(t *testing.T) {
 	msgs := srv.Messages()
 	dups := len(msgs) - len(emails)
 	t.Logf("%d mails before the kill, %d in all, %d sent twice", before, len(msgs), dups)
-	if max := 2 * 2; dups > max { // two a connection, the default two connections
+	if max := 2 * mail.DefaultConnections; dups > max { // two a connection
 		t.Errorf("%d mails went out twice, want at most %d", dups, max)
 	}
 	for _, m := range msgs {
